@@ -1,0 +1,34 @@
+"""Alembic environment: the URL comes from the app's settings, the metadata from app.schema."""
+
+from sqlmodel import SQLModel
+
+import app.schema  # noqa: F401  (registers every table)
+from alembic import context
+from app.db import get_engine
+
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    with get_engine().connect() as connection:
+        _run(connection)
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `coopclub db upgrade`")
+run_migrations_online()

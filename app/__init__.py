@@ -1,0 +1,1 @@
+"""Co-op Data Club: the web service and the domain."""

@@ -1,0 +1,156 @@
+"""The `coopclub` command: serve, worker, db upgrade, demo, create-admin.
+
+This is the composition root: it alone may import both `app` and `workers`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from app.config import ConfigError, get_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Co-op Data Club: an opt-in newsletter marketplace owned by its member co-ops.
+
+    Configuration comes from COOPCLUB_* environment variables (see the README);
+    with none set, everything runs embedded: SQLite and a file outbox under var/,
+    and jobs in worker threads inside `coopclub serve`.
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    get_settings()  # a bad setting stops here, with one line naming it
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--workers",
+    "web_workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes (more than one needs COOPCLUB_REDIS_URL).",
+)
+def serve(host: str, port: int, web_workers: int) -> None:
+    """Serve the web app. Embedded default: jobs run in this process too."""
+    import uvicorn
+
+    settings = get_settings()
+    if settings.broker_kind == "embedded":
+        if web_workers != 1:
+            raise click.UsageError("--workers > 1 needs COOPCLUB_REDIS_URL (a shared broker)")
+        import workers  # noqa: F401  (declares the actors the in-process worker runs)
+        from app.main import create_app
+
+        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, proxy_headers=True)
+    else:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=web_workers,
+            proxy_headers=True,
+        )
+
+
+@cli.command()
+@click.option(
+    "--processes",
+    "-p",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes.",
+)
+@click.option(
+    "--threads",
+    "-t",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads per process.",
+)
+def worker(processes: int, threads: int) -> None:
+    """Run Dramatiq worker processes against Redis, and the periodic sweep."""
+    if get_settings().broker_kind != "redis":
+        raise click.UsageError(
+            "`coopclub worker` needs COOPCLUB_REDIS_URL; in the embedded default "
+            "`coopclub serve` runs the jobs itself"
+        )
+    from workers.runner import run
+
+    sys.exit(run(processes, threads))
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations (the only source of the schema)."""
+    from app.migrations import upgrade
+
+    upgrade(revision)
+    click.echo(f"database is at {revision} ({get_settings().database_kind})")
+
+
+@cli.command()
+def demo() -> None:
+    """Seed demo member co-ops, accounts and content (safe to run again)."""
+    from app import demo as demo_data
+    from app.db import session_scope
+
+    with session_scope() as session:
+        demo_data.seed(session)
+    click.echo("demo data is in place")
+
+
+@cli.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+def create_admin(email: str, name: str) -> None:
+    """Create a Club admin account for EMAIL (or make an existing account an admin)."""
+    from email_validator import EmailNotValidError, validate_email
+    from sqlmodel import select
+
+    from app.db import session_scope
+    from app.members.models import Account, Role
+
+    try:
+        address = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
+    with session_scope() as session:
+        account = session.exec(select(Account).where(Account.email == address)).first()
+        if account is None:
+            account = Account(email=address, display_name=name or address, role=Role.admin)
+            session.add(account)
+            click.echo(f"created admin {address}")
+        else:
+            account.role, account.member_id = Role.admin, None
+            click.echo(f"{address} is now an admin")
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigError as exc:
+        click.echo(f"coopclub: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,221 @@
+"""The one settings object: every knob is an environment variable prefixed COOPCLUB_.
+
+Unset values fall back to the embedded default (SQLite under var/, an in-process
+broker, a file outbox), so the service runs with no servers at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "COOPCLUB_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+class SmtpConfig(BaseModel):
+    """SMTP_URL taken apart: smtp://user:pass@host:port, smtps:// for TLS, ?starttls=1."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    ssl: bool = False
+    starttls: bool = False
+    timeout: float = 30.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    redis_namespace: str = "coopclub"
+    smtp_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mail_from: str = "Co-op Data Club <newsletter@coopdata.club.invalid>"
+    postal_address: str = "Co-op Data Club, 1 Commons Lane, Toronto ON M5V 0A1, Canada"
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    embedded_worker_threads: int = Field(default=4, ge=1, le=64)
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _long_enough(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if len(key) < 16:
+                raise ValueError("each key must be at least 16 characters long")
+        return keys
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        scheme = urlsplit(value).scheme
+        if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+            rest = value.split("://", 1)[1] if "://" in value else ""
+            if not urlsplit("x://" + rest).hostname and "host=" not in rest:
+                raise ValueError("a PostgreSQL URL needs a host, e.g. postgresql://user@host/db")
+            return "postgresql+psycopg://" + rest
+        if scheme == "sqlite":
+            return value
+        raise ValueError(
+            f"unknown scheme {scheme or '(none)'!r}: use postgresql://… or sqlite:///path"
+        )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                f"unknown scheme {parts.scheme or '(none)'!r}: use redis://host:port/db"
+            )
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("a Redis URL needs a host, e.g. redis://127.0.0.1:6379/0")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parse_smtp_url(value)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, e.g. https://club.example.org")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _defaults_from_var_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'coopclub.sqlite3'}"
+        return self
+
+    # Derived values -----------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def database_kind(self) -> str:
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    @property
+    def broker_kind(self) -> str:
+        return "redis" if self.redis_url else "embedded"
+
+    @property
+    def mail_kind(self) -> str:
+        return "smtp" if self.smtp_url else "outbox"
+
+    @property
+    def payments_kind(self) -> str:
+        return "stripe" if self.stripe_secret_key else "invoice"
+
+    @property
+    def smtp(self) -> SmtpConfig | None:
+        return parse_smtp_url(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(f"unknown scheme {parts.scheme or '(none)'!r}: use smtp:// or smtps://")
+    if not parts.hostname:
+        raise ValueError("an SMTP URL needs a host, e.g. smtp://user:pass@mail.example.org:587")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("the port must be a number from 1 to 65535") from exc
+    query = parse_qs(parts.query)
+    starttls = query.get("starttls", ["0"])[-1].lower() in ("1", "true", "yes")
+    ssl = parts.scheme == "smtps"
+    if ssl and starttls:
+        raise ValueError("smtps:// is already TLS; drop ?starttls=1")
+    return SmtpConfig(
+        host=parts.hostname,
+        port=port or (465 if ssl else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=ssl,
+        starttls=starttls,
+    )
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{ENV_PREFIX}{field.upper()}: {message}"
+
+
+def _embedded_secret_key(var_dir: Path) -> str:
+    """Generate a random key once into var/ and reuse it on every start."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus overrides); raise ConfigError with one readable line."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    if not settings.secret_keys:
+        if settings.is_production:
+            raise ConfigError(
+                f"{ENV_PREFIX}SECRET_KEYS: required when {ENV_PREFIX}ENV=production "
+                "(comma-separated, newest last)"
+            )
+        settings.secret_keys = [_embedded_secret_key(settings.var_dir)]
+    return settings
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

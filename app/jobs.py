@@ -1,0 +1,182 @@
+"""The job queue: the Dramatiq broker, enqueue-after-commit, and the periodic sweep.
+
+The database is the source of truth and the broker only carries ids. A job is handed
+to the broker only after the transaction that justifies it commits (and dropped if
+it rolls back), and a periodic sweep re-enqueues whatever the database says is still
+unfinished, so a lost message or a killed worker delays work but never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from app.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "coopclub.pending_jobs"
+
+
+@dataclass(frozen=True)
+class Job:
+    """The name and queue of an actor; workers/ declares the actor under the same name."""
+
+    name: str
+    queue: str = "default"
+
+
+SWEEP = Job("sweep", "default")
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    if settings.redis_url:
+        return RedisBroker(url=settings.redis_url, namespace=settings.redis_namespace)
+    return StubBroker()
+
+
+broker: dramatiq.Broker = build_broker(get_settings())
+dramatiq.set_broker(broker)
+
+
+def redis_client() -> Any | None:
+    """The broker's Redis connection, for rate limits and locks; None when embedded."""
+    return broker.client if isinstance(broker, RedisBroker) else None
+
+
+def ping_broker() -> None:
+    client = redis_client()
+    if client is not None:
+        client.ping()
+
+
+# Enqueue after commit ----------------------------------------------------------------
+
+
+def enqueue(session: Session, job: Job, *args: Any, delay_ms: int | None = None) -> None:
+    """Send `job(*args)` once `session` commits; nothing is sent if it rolls back."""
+    message = dramatiq.Message(
+        queue_name=job.queue, actor_name=job.name, args=args, kwargs={}, options={}
+    )
+    session.connection()  # begin the transaction now, so its rollback is seen and drops this
+    session.info.setdefault(_PENDING_KEY, []).append((message, delay_ms))
+
+
+def send_now(job: Job, *args: Any, delay_ms: int | None = None) -> None:
+    """Send a job outside any transaction (the sweep's own tick, commands)."""
+    message = dramatiq.Message(
+        queue_name=job.queue, actor_name=job.name, args=args, kwargs={}, options={}
+    )
+    broker.enqueue(message, delay=delay_ms)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _send_pending_jobs(session: OrmSession) -> None:
+    for message, delay_ms in session.info.pop(_PENDING_KEY, []):
+        try:
+            broker.enqueue(message, delay=delay_ms)
+        except Exception:
+            # The commit stands; the sweep finds the unfinished work and sends it again.
+            log.exception("could not enqueue %s; the sweep will retry it", message.actor_name)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _drop_pending_jobs(session: OrmSession, previous_transaction: object) -> None:
+    # "soft" fires on every rollback() call, even one before any SQL ran.
+    if not getattr(previous_transaction, "nested", False):
+        session.info.pop(_PENDING_KEY, None)
+
+
+# The sweep ---------------------------------------------------------------------------
+
+SweepFn = Callable[[Session], None]
+_sweeps: dict[str, SweepFn] = {}
+
+
+def register_sweep(name: str) -> Callable[[SweepFn], SweepFn]:
+    """Register `fn(session)` to run on every sweep; it re-enqueues unfinished work."""
+
+    def decorator(fn: SweepFn) -> SweepFn:
+        _sweeps[name] = fn
+        return fn
+
+    return decorator
+
+
+def registered_sweeps() -> dict[str, SweepFn]:
+    return dict(_sweeps)
+
+
+def run_sweeps() -> dict[str, str]:
+    """Run every registered sweep in its own transaction; one failing does not stop the rest."""
+    from app.db import session_scope
+
+    outcome: dict[str, str] = {}
+    for name, fn in _sweeps.items():
+        try:
+            with session_scope() as session:
+                fn(session)
+            outcome[name] = "ok"
+        except Exception as exc:
+            log.exception("sweep %s failed", name)
+            outcome[name] = f"failed: {type(exc).__name__}"
+    return outcome
+
+
+class Ticker(threading.Thread):
+    """Sends the sweep job every interval. With Redis, a lock makes the tick cluster-wide:
+    however many processes run a ticker, the sweep is sent once per interval."""
+
+    def __init__(self, interval_seconds: float) -> None:
+        super().__init__(name="coopclub-ticker", daemon=True)
+        self.interval = interval_seconds
+        self._stop_event = threading.Event()
+
+    def tick(self) -> bool:
+        client = redis_client()
+        if client is not None:
+            key = f"{get_settings().redis_namespace}:sweep-tick"
+            if not client.set(key, "1", nx=True, px=max(1, int(self.interval * 1000) - 50)):
+                return False
+        send_now(SWEEP)
+        return True
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("sweep tick failed; trying again next interval")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class InProcessWorker:
+    """The embedded default: Dramatiq worker threads and the ticker inside this process."""
+
+    def __init__(self, threads: int, sweep_interval: float) -> None:
+        if SWEEP.name not in broker.actors:
+            raise RuntimeError("no actors are declared: import workers before starting jobs")
+        self.worker = dramatiq.Worker(broker, worker_threads=threads)
+        self.ticker = Ticker(sweep_interval)
+
+    def start(self) -> None:
+        self.worker.start()
+        self.ticker.start()
+        # Work left unfinished by the last run is picked up at once, not one interval later.
+        send_now(SWEEP)
+
+    def stop(self) -> None:
+        self.ticker.stop()
+        self.worker.stop(timeout=5000)

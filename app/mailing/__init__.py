@@ -1,0 +1,1 @@
+"""Mail: one transport interface (SMTP or file outbox), email templates, transactional mail."""

@@ -1,0 +1,36 @@
+"""Transactional mail (confirmations, login links): stored, then delivered by a job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from app.db import enum_type, utcnow
+
+
+class TransactionalStatus(StrEnum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
+class TransactionalEmail(SQLModel, table=True):
+    __tablename__ = "transactional_email"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    to_address: str = Field(max_length=320)
+    subject: str = Field(max_length=300)
+    html: str
+    text: str
+    status: TransactionalStatus = Field(
+        default=TransactionalStatus.queued, sa_type=enum_type(TransactionalStatus), index=True
+    )
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None

@@ -1,0 +1,153 @@
+"""Transactional mail: queue it in the request's transaction, deliver it from a job.
+
+Nothing is ever sent inline in a request. `queue_transactional` stores the rendered
+message and enqueues delivery after commit; `deliver_transactional` claims the row,
+sends it and records the outcome; the sweep re-enqueues anything left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, delete, select
+
+from app.config import get_settings
+from app.db import utcnow
+from app.jobs import Job, enqueue, register_sweep
+from app.mailing.message import build_message
+from app.mailing.models import TransactionalEmail, TransactionalStatus
+from app.mailing.templates import render_email
+from app.mailing.transport import (
+    DeliveryError,
+    MailTransport,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+
+log = logging.getLogger(__name__)
+
+DELIVER_TRANSACTIONAL = Job("deliver_transactional", "mail")
+
+# A claimed row not marked sent within this time is presumed lost with its worker.
+CLAIM_LEASE = timedelta(minutes=5)
+# A queued row whose job has not run within this time is presumed lost with its message.
+QUEUE_GRACE = timedelta(seconds=60)
+# Sent messages hold an address: keep them only long enough to debug delivery.
+KEEP_SENT = timedelta(days=7)
+MAX_ATTEMPTS = 8
+
+
+def queue_transactional(
+    session: Session, *, kind: str, to: str, subject: str, template: str, **context: Any
+) -> TransactionalEmail:
+    settings = get_settings()
+    context.setdefault("postal_address", settings.postal_address)
+    context.setdefault("base_url", settings.base_url)
+    html, text = render_email(template, **context)
+    email = TransactionalEmail(kind=kind, to_address=to, subject=subject, html=html, text=text)
+    session.add(email)
+    session.flush()
+    enqueue(session, DELIVER_TRANSACTIONAL, email.id)
+    return email
+
+
+def claim(session: Session, email_id: int) -> TransactionalEmail | None:
+    """Take the row for sending; None when it is gone, sent, or another worker holds it."""
+    now = utcnow()
+    result = session.execute(
+        update(TransactionalEmail)
+        .where(
+            col(TransactionalEmail.id) == email_id,
+            or_(
+                col(TransactionalEmail.status) == TransactionalStatus.queued,
+                (col(TransactionalEmail.status) == TransactionalStatus.sending)
+                & (col(TransactionalEmail.claimed_at) < now - CLAIM_LEASE),
+            ),
+        )
+        .values(
+            status=TransactionalStatus.sending,
+            claimed_at=now,
+            attempts=TransactionalEmail.attempts + 1,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(TransactionalEmail, email_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sent: bool
+    error: DeliveryError | None = None
+
+    @property
+    def retry(self) -> bool:
+        return isinstance(self.error, TransientDeliveryError)
+
+
+def send_claimed(email: TransactionalEmail, transport: MailTransport) -> Outcome:
+    """Send a claimed email, outside any transaction (SMTP can be slow)."""
+    settings = get_settings()
+    message = build_message(
+        mail_from=settings.mail_from,
+        to=email.to_address,
+        subject=email.subject,
+        html=email.html,
+        text=email.text,
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    try:
+        transport.send(message.as_bytes(), mail_from=settings.mail_from, rcpt_to=[email.to_address])
+    except DeliveryError as exc:
+        return Outcome(sent=False, error=exc)
+    return Outcome(sent=True)
+
+
+def record_outcome(session: Session, email_id: int, outcome: Outcome) -> Outcome:
+    """Store what happened; a transient failure goes back to the queue until MAX_ATTEMPTS."""
+    email = session.get(TransactionalEmail, email_id)
+    if email is None:
+        return outcome
+    if outcome.sent:
+        email.status = TransactionalStatus.sent
+        email.sent_at = utcnow()
+        email.last_error = None
+        return outcome
+    email.last_error = str(outcome.error)[:500]
+    if outcome.retry and email.attempts < MAX_ATTEMPTS:
+        email.status = TransactionalStatus.queued
+        return outcome
+    email.status = TransactionalStatus.failed
+    log.warning(
+        "transactional email %s failed after %s tries: %s", email.id, email.attempts, outcome.error
+    )
+    return Outcome(sent=False, error=PermanentDeliveryError(str(outcome.error)))
+
+
+@register_sweep("transactional-mail")
+def sweep_transactional(session: Session) -> None:
+    now = utcnow()
+    stuck = session.exec(
+        select(TransactionalEmail.id)
+        .where(
+            or_(
+                (col(TransactionalEmail.status) == TransactionalStatus.queued)
+                & (col(TransactionalEmail.created_at) < now - QUEUE_GRACE),
+                (col(TransactionalEmail.status) == TransactionalStatus.sending)
+                & (col(TransactionalEmail.claimed_at) < now - CLAIM_LEASE),
+            )
+        )
+        .limit(1000)
+    ).all()
+    for email_id in stuck:
+        enqueue(session, DELIVER_TRANSACTIONAL, email_id)
+    session.exec(
+        delete(TransactionalEmail).where(  # type: ignore[call-overload]
+            col(TransactionalEmail.status) == TransactionalStatus.sent,
+            col(TransactionalEmail.sent_at) < now - KEEP_SENT,
+        )
+    )

@@ -1,0 +1,165 @@
+"""One mail transport interface with two real implementations: SMTP and a file outbox.
+
+Callers hand over finished message bytes with the envelope; the transport knows
+nothing about newsletters. Errors come back as Transient (try again later) or
+Permanent (this recipient will never accept it) so callers can decide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from app.config import Settings, SmtpConfig
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientDeliveryError(DeliveryError):
+    """The server or network said 'not now' (4xx, refused, dropped): retry later."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The server refused this message or recipient for good (5xx)."""
+
+
+class MailTransport(Protocol):
+    name: str
+
+    def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SmtpTransport:
+    """One SMTP connection reused across messages, reopened when the server drops it."""
+
+    name = "smtp"
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._connection: smtplib.SMTP | None = None
+        self.connections_opened = 0
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        try:
+            if cfg.ssl:
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context()
+                )
+            else:
+                connection = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            connection.ehlo()
+            if cfg.starttls:
+                connection.starttls(context=ssl.create_default_context())
+                connection.ehlo()
+            if cfg.username:
+                connection.login(cfg.username, cfg.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentDeliveryError(
+                f"SMTP login refused by {cfg.host}:{cfg.port}", code=exc.smtp_code
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientDeliveryError(
+                f"cannot connect to SMTP server {cfg.host}:{cfg.port}: {exc}"
+            ) from exc
+        self.connections_opened += 1
+        return connection
+
+    def _send_once(self, message: bytes, mail_from: str, rcpt_to: list[str]) -> None:
+        if self._connection is None:
+            self._connection = self._connect()
+        refused = self._connection.sendmail(mail_from, rcpt_to, message)
+        if refused:
+            code, text = next(iter(refused.values()))
+            error = PermanentDeliveryError if code >= 500 else TransientDeliveryError
+            raise error(f"recipient refused: {code} {text!r}", code=code)
+
+    def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str]) -> None:
+        for attempt in (1, 2):
+            try:
+                self._send_once(message, mail_from, rcpt_to)
+                return
+            except (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError) as exc:
+                # The server closed a reused connection; open a fresh one and try once more.
+                self._drop()
+                if attempt == 2:
+                    raise TransientDeliveryError(f"SMTP connection lost: {exc}") from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                self._reset()
+                error = PermanentDeliveryError if code >= 500 else TransientDeliveryError
+                raise error(f"recipient refused: {code} {text!r}", code=code) from exc
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                error = PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError
+                raise error(f"{exc.smtp_code} {exc.smtp_error!r}", code=exc.smtp_code) from exc
+
+    def _reset(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.rset()
+            except (OSError, smtplib.SMTPException):
+                self._drop()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._connection.quit()
+            self._drop()
+
+
+class OutboxTransport:
+    """The embedded default: each message becomes one .eml file under var/outbox."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        envelope = f"X-Envelope-From: {mail_from}\r\nX-Envelope-To: {', '.join(rcpt_to)}\r\n"
+        path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(envelope.encode() + message)
+        tmp.rename(path)  # readers never see half a message
+
+    def close(self) -> None:
+        pass
+
+
+def make_transport(settings: Settings) -> MailTransport:
+    if settings.smtp is not None:
+        return SmtpTransport(settings.smtp)
+    return OutboxTransport(settings.outbox_dir)
+
+
+_local = threading.local()
+
+
+def thread_transport(settings: Settings) -> MailTransport:
+    """The calling worker thread's own transport, so each thread reuses one connection."""
+    transport = getattr(_local, "transport", None)
+    if transport is None:
+        transport = _local.transport = make_transport(settings)
+    return transport

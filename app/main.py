@@ -1,0 +1,124 @@
+"""create_app(): the FastAPI application with its routers, lifespan and error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import db, jobs
+from app.config import get_settings
+from app.web import STATIC_DIR, render
+
+log = logging.getLogger(__name__)
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith(("/api/", "/webhooks/", "/healthz")):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
+    """The web app. With `run_jobs_in_process` and no Redis configured (the embedded
+    default), Dramatiq worker threads and the sweep ticker run inside this process;
+    the caller must have imported `workers` so the actors are declared."""
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if run_jobs_in_process and settings.broker_kind == "embedded":
+            worker = jobs.InProcessWorker(
+                settings.embedded_worker_threads, settings.sweep_interval_seconds
+            )
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        title="Co-op Data Club",
+        summary="An opt-in email list and newsletter marketplace owned by the co-ops that use it.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            status=exc.status_code,
+            detail=exc.detail,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body"),
+                "message": err["msg"].removeprefix("Value error, "),
+            }
+            for err in exc.errors()
+        ]
+        if wants_json(request):
+            return JSONResponse({"detail": problems}, status_code=422)
+        return render(
+            request,
+            "error.html",
+            status_code=422,
+            status=422,
+            detail="; ".join(f"{p['field']}: {p['message']}" for p in problems),
+        )
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if wants_json(request):
+            return JSONResponse({"detail": "Something went wrong on our side."}, status_code=500)
+        return render(
+            request,
+            "error.html",
+            status_code=500,
+            status=500,
+            detail="Something went wrong on our side. Please try again shortly.",
+        )
+
+    @app.get("/healthz", tags=["operations"], summary="Database and broker health, and modes")
+    def healthz() -> JSONResponse:
+        report: dict[str, object] = {"mail": settings.mail_kind, "payments": settings.payments_kind}
+        healthy = True
+        for part, kind, check in (
+            ("database", settings.database_kind, db.ping),
+            ("broker", settings.broker_kind, jobs.ping_broker),
+        ):
+            try:
+                check()
+                report[part] = {"kind": kind, "ok": True}
+            except Exception as exc:
+                healthy = False
+                report[part] = {"kind": kind, "ok": False, "error": type(exc).__name__}
+        report["status"] = "ok" if healthy else "unavailable"
+        return JSONResponse(report, status_code=200 if healthy else 503)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request) -> HTMLResponse:
+        return render(request, "home.html")
+
+    return app

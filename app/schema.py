@@ -1,0 +1,6 @@
+"""Every domain's tables, imported in one place so the metadata (and Alembic) see all."""
+
+from app.mailing.models import TransactionalEmail
+from app.members.models import Account, Member
+
+__all__ = ["Account", "Member", "TransactionalEmail"]

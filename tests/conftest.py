@@ -1,0 +1,183 @@
+"""Test setup: real services when configured, embedded ones otherwise.
+
+With COOPCLUB_DATABASE_URL and COOPCLUB_REDIS_URL set (CI sets both) the suite runs on
+PostgreSQL and Redis: a fresh database and a fresh Redis namespace per run, so runs
+never see each other. Without them it runs on SQLite and the in-process broker.
+Each test starts from empty tables. Mail goes to a real SMTP server in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.smtp_sink import SmtpSink
+
+RUN_ID = secrets.token_hex(4)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SERVER_DATABASE_URL = os.environ.get("COOPCLUB_DATABASE_URL", "")
+REDIS_URL = os.environ.get("COOPCLUB_REDIS_URL", "")
+TMP = Path(tempfile.mkdtemp(prefix=f"coopclub-test-{RUN_ID}-"))
+
+SMTP_SINK = SmtpSink()
+SMTP_SINK.start()
+
+
+def _fresh_postgres_database(server_url: str) -> str:
+    """Create coopclub_test_<run> on the configured server and return its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(
+        server_url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+            "postgres://", "postgresql+psycopg://", 1
+        )
+    )
+    name = f"coopclub_test_{RUN_ID}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+TEST_DATABASE_URL = (
+    _fresh_postgres_database(SERVER_DATABASE_URL)
+    if SERVER_DATABASE_URL
+    else f"sqlite:///{TMP / 'test.sqlite3'}"
+)
+os.environ.update(
+    COOPCLUB_ENV="test",
+    COOPCLUB_VAR_DIR=str(TMP / "var"),
+    COOPCLUB_DATABASE_URL=TEST_DATABASE_URL,
+    COOPCLUB_REDIS_NAMESPACE=f"coopclub-test-{RUN_ID}",
+    COOPCLUB_SMTP_URL=SMTP_SINK.url,
+    COOPCLUB_BASE_URL="http://testserver",
+    COOPCLUB_SECRET_KEYS="test-key-old-0123456789abcdef,test-key-new-0123456789abcdef",
+    COOPCLUB_MAIL_FROM="Co-op Data Club <news@club.test>",
+)
+if not REDIS_URL:
+    os.environ.pop("COOPCLUB_REDIS_URL", None)
+
+# Only now may the app be imported: the broker and engine read the settings above.
+import dramatiq  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import SQLModel  # noqa: E402
+
+import workers  # noqa: E402, F401  (declares the actors)
+from app import jobs  # noqa: E402
+from app.config import get_settings  # noqa: E402
+from app.db import get_engine  # noqa: E402
+from app.migrations import upgrade  # noqa: E402
+
+ON_POSTGRES = get_settings().database_kind == "postgresql"
+ON_REDIS = get_settings().broker_kind == "redis"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = {"postgres": not ON_POSTGRES, "redis": not ON_REDIS}
+    for item in items:
+        for marker, absent in missing.items():
+            if absent and item.get_closest_marker(marker):
+                if IN_CI:
+                    raise pytest.UsageError(
+                        f"CI=true but {item.nodeid} needs {marker} and it is not configured "
+                        "(set COOPCLUB_DATABASE_URL / COOPCLUB_REDIS_URL)"
+                    )
+                item.add_marker(pytest.mark.skip(reason=f"needs a real {marker} server"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = get_settings()
+    return (
+        f"coopclub: database={settings.database_kind} broker={settings.broker_kind} "
+        f"smtp={SMTP_SINK.url}"
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database():
+    """Build the schema the only way it is ever built: by running the migrations."""
+    upgrade()
+    yield get_engine()
+    get_engine().dispose()
+    if ON_POSTGRES:
+        _drop_postgres_database(TEST_DATABASE_URL)
+
+
+@pytest.fixture(scope="session")
+def worker(database):
+    """Dramatiq worker threads in this process, on the configured broker."""
+    w = dramatiq.Worker(jobs.broker, worker_threads=4, worker_timeout=100)
+    w.start()
+    yield w
+    w.stop(timeout=5000)
+
+
+def drain(timeout_ms: int = 30_000) -> None:
+    """Wait until every queue is empty and every worker thread idle."""
+    for queue in list(jobs.broker.get_declared_queues()):
+        jobs.broker.join(queue, timeout=timeout_ms)
+
+
+@pytest.fixture
+def run_jobs(worker):
+    """Call to wait for all enqueued jobs (and the jobs they enqueue) to finish."""
+
+    def _run() -> None:
+        drain()
+        worker.join()
+        drain()
+
+    return _run
+
+
+@pytest.fixture(autouse=True)
+def clean_state(database):
+    yield
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with get_engine().begin() as conn:
+        if ON_POSTGRES:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+    client = jobs.redis_client()
+    if client is not None:
+        for key in client.scan_iter(match=f"{get_settings().redis_namespace}:app:*"):
+            client.delete(key)
+    SMTP_SINK.clear()
+
+
+@pytest.fixture
+def smtp() -> SmtpSink:
+    return SMTP_SINK
+
+
+@pytest.fixture
+def client():
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    SMTP_SINK.stop()

@@ -1,0 +1,84 @@
+"""Jobs are enqueued only after the transaction that justifies them commits."""
+
+import threading
+
+import dramatiq
+import pytest
+from sqlmodel import Session
+
+from app import jobs
+from app.db import get_engine, session_scope
+
+RECORDED: list[str] = []
+RECORDED_LOCK = threading.Lock()
+RECORD = jobs.Job("test_record", "default")
+
+
+@dramatiq.actor(actor_name=RECORD.name, queue_name=RECORD.queue, max_retries=0)
+def record_value(value: str) -> None:
+    with RECORDED_LOCK:
+        RECORDED.append(value)
+
+
+@pytest.fixture(autouse=True)
+def _clear_recorded():
+    RECORDED.clear()
+
+
+def test_a_committed_transaction_sends_its_jobs(run_jobs):
+    with session_scope() as session:
+        jobs.enqueue(session, RECORD, "committed")
+        jobs.enqueue(session, RECORD, "also committed")
+        run_jobs()
+        assert RECORDED == []  # nothing leaves before the commit
+    run_jobs()
+    assert sorted(RECORDED) == ["also committed", "committed"]
+
+
+def test_a_rolled_back_transaction_sends_nothing(run_jobs):
+    with pytest.raises(RuntimeError), session_scope() as session:
+        jobs.enqueue(session, RECORD, "rolled back")
+        raise RuntimeError("the request failed")
+    with Session(get_engine()) as session:
+        jobs.enqueue(session, RECORD, "explicit rollback")
+        session.rollback()
+        session.commit()  # a later commit of the same session must not resurrect it
+    run_jobs()
+    assert RECORDED == []
+
+
+def test_every_job_the_app_sends_has_an_actor():
+    import app.mailing.service as mail
+
+    for job in (jobs.SWEEP, mail.DELIVER_TRANSACTIONAL):
+        actor = jobs.broker.get_actor(job.name)
+        assert actor.queue_name == job.queue
+
+
+def test_sweeps_run_each_in_its_own_transaction_and_survive_failures():
+    calls = []
+
+    @jobs.register_sweep("test-failing")
+    def failing(session):
+        calls.append("failing")
+        raise ValueError("boom")
+
+    @jobs.register_sweep("test-fine")
+    def fine(session):
+        calls.append("fine")
+
+    try:
+        outcome = jobs.run_sweeps()
+    finally:
+        jobs._sweeps.pop("test-failing")
+        jobs._sweeps.pop("test-fine")
+    assert outcome["test-failing"] == "failed: ValueError"
+    assert outcome["test-fine"] == "ok"
+    assert calls == ["failing", "fine"]
+
+
+@pytest.mark.redis
+def test_the_sweep_tick_is_cluster_wide_once_per_interval():
+    first, second = jobs.Ticker(30), jobs.Ticker(30)
+    assert first.tick() is True
+    assert second.tick() is False  # another process already ticked this interval

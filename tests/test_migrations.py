@@ -1,0 +1,26 @@
+"""The migrations are the only source of the schema, so they must match the models."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import app.schema  # noqa: F401
+
+
+def test_models_and_migrations_agree(database):
+    with database.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == [], f"run `alembic revision --autogenerate`: {differences}"
+
+
+def test_every_table_follows_the_naming_convention(database):
+    from sqlalchemy import inspect
+
+    inspector = inspect(database)
+    for table in inspector.get_table_names():
+        if table == "alembic_version":
+            continue
+        assert inspector.get_pk_constraint(table)["name"] == f"pk_{table}"
+        for fk in inspector.get_foreign_keys(table):
+            assert fk["name"].startswith(f"fk_{table}_")

@@ -1,0 +1,38 @@
+"""The web shell: health, pages, error pages, the API docs."""
+
+
+def test_healthz_reports_each_part_and_its_mode(client):
+    from app.config import get_settings
+
+    settings = get_settings()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == {"kind": settings.database_kind, "ok": True}
+    assert body["broker"] == {"kind": settings.broker_kind, "ok": True}
+    assert body["mail"] == "smtp"
+
+
+def test_home_page_uses_the_local_stylesheet(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]
+    assert "/static/style.css" in response.text
+    assert "https://" not in response.text.split("<body")[0]  # no CDN in the head
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_unknown_pages_get_a_friendly_404(client):
+    response = client.get("/no/such/page", headers={"accept": "text/html"})
+    assert response.status_code == 404
+    assert "We could not find that page" in response.text
+    api = client.get("/api/v1/nothing-here")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
+def test_openapi_docs_are_served(client):
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert schema["info"]["title"] == "Co-op Data Club"
+    assert "/healthz" in schema["paths"]

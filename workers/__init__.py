@@ -1,0 +1,6 @@
+"""Dramatiq actors: thin, they take ids, open their own session and call services.
+
+Importing this package declares every actor on the broker that app.jobs configured.
+"""
+
+from workers import mail, sweep  # noqa: F401
