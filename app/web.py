@@ -1,14 +1,16 @@
-"""What every HTML page shares: the Jinja2 environment over templates/ and rendering."""
+"""What every HTML page shares: templates, rendering, CSRF, flash messages, redirects."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from app import signing
 from app.config import get_settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
@@ -20,4 +22,104 @@ templates.env.globals["club_name"] = "Co-op Data Club"
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("settings", get_settings())
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    context.setdefault("flashes", take_flashes(request))
+    context["csrf_token"] = csrf_token(request)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    ensure_csrf_cookie(request, response)
+    if getattr(request.state, "flash_taken", False):
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+# CSRF --------------------------------------------------------------------------------
+# Double submit: a random value in an HttpOnly, SameSite=Lax cookie, and the same value
+# signed into each form. A cross-site page can neither read the cookie nor forge the
+# signature, so a POST whose form token does not match its cookie is refused.
+
+CSRF_COOKIE = "coopclub_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+def csrf_token(request: Request) -> str:
+    """The token to embed in a form; `ensure_csrf_cookie` sets the matching cookie."""
+    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_value", None)
+    if value is None:
+        value = request.state.csrf_value = secrets.token_urlsafe(24)
+    return signing.sign(signing.Purpose.csrf, value)
+
+
+def ensure_csrf_cookie(request: Request, response: Response) -> None:
+    value = getattr(request.state, "csrf_value", None)
+    if value and request.cookies.get(CSRF_COOKIE) != value:
+        response.set_cookie(
+            CSRF_COOKIE,
+            value,
+            httponly=True,
+            samesite="lax",
+            secure=get_settings().https,
+            path="/",
+        )
+
+
+async def require_csrf(request: Request) -> None:
+    """Dependency for every state-changing HTML form (all but RFC 8058's /u/)."""
+    form = await request.form()
+    token = form.get(CSRF_FIELD)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    try:
+        valid = (
+            isinstance(token, str)
+            and cookie is not None
+            and signing.unsign(signing.Purpose.csrf, token) == cookie
+        )
+    except signing.InvalidToken:
+        valid = False
+    if not valid:
+        raise HTTPException(
+            status_code=403,
+            detail="This form expired or was not sent from our site. "
+            "Reload the page and try again.",
+        )
+
+
+CsrfProtected = Depends(require_csrf)
+
+
+# Flash messages ------------------------------------------------------------------------
+# One-shot messages carried across a redirect in a signed cookie.
+
+FLASH_COOKIE = "coopclub_flash"
+
+
+def flash(response: Response, text: str, kind: str = "success") -> None:
+    response.set_cookie(
+        FLASH_COOKIE,
+        signing.sign(signing.Purpose.flash, [kind, text]),
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().https,
+        max_age=60,
+        path="/",
+    )
+
+
+def take_flashes(request: Request) -> list[dict[str, str]]:
+    token = request.cookies.get(FLASH_COOKIE)
+    if not token:
+        return []
+    request.state.flash_taken = True
+    try:
+        kind, text = signing.unsign(signing.Purpose.flash, token, max_age=120)
+    except (signing.InvalidToken, ValueError):
+        return []
+    return [{"kind": str(kind), "text": str(text)}]
+
+
+def redirect(url: str, message: str | None = None, kind: str = "success") -> RedirectResponse:
+    """303 to a path on this site (never to a URL taken from the request)."""
+    if not url.startswith("/") or url.startswith("//"):
+        raise ValueError("redirects go to local paths only")
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(response, message, kind)
+    return response

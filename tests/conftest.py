@@ -80,7 +80,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import workers  # noqa: E402, F401  (declares the actors)
-from app import jobs  # noqa: E402
+from app import jobs, ratelimit  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import get_engine  # noqa: E402
 from app.migrations import upgrade  # noqa: E402
@@ -161,6 +161,7 @@ def clean_state(database):
     if client is not None:
         for key in client.scan_iter(match=f"{get_settings().redis_namespace}:app:*"):
             client.delete(key)
+    ratelimit.reset_local()
     SMTP_SINK.clear()
 
 
