@@ -100,7 +100,7 @@ def compile_mjml(source: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _html_template(html: str) -> jinja2.Template:
+def html_template(html: str) -> jinja2.Template:
     return _html_env.from_string(html)
 
 
@@ -111,7 +111,7 @@ def source_digest(source: str) -> str:
 def compile_email(name: str, **structure: Any) -> CompiledEmail:
     """Resolve emails/<name>.mjml's structure, compile it, and pair it with <name>.txt."""
     mjml_source = _structure_env.get_template(f"{name}.mjml").render(**structure)
-    html = _html_template(compile_mjml(mjml_source))
+    html = html_template(compile_mjml(mjml_source))
     text = _text_env.get_template(f"{name}.txt")
     return CompiledEmail(html=html, text=text)
 
@@ -126,13 +126,13 @@ def compile_structured(name: str, **structure: Any) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=64)
-def _text_template(text: str) -> jinja2.Template:
+def text_template(text: str) -> jinja2.Template:
     return _text_sandbox.from_string(text)
 
 
 def fill(html: str, text: str, **context: Any) -> tuple[str, str]:
     """Stage two: fill a compiled email's placeholders for one recipient."""
-    return _html_template(html).render(**context), _text_template(text).render(**context)
+    return html_template(html).render(**context), text_template(text).render(**context)
 
 
 def render_email(name: str, **context: Any) -> tuple[str, str]:

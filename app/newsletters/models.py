@@ -80,6 +80,14 @@ class Issue(SQLModel, table=True):
     compiled_html: str | None = None
     compiled_text: str | None = None
     frozen_at: datetime | None = None
+    # Sending state, all in the database so any worker can resume it.
+    send_started_at: datetime | None = None
+    assembled_upto: int | None = None  # the last subscriber id assembled (keyset checkpoint)
+    assembly_done: bool = False
+    batches: int = 0
+    failure_streak: int = 0  # messages refused in a row; too many pauses the issue
+    paused_by: str | None = Field(default=None, max_length=20)  # admin, smtp, failures
+    pause_reason: str | None = Field(default=None, max_length=300)
     sent_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
