@@ -69,10 +69,38 @@ def session_token(request: Request) -> str | None:
     return token if isinstance(token, str) else None
 
 
+@dataclass(frozen=True)
+class AccountView:
+    """What pages show about the logged-in person. A plain copy, because a page can be
+    rendered after the request's transaction rolled back (an error page)."""
+
+    id: int
+    email: str
+    label: str
+    role: Role
+    member_id: int | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    @classmethod
+    def of(cls, account: Account | None) -> AccountView | None:
+        if account is None:
+            return None
+        return cls(
+            id=account.id,  # type: ignore[arg-type]
+            email=account.email,
+            label=account.label,
+            role=account.role,
+            member_id=account.member_id,
+        )
+
+
 def optional_account(request: Request, session: SessionDep) -> Account | None:
     token = session_token(request)
     account = service.session_account(session, token=token) if token else None
-    request.state.account = account
+    request.state.account_view = AccountView.of(account)
     return account
 
 
@@ -168,16 +196,16 @@ def api_member(request: Request, session: SessionDep) -> MemberPrincipal:
 ApiMember = Annotated[MemberPrincipal, Depends(api_member)]
 
 
-def account_for_template(request: Request) -> Account | None:
+def account_for_template(request: Request) -> AccountView | None:
     """`current_account()` in templates, so every page's navigation knows who is here.
     Every route resolves it first (an app-wide dependency); only a page rendered without
     a route (a 404) reads the cookie here, when no other session is open."""
-    if hasattr(request.state, "account"):
-        return request.state.account
+    if hasattr(request.state, "account_view"):
+        return request.state.account_view
     token = session_token(request)
-    account = None
+    view = None
     if token:
         with session_scope() as session:
-            account = service.session_account(session, token=token)
-    request.state.account = account
-    return account
+            view = AccountView.of(service.session_account(session, token=token))
+    request.state.account_view = view
+    return view
