@@ -29,7 +29,7 @@ def overview(request: Request, session: SessionDep, admin: RequireAdmin) -> Resp
 def members(
     request: Request, session: SessionDep, admin: RequireAdmin, status: str = ""
 ) -> Response:
-    chosen = MemberStatus(status) if status in MemberStatus else None
+    chosen = MemberStatus(status) if status in {s.value for s in MemberStatus} else None
     return render(
         request,
         "admin/members.html",
