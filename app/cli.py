@@ -126,10 +126,14 @@ def demo() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="Display name.")
 def create_admin(email: str, name: str) -> None:
-    """Create a Club admin account for EMAIL (or make an existing account an admin)."""
+    """Create a Club admin account for EMAIL (or make an existing account an admin).
+
+    In the embedded default (file outbox, or any non-production setup) it also prints a
+    login link, so the first admin can log in without mail being set up."""
     from email_validator import EmailNotValidError, validate_email
     from sqlmodel import select
 
+    from app.auth.service import LOGIN_LINK_LIFETIME, issue_login_link
     from app.db import session_scope
     from app.members.models import Account, Role
 
@@ -144,8 +148,14 @@ def create_admin(email: str, name: str) -> None:
             session.add(account)
             click.echo(f"created admin {address}")
         else:
-            account.role, account.member_id = Role.admin, None
+            account.role, account.member_id, account.active = Role.admin, None, True
             click.echo(f"{address} is now an admin")
+        session.flush()
+        settings = get_settings()
+        if settings.mail_kind == "outbox" or not settings.is_production:
+            link = issue_login_link(session, account=account, next_path="/admin")
+            minutes = int(LOGIN_LINK_LIFETIME.total_seconds() // 60)
+            click.echo(f"log in within {minutes} minutes (the link works once):\n{link}")
 
 
 def main() -> None:

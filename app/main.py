@@ -6,15 +6,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db, jobs
+from app.auth import api as auth_api
+from app.auth import pages as auth_pages
+from app.auth.deps import (
+    LoginRequired,
+    account_for_template,
+    login_required_response,
+    optional_account,
+)
 from app.config import get_settings
-from app.web import STATIC_DIR, render
+from app.members import admin as member_admin
+from app.members import api as members_api
+from app.members import dashboard as member_dashboard
+from app.members import pages as members_pages
+from app.web import STATIC_DIR, render, templates
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +63,9 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         summary="An opt-in email list and newsletter marketplace owned by the co-ops that use it.",
         version="0.1.0",
         lifespan=lifespan,
+        # Who is logged in is resolved once per request with the request's own database
+        # session, so every page's navigation can show it (see account_for_template).
+        dependencies=[Depends(optional_account)],
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -116,6 +131,19 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
                 report[part] = {"kind": kind, "ok": False, "error": type(exc).__name__}
         report["status"] = "ok" if healthy else "unavailable"
         return JSONResponse(report, status_code=200 if healthy else 503)
+
+    # Members, accounts and logging in.
+    templates.env.globals["current_account"] = account_for_template
+    app.add_exception_handler(LoginRequired, login_required_response)
+    for router in (
+        auth_pages.router,
+        auth_api.router,
+        members_pages.router,
+        members_api.router,
+        member_dashboard.router,
+        member_admin.router,
+    ):
+        app.include_router(router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:

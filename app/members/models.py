@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 
 class MemberStatus(StrEnum):
@@ -20,6 +24,9 @@ class Role(StrEnum):
     admin = "admin"  # a Club admin; belongs to no member
     owner = "owner"  # a member's owner: staff, keys, settings
     staff = "staff"  # a member's staff
+
+
+MEMBER_ROLES = (Role.owner, Role.staff)
 
 
 class MemberBase(SQLModel):
@@ -43,6 +50,105 @@ class Member(MemberBase, table=True):
     status: MemberStatus = Field(default=MemberStatus.applied, sa_type=enum_type(MemberStatus))
     created_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def is_active(self) -> bool:
+        return self.status == MemberStatus.active
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", value):
+        raise ValueError("enter a full web address starting with https://")
+    return value
+
+
+class MemberProfile(SQLModel):
+    """What a member says about itself, and which of it the public directory shows."""
+
+    name: str = Field(min_length=2, max_length=200)
+    website: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=2000)
+    kind: str | None = Field(default=None, max_length=80)
+    region: str | None = Field(default=None, max_length=120)
+    logo_url: str | None = Field(default=None, max_length=500)
+    show_website: bool = False
+    show_description: bool = False
+    show_kind: bool = False
+    show_region: bool = False
+    show_logo: bool = False
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _strip_name(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("website", "description", "kind", "region", "logo_url", mode="before")
+    @classmethod
+    def _optional_text(cls, value: object) -> object:
+        return _blank_to_none(value)
+
+    @field_validator("website", "logo_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return _http_url(value)
+
+
+class MemberApplication(MemberProfile):
+    """The public "apply to join" form: the co-op, its web address slug, and its owner."""
+
+    slug: str = Field(max_length=80)
+    owner_email: str = Field(max_length=320)
+    owner_name: str = Field(default="", max_length=120)
+
+    @field_validator("slug", mode="before")
+    @classmethod
+    def _slug(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if not SLUG_PATTERN.match(value):
+                raise ValueError(
+                    "use 2 to 80 lowercase letters, digits and dashes, e.g. riverside-food"
+                )
+        return value
+
+
+class MemberPublic(SQLModel):
+    """A member as the public directory shows it: unpublished fields are null."""
+
+    name: str
+    slug: str
+    website: str | None = None
+    description: str | None = None
+    kind: str | None = None
+    region: str | None = None
+    logo_url: str | None = None
+
+    @classmethod
+    def of(cls, member: Member) -> MemberPublic:
+        return cls(
+            name=member.name,
+            slug=member.slug,
+            website=member.website if member.show_website else None,
+            description=member.description if member.show_description else None,
+            kind=member.kind if member.show_kind else None,
+            region=member.region if member.show_region else None,
+            logo_url=member.logo_url if member.show_logo else None,
+        )
+
+
+class MemberSelf(MemberBase):
+    """A member as its own accounts and API keys see it."""
+
+    id: int
+    status: MemberStatus
+    created_at: datetime
+
 
 class AccountBase(SQLModel):
     email: str = Field(max_length=320, unique=True, index=True)
@@ -56,3 +162,11 @@ class Account(AccountBase, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.email

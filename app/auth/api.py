@@ -1,0 +1,39 @@
+"""The API keys JSON API: a member lists its keys and revokes one (e.g. a leaked key)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, HTTPException
+
+from app.auth import service
+from app.auth.deps import ApiMember
+from app.auth.models import ApiKey, ApiKeyPublic
+from app.db import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["api keys"])
+
+UNAUTHORIZED = {401: {"description": "Missing, unknown or revoked key, or suspended member"}}
+
+
+@router.get(
+    "/keys",
+    response_model=list[ApiKeyPublic],
+    summary="The API keys of this key's member (never their secrets)",
+    responses=UNAUTHORIZED,
+)
+def list_keys(session: SessionDep, principal: ApiMember) -> Sequence[ApiKey]:
+    return service.member_keys(session, member_id=principal.member.id)  # type: ignore[arg-type]
+
+
+@router.delete(
+    "/keys/{key_id}",
+    response_model=ApiKeyPublic,
+    summary="Revoke one of this member's API keys",
+    responses={**UNAUTHORIZED, 404: {"description": "This member has no such key"}},
+)
+def revoke_key(session: SessionDep, principal: ApiMember, key_id: int) -> ApiKey:
+    key = service.member_key(session, member_id=principal.member.id, key_id=key_id)  # type: ignore[arg-type]
+    if key is None:
+        raise HTTPException(status_code=404, detail="Your co-op has no such API key.")
+    return service.revoke_api_key(session, key=key)

@@ -1,0 +1,103 @@
+"""The admin area (/admin): members and their status, accounts, and applications."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.auth import service as auth_service
+from app.auth.deps import RequireAdmin
+from app.db import SessionDep
+from app.members import service
+from app.members.models import Member, MemberStatus
+from app.web import CsrfProtected, redirect, render
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, session: SessionDep, admin: RequireAdmin) -> Response:
+    return render(
+        request,
+        "admin/overview.html",
+        counts=service.count_by_status(session),
+        applications=service.list_members(session, status=MemberStatus.applied),
+    )
+
+
+@router.get("/members", response_class=HTMLResponse)
+def members(
+    request: Request, session: SessionDep, admin: RequireAdmin, status: str = ""
+) -> Response:
+    chosen = MemberStatus(status) if status in {s.value for s in MemberStatus} else None
+    return render(
+        request,
+        "admin/members.html",
+        members=service.list_members(session, status=chosen),
+        status=chosen,
+        statuses=list(MemberStatus),
+    )
+
+
+@router.get("/applications", response_class=HTMLResponse)
+def applications(request: Request, session: SessionDep, admin: RequireAdmin) -> Response:
+    return render(
+        request,
+        "admin/applications.html",
+        applications=[
+            (m, service.owners(session, member_id=m.id))  # type: ignore[arg-type]
+            for m in service.list_members(session, status=MemberStatus.applied)
+        ],
+    )
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts(request: Request, session: SessionDep, admin: RequireAdmin) -> Response:
+    return render(request, "admin/accounts.html", rows=service.list_accounts(session))
+
+
+def _member_or_404(session: SessionDep, member_id: int) -> Member:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise HTTPException(status_code=404, detail="There is no such member co-op.")
+    return member
+
+
+@router.get("/members/{member_id}", response_class=HTMLResponse)
+def member_detail(
+    request: Request, session: SessionDep, admin: RequireAdmin, member_id: int
+) -> Response:
+    member = _member_or_404(session, member_id)
+    return render(
+        request,
+        "admin/member.html",
+        member=member,
+        staff=service.staff(session, member_id=member_id),
+        keys=auth_service.member_keys(session, member_id=member_id),
+    )
+
+
+STATUS_ACTIONS = {
+    "approve": (MemberStatus.active, "{name} is approved; its owners have been emailed."),
+    "suspend": (MemberStatus.suspended, "{name} is suspended; its API keys are refused."),
+    "reactivate": (MemberStatus.active, "{name} is active again."),
+}
+
+
+@router.post("/members/{member_id}/{action}", dependencies=[CsrfProtected])
+def member_status(
+    session: SessionDep, admin: RequireAdmin, member_id: int, action: str
+) -> Response:
+    if action not in STATUS_ACTIONS:
+        raise HTTPException(status_code=404, detail="There is no such action.")
+    member = _member_or_404(session, member_id)
+    status, message = STATUS_ACTIONS[action]
+    if action == "approve" and member.status != MemberStatus.applied:
+        return redirect(
+            f"/admin/members/{member_id}", f"{member.name} is not awaiting approval.", "error"
+        )
+    try:
+        service.set_status(session, member=member, status=status)
+    except service.NotAllowed as exc:
+        return redirect(f"/admin/members/{member_id}", str(exc), "error")
+    return redirect(f"/admin/members/{member_id}", message.format(name=member.name))

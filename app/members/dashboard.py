@@ -1,0 +1,225 @@
+"""The member dashboard (/member): the co-op's profile, staff, API keys and signup form.
+
+Every route resolves the member from the logged-in account (MemberStaff/MemberOwner),
+and looks objects up through that member, so another member's ids answer 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.auth import service as auth_service
+from app.auth.deps import MemberContext, MemberOwner, MemberStaff
+from app.config import get_settings
+from app.db import SessionDep
+from app.members import service
+from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, profile_values, validate
+from app.members.models import MemberProfile, Role
+from app.web import CsrfProtected, redirect, render
+
+router = APIRouter(prefix="/member", include_in_schema=False)
+
+
+def embed_snippets(slug: str) -> dict[str, str]:
+    """The signup form a member pastes into its website (served by the subscribe domain)."""
+    url = f"{get_settings().base_url}/subscribe/embed/{slug}"
+    return {
+        "form": (
+            f'<form action="{url}" method="post">\n'
+            '  <label for="coopclub-email">Email address</label>\n'
+            '  <input type="email" id="coopclub-email" name="email" required>\n'
+            '  <button type="submit">Subscribe</button>\n'
+            "</form>"
+        ),
+        "iframe": (
+            f'<iframe src="{url}" title="Subscribe" width="100%" height="360" '
+            'style="border:0"></iframe>'
+        ),
+    }
+
+
+def show_dashboard(
+    request: Request,
+    session: SessionDep,
+    context: MemberContext,
+    *,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    member = context.member
+    extra.setdefault("invite", {"email": "", "display_name": "", "role": "staff"})
+    extra.setdefault("errors", {})
+    return render(
+        request,
+        "members/dashboard.html",
+        status_code=status_code,
+        member=member,
+        me=context.account,
+        is_owner=context.is_owner,
+        staff=service.staff(session, member_id=member.id),  # type: ignore[arg-type]
+        keys=auth_service.member_keys(session, member_id=member.id),  # type: ignore[arg-type]
+        embed=embed_snippets(member.slug),
+        **extra,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, context: MemberStaff) -> Response:
+    return show_dashboard(request, session, context)
+
+
+# Profile -------------------------------------------------------------------------------------
+
+
+@router.get("/profile", response_class=HTMLResponse)
+def profile_form(request: Request, context: MemberOwner) -> Response:
+    return render(
+        request,
+        "members/profile.html",
+        member=context.member,
+        values=profile_values(context.member),
+        errors={},
+    )
+
+
+@router.post("/profile", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def profile_save(
+    request: Request, session: SessionDep, context: MemberOwner, form: FormDep
+) -> Response:
+    values = form_values(form, PROFILE_TEXT_FIELDS)
+    profile, errors = validate(MemberProfile, values)
+    if profile is None:
+        return render(
+            request,
+            "members/profile.html",
+            status_code=422,
+            member=context.member,
+            values=values,
+            errors=errors,
+        )
+    service.update_profile(session, member=context.member, profile=profile)
+    return redirect("/member", "Your co-op's profile is saved.")
+
+
+# Staff ---------------------------------------------------------------------------------------
+
+
+@router.post("/staff", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def staff_invite(
+    request: Request,
+    session: SessionDep,
+    context: MemberOwner,
+    email: Annotated[str, Form(max_length=320)] = "",
+    display_name: Annotated[str, Form(max_length=120)] = "",
+    role: Annotated[str, Form(max_length=20)] = "staff",
+) -> Response:
+    invite = {"email": email, "display_name": display_name, "role": role}
+    try:
+        account = service.invite(
+            session,
+            member=context.member,
+            invited_by=context.account,
+            email=email,
+            display_name=display_name,
+            role=Role(role) if role in ("owner", "staff") else Role.admin,
+        )
+    except service.MemberFormError as exc:
+        return show_dashboard(
+            request,
+            session,
+            context,
+            status_code=422,
+            invite=invite,
+            errors={exc.field: exc.message},
+        )
+    return redirect("/member#staff", f"{account.email} is on your team; we emailed them.")
+
+
+def _staff_or_404(session: SessionDep, context: MemberContext, account_id: int):  # type: ignore[no-untyped-def]
+    account = service.staff_account(
+        session,
+        member_id=context.member.id,  # type: ignore[arg-type]
+        account_id=account_id,
+    )
+    if account is None:
+        raise HTTPException(status_code=404, detail="There is no such person on your team.")
+    return account
+
+
+@router.post("/staff/{account_id}/role", dependencies=[CsrfProtected])
+def staff_role(
+    session: SessionDep,
+    context: MemberOwner,
+    account_id: int,
+    role: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    account = _staff_or_404(session, context, account_id)
+    if role not in ("owner", "staff"):
+        return redirect("/member#staff", "Choose owner or staff.", "error")
+    try:
+        service.change_role(
+            session,
+            member_id=context.member.id,  # type: ignore[arg-type]
+            account=account,
+            role=Role(role),
+        )
+    except service.NotAllowed as exc:
+        return redirect("/member#staff", str(exc), "error")
+    return redirect("/member#staff", f"{account.label} is now {role}.")
+
+
+@router.post("/staff/{account_id}/remove", dependencies=[CsrfProtected])
+def staff_remove(session: SessionDep, context: MemberOwner, account_id: int) -> Response:
+    account = _staff_or_404(session, context, account_id)
+    try:
+        service.remove(session, member_id=context.member.id, account=account)  # type: ignore[arg-type]
+    except service.NotAllowed as exc:
+        return redirect("/member#staff", str(exc), "error")
+    auth_service.end_all_sessions(session, account_id=account.id)  # type: ignore[arg-type]
+    if account.id == context.account.id:
+        return redirect("/", "You left your co-op's team.")
+    return redirect("/member#staff", f"{account.label} is no longer on your team.")
+
+
+# API keys ------------------------------------------------------------------------------------
+
+
+@router.post("/keys", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def key_create(
+    request: Request,
+    session: SessionDep,
+    context: MemberOwner,
+    name: Annotated[str, Form(max_length=80)] = "",
+) -> Response:
+    if not context.member.is_active:
+        raise HTTPException(
+            status_code=403,
+            detail="API keys can be created once your co-op's membership is active.",
+        )
+    if not name.strip():
+        return show_dashboard(
+            request,
+            session,
+            context,
+            status_code=422,
+            errors={"key_name": "Give the key a name, e.g. the website or tool that uses it."},
+        )
+    key, secret = auth_service.create_api_key(
+        session, member=context.member, name=name, created_by=context.account
+    )
+    # The secret is in this one response and nowhere else, ever.
+    response = show_dashboard(request, session, context, new_key=key, new_secret=secret)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/keys/{key_id}/revoke", dependencies=[CsrfProtected])
+def key_revoke(session: SessionDep, context: MemberOwner, key_id: int) -> Response:
+    key = auth_service.member_key(session, member_id=context.member.id, key_id=key_id)  # type: ignore[arg-type]
+    if key is None:
+        raise HTTPException(status_code=404, detail="Your co-op has no such API key.")
+    auth_service.revoke_api_key(session, key=key)
+    return redirect("/member#keys", f"The key “{key.name}” ({key.prefix}…) is revoked.")

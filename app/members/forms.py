@@ -1,0 +1,65 @@
+"""Reading the member forms (apply, profile) into their models, keeping what was typed.
+
+A form that fails validation is re-shown with each bad field marked and every value
+kept, so nothing the person typed is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from pydantic import ValidationError
+from sqlmodel import SQLModel
+from starlette.datastructures import FormData
+
+from app.members.models import MemberProfile
+
+
+async def read_form(request: Request) -> FormData:
+    return await request.form()
+
+
+# Lets a sync route (which runs its database work off the event loop) take the form.
+FormDep = Annotated[FormData, Depends(read_form)]
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+
+PROFILE_TEXT_FIELDS = ("name", "website", "description", "kind", "region", "logo_url")
+SHOW_FIELDS = ("show_website", "show_description", "show_kind", "show_region", "show_logo")
+FIELD_LABELS = {
+    "name": "Name",
+    "slug": "Web address",
+    "website": "Website",
+    "description": "Description",
+    "kind": "Kind of co-op",
+    "region": "Region",
+    "logo_url": "Logo address",
+    "owner_email": "Your email address",
+    "owner_name": "Your name",
+}
+
+
+def form_values(form: FormData, text_fields: tuple[str, ...]) -> dict[str, Any]:
+    values: dict[str, Any] = {name: str(form.get(name) or "") for name in text_fields}
+    # An unticked checkbox is simply absent from the form.
+    values.update({name: form.get(name) == "on" for name in SHOW_FIELDS})
+    return values
+
+
+def validate(model: type[ModelT], values: dict[str, Any]) -> tuple[ModelT | None, dict[str, str]]:
+    try:
+        return model.model_validate(values), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "form"
+            message = error["msg"].removeprefix("Value error, ")
+            errors.setdefault(field, f"{FIELD_LABELS.get(field, field)}: {message}")
+        return None, errors
+
+
+def profile_values(profile: MemberProfile | Any) -> dict[str, Any]:
+    return {name: getattr(profile, name) or "" for name in PROFILE_TEXT_FIELDS} | {
+        name: bool(getattr(profile, name)) for name in SHOW_FIELDS
+    }
