@@ -148,6 +148,28 @@ def create_admin(email: str, name: str) -> None:
             click.echo(f"{address} is now an admin")
 
 
+@cli.group()
+def consent() -> None:
+    """The consent ledger."""
+
+
+@consent.command("verify")
+def consent_verify() -> None:
+    """Check the ledger's hash chain, and that every active subscription was confirmed
+    after its last request. Exits 1 naming the first bad event."""
+    from app.consent.verify import verify
+    from app.db import session_scope
+
+    with session_scope() as session:
+        verdict = verify(session)
+    if verdict.problem is not None:
+        click.echo(f"consent ledger FAILED at {verdict.problem}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"consent ledger OK: {verdict.events} events, chain intact, active consents confirmed"
+    )
+
+
 def main() -> None:
     try:
         cli()

@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db, jobs
 from app.config import get_settings
+from app.subscribers import api as subscribers_api
+from app.subscribers import pages as subscribers_pages
 from app.web import STATIC_DIR, render
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,9 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
                 report[part] = {"kind": kind, "ok": False, "error": type(exc).__name__}
         report["status"] = "ok" if healthy else "unavailable"
         return JSONResponse(report, status_code=200 if healthy else 503)
+
+    app.include_router(subscribers_pages.router)
+    app.include_router(subscribers_api.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
