@@ -4,9 +4,9 @@ credentials), and consent receipt verification."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel import select
@@ -41,6 +41,13 @@ def list_topics(session: SessionDep) -> list[TopicPublic]:
     return [topic_public(session, t) for t in public_topics(session)]
 
 
+async def _read_body(request: Request) -> bytes | None:
+    try:
+        return await abuse.limited_body(request)
+    except HTTPException:
+        return None
+
+
 @router.options("/subscribe", include_in_schema=False)
 def subscribe_preflight() -> Response:
     return Response(status_code=204, headers=CORS)
@@ -61,10 +68,12 @@ def subscribe_preflight() -> Response:
     },
     responses={413: {"description": "Body over 16 KB"}, 422: {"description": "Invalid"}},
 )
-async def subscribe(request: Request, session: SessionDep) -> Response:
-    try:
-        body = await abuse.limited_body(request)
-    except HTTPException:
+def subscribe(
+    request: Request, session: SessionDep, body: Annotated[bytes | None, Depends(_read_body)]
+) -> Response:
+    # A plain def: FastAPI runs it in a thread, so blocking database calls never stall
+    # the event loop (the body was read by the async dependency).
+    if body is None:
         return _problem(413, "body", "That request is too large (at most 16 KB).")
     try:
         raw: Any = json.loads(body or b"null")

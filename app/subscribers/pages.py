@@ -4,12 +4,13 @@ receipts, the preference centre and RFC 8058 one-click unsubscribe."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
+from starlette.datastructures import FormData
 
 from app import signing
 from app.consent import receipts
@@ -32,7 +33,7 @@ from app.subscribers.service import (
     subscriber_from_unsubscribe_token,
     topics_by_slug,
 )
-from app.web import CsrfProtected, render, require_csrf
+from app.web import CSRF_COOKIE, CsrfProtected, render, require_csrf
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,6 +78,24 @@ def subscribe_topic_page(request: Request, topic_slug: str, session: SessionDep)
     return render(request, "public/subscribe.html", **context)
 
 
+async def read_form(request: Request) -> FormData:
+    """Read the form in the event loop, so the (blocking) handlers can run in threads."""
+    await abuse.limited_body(request)
+    return await request.form()
+
+
+async def read_embed_form(request: Request) -> FormData:
+    form = await read_form(request)
+    # Our iframe carries a CSRF token; where the browser sends the cookie, check it.
+    if form.get("csrf_token") and request.cookies.get(CSRF_COOKIE):
+        await require_csrf(request)
+    return form
+
+
+FormDep = Annotated[FormData, Depends(read_form)]
+EmbedFormDep = Annotated[FormData, Depends(read_embed_form)]
+
+
 def _parse_form(form: Any) -> tuple[SubscribeRequest | None, dict[str, str], dict[str, Any]]:
     values = {
         "email": str(form.get("email", "")),
@@ -93,9 +112,10 @@ def _parse_form(form: Any) -> tuple[SubscribeRequest | None, dict[str, str], dic
         return None, errors, values
 
 
-async def _handle_signup(
+def _handle_signup(
     request: Request,
     session: Session,
+    form: FormData,
     *,
     template: str,
     source: ConsentSource,
@@ -103,8 +123,6 @@ async def _handle_signup(
     require_timestamp: bool,
     extra: dict[str, Any],
 ) -> HTMLResponse:
-    await abuse.limited_body(request)
-    form = await request.form()
     flat = {k: str(v) for k, v in form.items()}
     if abuse.looks_automated(flat, require_timestamp=require_timestamp):
         # Quietly: a robot learns nothing from the answer.
@@ -146,10 +164,11 @@ async def _handle_signup(
 
 
 @router.post("/subscribe", response_class=HTMLResponse, dependencies=[CsrfProtected])
-async def subscribe(request: Request, session: SessionDep) -> HTMLResponse:
-    return await _handle_signup(
+def subscribe(request: Request, session: SessionDep, form: FormDep) -> HTMLResponse:
+    return _handle_signup(
         request,
         session,
+        form,
         template="public/subscribe.html",
         source=ConsentSource.form,
         member=None,
@@ -187,15 +206,15 @@ def embed_page(request: Request, member_slug: str, session: SessionDep) -> HTMLR
 
 
 @router.post("/subscribe/embed/{member_slug}", response_class=HTMLResponse)
-async def embed_subscribe(request: Request, member_slug: str, session: SessionDep) -> HTMLResponse:
+def embed_subscribe(
+    request: Request, member_slug: str, session: SessionDep, form: EmbedFormDep
+) -> HTMLResponse:
     member = _active_member(session, member_slug)
-    form = await request.form()
     from_our_frame = bool(form.get(abuse.TIMESTAMP_FIELD))
-    if form.get("csrf_token") and request.cookies.get("coopclub_csrf"):
-        await require_csrf(request)
-    response = await _handle_signup(
+    response = _handle_signup(
         request,
         session,
+        form,
         template="public/subscribe_embed.html",
         source=ConsentSource.embed,
         member=member,
@@ -220,9 +239,7 @@ def _link_problem(request: Request, exc: signing.InvalidToken) -> HTMLResponse:
 
 
 @router.post("/confirm/resend", response_class=HTMLResponse, dependencies=[CsrfProtected])
-async def confirm_resend(request: Request, session: SessionDep) -> HTMLResponse:
-    await abuse.limited_body(request)
-    form = await request.form()
+def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTMLResponse:
     email = str(form.get("email", "")).strip()
     if "\r" in email or "\n" in email:
         email = ""
@@ -332,15 +349,13 @@ def preferences_page(request: Request, token: str, session: SessionDep) -> HTMLR
 
 
 @router.post("/preferences/{token}", dependencies=[CsrfProtected])
-async def preferences_post(request: Request, token: str, session: SessionDep) -> Response:
-    await abuse.limited_body(request)
+def preferences_post(request: Request, token: str, session: SessionDep, form: FormDep) -> Response:
     try:
         subscriber = subscriber_from_preferences_token(session, token)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
     if subscriber is None:
         return render(request, "public/erased.html", status_code=404, gone=True)
-    form = await request.form()
     action = form.get("action")
     if action == "download":
         data = preferences.export_data(session, subscriber)

@@ -76,9 +76,12 @@ def test_api_validation_errors_are_clear_and_save_nothing(client):
         headers={"content-type": "application/json"},
     )
     assert huge.status_code == 413
-    assert client.post(
-        "/api/v1/subscribe", content=b"{", headers={"content-type": "application/json"}
-    ).status_code == 400
+    assert (
+        client.post(
+            "/api/v1/subscribe", content=b"{", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
     with session_scope() as session:
         assert session.exec(select(Subscriber)).all() == []
 

@@ -141,9 +141,7 @@ def test_one_click_unsubscribe_in_both_encodings_idempotent_and_get_is_harmless(
     assert client.post(f"/u/{food[:-2]}xx").status_code == 400
 
 
-def test_preference_centre_switches_topics_and_sharing_and_downloads_data(
-    client, smtp, run_jobs
-):
+def test_preference_centre_switches_topics_and_sharing_and_downloads_data(client, smtp, run_jobs):
     make_topics()
     _subscribe(client, topics=("food",), first_name="Ada")
     confirm_from_mail(client, smtp, "p@example.org", run_jobs)

@@ -9,7 +9,6 @@ from tests.subscribers.helpers import (
     confirm_from_mail,
     hidden,
     hosted_form,
-    link_in,
     make_topics,
     statuses,
 )
