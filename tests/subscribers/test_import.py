@@ -75,3 +75,20 @@ def test_audience_leaves_out_suppressed_addresses(client, smtp, run_jobs):
             sa_select(Subscriber.email).where(Subscriber.id.in_(audience))
         ).scalars()
         assert list(emails) == ["one@example.org"]
+
+
+def test_import_command_prints_the_report(tmp_path, smtp, run_jobs):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    make_topics()
+    path = tmp_path / "list.csv"
+    path.write_text(CSV)
+    result = CliRunner().invoke(cli, ["subscribers", "import", str(path), "--topic", "food"])
+    assert result.exit_code == 0, result.output
+    assert "accepted: 2" in result.output and "line 3:" in result.output
+    bad = CliRunner().invoke(cli, ["subscribers", "import", str(path), "--topic", "nope"])
+    assert bad.exit_code != 0 and "unknown topic: nope" in bad.output
+    run_jobs()
+    assert len(smtp.wait_for("ben@example.org")) == 1

@@ -168,3 +168,23 @@ def test_csrf_is_required_on_the_hosted_form(client):
     data["csrf_token"] = "forged"
     assert client.post("/subscribe", data=data).status_code == 403
     assert statuses("reader@example.org") == {}
+
+
+def test_the_plain_embed_snippet_works_as_pasted(client, smtp, run_jobs):
+    import re
+
+    from app.subscribers.embed import embed_snippets
+
+    ids = make_topics()
+    with session_scope() as session:
+        from app.subscribers.models import Topic
+
+        food = session.get(Topic, ids["food"])
+        snippets = embed_snippets("riverside", [food])
+    assert 'src="http://testserver/subscribe/embed/riverside"' in snippets["iframe"]
+    action = re.search(r'action="http://testserver(/[^"]+)"', snippets["plain"]).group(1)
+    names = set(re.findall(r'name="([^"]+)"', snippets["plain"]))
+    assert names == {"email", "topics", "first_name", "share_with_members", "website"}
+    response = client.post(action, data={"email": "pasted@example.org", "topics": ["food"]})
+    assert "Check your inbox" in response.text
+    assert confirm_from_mail(client, smtp, "pasted@example.org", run_jobs).status_code == 200
