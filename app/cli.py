@@ -158,6 +158,59 @@ def create_admin(email: str, name: str) -> None:
             click.echo(f"log in within {minutes} minutes (the link works once):\n{link}")
 
 
+@cli.group()
+def consent() -> None:
+    """The consent ledger."""
+
+
+@consent.command("verify")
+def consent_verify() -> None:
+    """Check the ledger's hash chain, and that every active subscription was confirmed
+    after its last request. Exits 1 naming the first bad event."""
+    from app.consent.verify import verify
+    from app.db import session_scope
+
+    with session_scope() as session:
+        verdict = verify(session)
+    if verdict.problem is not None:
+        click.echo(f"consent ledger FAILED at {verdict.problem}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"consent ledger OK: {verdict.events} events, chain intact, active consents confirmed"
+    )
+
+
+@cli.group()
+def subscribers() -> None:
+    """Subscribers and topics."""
+
+
+@subscribers.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--topic", "topic_slugs", multiple=True, required=True, help="Topic slug (repeat).")
+def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Import CSV_FILE (header with an `email` column, optional `first_name`) as pending
+    subscribers; each gets a re-permission email and nothing else until they confirm."""
+    from app.db import session_scope
+    from app.subscribers.importer import CsvImportError, import_csv
+    from app.subscribers.service import topics_by_slug
+
+    with session_scope() as session:
+        topics, unknown = topics_by_slug(session, list(topic_slugs))
+        if unknown:
+            raise click.BadParameter(f"unknown topic: {', '.join(unknown)}", param_hint="--topic")
+        try:
+            report = import_csv(session, content=csv_file.read(), topics=topics)
+        except CsvImportError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"accepted: {len(report.accepted)} (each sent a re-permission email)")
+    click.echo(f"duplicates: {len(report.duplicates)} {report.duplicates or ''}".rstrip())
+    click.echo(f"suppressed (never mailed): {len(report.suppressed)}")
+    click.echo(f"invalid: {len(report.invalid)}")
+    for line, reason in report.invalid:
+        click.echo(f"  line {line}: {reason}")
+
+
 def main() -> None:
     try:
         cli()

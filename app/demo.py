@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+
 from sqlmodel import Session, select
 
+from app.consent.models import ConsentAction, ConsentScope, ConsentSource
+from app.consent.service import current_text, record_consent, token_digest
 from app.members.models import Account, Member, MemberStatus, Role
+from app.subscribers.models import Subscriber, Topic
+from app.subscribers.service import address_hmac
+from app.subscribers.signup import confirm_token
 
 DEMO_MEMBERS = [
     dict(
@@ -86,5 +93,108 @@ def seed_members(session: Session) -> dict[str, Member]:
     return members
 
 
+DEMO_TOPICS = [
+    dict(
+        slug="food-coops",
+        name="Food co-ops",
+        description="Grocery and farm co-ops: new stores, seasonal produce, member events.",
+    ),
+    dict(
+        slug="housing",
+        name="Housing",
+        description="Housing co-ops: openings, waiting lists, and how to start one.",
+    ),
+    dict(
+        slug="energy-climate",
+        name="Energy & climate",
+        description="Community-owned wind and solar, retrofits, and climate action.",
+    ),
+    dict(
+        slug="coops-in-ontario",
+        name="Co-ops in Ontario",
+        description="News from member co-ops across Ontario.",
+    ),
+    dict(
+        slug="riverside-kitchen",
+        name="Riverside kitchen notes",
+        description="Recipes and bulk-aisle specials from Riverside Food Co-op.",
+        member="riverside-food-coop",
+    ),
+    dict(
+        slug="northwind-members",
+        name="Northwind member updates",
+        description="Output reports and meeting notices from Northwind Community Energy.",
+        member="northwind-energy",
+        public=False,
+    ),
+]
+
+# (address, first name, topics, shares with members, the member whose form recruited them)
+DEMO_SUBSCRIBERS = [
+    ("priya@example.org", "Priya", ["food-coops", "coops-in-ontario"], True, None),
+    ("marc@example.org", None, ["housing"], False, None),
+    ("lena@example.org", "Lena", ["energy-climate", "food-coops"], False, "northwind-energy"),
+    (
+        "tomas@example.org",
+        "Tomás",
+        ["riverside-kitchen", "food-coops"],
+        True,
+        "riverside-food-coop",
+    ),
+]
+
+
+def seed_topics(session: Session, members: dict[str, Member]) -> dict[str, Topic]:
+    topics: dict[str, Topic] = {}
+    for data in DEMO_TOPICS:
+        data = dict(data)
+        owner = data.pop("member", None)
+        topic = session.exec(select(Topic).where(Topic.slug == data["slug"])).first()
+        if topic is None:
+            topic = Topic(member_id=members[owner].id if owner else None, **data)
+            session.add(topic)
+            session.flush()
+        topics[topic.slug] = topic
+    return topics
+
+
+def seed_subscribers(
+    session: Session, members: dict[str, Member], topics: dict[str, Topic]
+) -> None:
+    """Confirmed demo subscribers with a real ledger history (requested, then confirmed,
+    through record_consent), so `coopclub consent verify` passes on the demo."""
+    for email, first_name, slugs, shares, recruiter in DEMO_SUBSCRIBERS:
+        if session.exec(select(Subscriber).where(Subscriber.email == email)).first():
+            continue
+        member = members[recruiter] if recruiter else None
+        subscriber = Subscriber(
+            email=email,
+            address_hmac=address_hmac(email),
+            first_name=first_name,
+            source_member_id=member.id if member else None,
+        )
+        session.add(subscriber)
+        session.flush()
+        digest = token_digest(confirm_token(subscriber.id, secrets.token_hex(8)))  # type: ignore[arg-type]
+        source = ConsentSource.embed if member else ConsentSource.form
+        scopes = [ConsentScope.topic] + ([ConsentScope.sharing] if shares else [])
+        for action in (ConsentAction.requested, ConsentAction.confirmed):
+            for slug in slugs:
+                for scope in scopes:
+                    record_consent(
+                        session,
+                        subscriber=subscriber,
+                        scope=scope,
+                        action=action,
+                        source=source,
+                        consent_text=current_text(session, scope),
+                        token_digest=digest,
+                        topic=topics[slug],
+                        member=member,
+                    )
+
+
 def seed(session: Session) -> None:
-    seed_members(session)
+    members = seed_members(session)
+    topics = seed_topics(session, members)
+    seed_subscribers(session, members, topics)

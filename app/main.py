@@ -29,6 +29,8 @@ from app.members import admin as member_admin
 from app.members import api as members_api
 from app.members import dashboard as member_dashboard
 from app.members import pages as members_pages
+from app.subscribers import api as subscribers_api
+from app.subscribers import pages as subscribers_pages
 from app.web import STATIC_DIR, render, templates
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         members_api.router,
         member_dashboard.router,
         member_admin.router,
+        subscribers_pages.router,
+        subscribers_api.router,
         newsletter_pages.router,
         archive.router,
         sending_pages.router,

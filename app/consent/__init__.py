@@ -1,0 +1,1 @@
+"""The consent ledger: versioned consent texts, append-only hash-chained events, receipts."""

@@ -1,0 +1,149 @@
+"""Consent receipts: a signed JSON record of one confirmation, after Kantara CR v1.1.
+
+A receipt is built from the ledger alone (events, consent texts, topics), so it holds
+no address: the person is named by their opaque subscriber key. Its `signature` is an
+itsdangerous signature over the sha256 of the canonical JSON of everything else, so
+any change to any field is detected, and key rotation keeps old receipts verifiable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app import signing
+from app.config import get_settings
+from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentText
+from app.consent.service import _timestamp
+from app.members.models import Member
+from app.subscribers.models import Topic
+
+RECEIPT_VERSION = "KI-CR-v1.1.0"
+JURISDICTION = "CA"  # the Club is a Canadian co-operative (PIPEDA, CASL); GDPR applies too
+
+
+class ReceiptNotFound(Exception):
+    """The link names events that are not (or no longer) confirmations in the ledger."""
+
+
+def download_token(event_ids: list[int]) -> str:
+    return signing.sign(signing.Purpose.receipt, {"k": "download", "e": event_ids})
+
+
+def event_ids_from_token(token: str) -> list[int]:
+    payload = signing.unsign(signing.Purpose.receipt, token)
+    if not isinstance(payload, dict) or payload.get("k") != "download":
+        raise signing.InvalidToken("this link is not valid")
+    ids = payload.get("e")
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        raise signing.InvalidToken("this link is not valid")
+    return ids
+
+
+def _canonical_digest(receipt: dict[str, Any]) -> str:
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
+    events = session.exec(
+        select(ConsentEvent)
+        .where(col(ConsentEvent.id).in_(event_ids))
+        .where(ConsentEvent.action == ConsentAction.confirmed)
+        .order_by(col(ConsentEvent.seq))
+    ).all()
+    if not events or len(events) != len(set(event_ids)):
+        raise ReceiptNotFound("no such consent")
+    settings = get_settings()
+    purposes = []
+    for event in events:
+        topic = session.get(Topic, event.topic_id) if event.topic_id else None
+        consent_text = session.get(ConsentText, event.consent_text_id)
+        member = session.get(Member, event.member_id) if event.member_id else None
+        sharing = event.scope == ConsentScope.sharing
+        purposes.append(
+            {
+                "purpose": (
+                    f"Offers from other member co-ops on the topic “{topic.name}”"
+                    if sharing and topic
+                    else f"Newsletters on the topic “{topic.name}”"
+                    if topic
+                    else "Sponsored content in the Club's newsletters"
+                ),
+                "purposeCategory": ["direct marketing by email"],
+                "consentType": "EXPLICIT",
+                "piiCategory": ["email address", "first name (if given)"],
+                "primaryPurpose": not sharing,
+                "termination": "until withdrawn, from the link in every email",
+                "thirdPartyDisclosure": sharing,
+                "thirdPartyName": "member co-ops of the Club under a sharing agreement"
+                if sharing
+                else None,
+                "topic": topic.slug if topic else None,
+                "scope": str(event.scope),
+                "collectedFor": member.slug if member else None,
+                "consentTextVersion": consent_text.version if consent_text else None,
+                "consentTextDigest": consent_text.digest if consent_text else None,
+                "consentText": consent_text.body if consent_text else None,
+                "ledgerEvent": {"seq": event.seq, "hash": event.hash},
+            }
+        )
+    first = events[0]
+    receipt: dict[str, Any] = {
+        "version": RECEIPT_VERSION,
+        "jurisdiction": JURISDICTION,
+        "consentTimestamp": _timestamp(first.occurred_at),
+        "collectionMethod": f"double opt-in by email confirmation ({first.source})",
+        "consentReceiptID": hashlib.sha256(",".join(e.hash for e in events).encode()).hexdigest()[
+            :32
+        ],
+        "language": "en",
+        "piiPrincipalId": first.subscriber_key,
+        "piiControllers": [
+            {
+                "piiController": "Co-op Data Club",
+                "address": settings.postal_address,
+                "url": settings.base_url,
+            }
+        ],
+        "policyUrl": f"{settings.base_url}/topics",
+        "services": [{"service": "Co-op Data Club newsletters", "purposes": purposes}],
+        "sensitive": False,
+    }
+    receipt["signature"] = signing.sign(
+        signing.Purpose.receipt, {"k": "receipt", "d": _canonical_digest(receipt)}
+    )
+    return receipt
+
+
+def verify_receipt(session: Session, receipt: dict[str, Any]) -> tuple[bool, str]:
+    """(genuine, reason): the signature matches the contents, and the ledger still holds
+    every event the receipt quotes."""
+    signature = receipt.get("signature")
+    if not isinstance(signature, str):
+        return False, "the receipt has no signature"
+    try:
+        payload = signing.unsign(signing.Purpose.receipt, signature)
+    except signing.InvalidToken:
+        return False, "the signature is not ours"
+    if not isinstance(payload, dict) or payload.get("k") != "receipt":
+        return False, "the signature is not a receipt signature"
+    if payload.get("d") != _canonical_digest(receipt):
+        return False, "the receipt was altered after it was signed"
+    try:
+        quoted = [p["ledgerEvent"] for s in receipt["services"] for p in s["purposes"]]
+    except (KeyError, TypeError):
+        return False, "the receipt lists no consents"
+    for item in quoted:
+        found = session.exec(
+            select(ConsentEvent.id).where(
+                ConsentEvent.seq == item.get("seq"), ConsentEvent.hash == item.get("hash")
+            )
+        ).first()
+        if found is None:
+            return False, "the ledger does not hold the consent this receipt quotes"
+    return True, "genuine and unaltered"

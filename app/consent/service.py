@@ -1,0 +1,224 @@
+"""THE one consent-change function, `record_consent`, and the versioned consent texts.
+
+Every change of consent goes through `record_consent`: it appends a ConsentEvent to
+the hash-chained ledger and changes the subscription in the same transaction (the
+caller's; services never commit). Each event's hash covers its own fields and the
+previous event's hash, so editing, removing or reordering any event breaks the chain
+from there on; `app.consent.verify` walks it.
+
+Appends are serialised so the chain cannot fork: on PostgreSQL with a transaction
+advisory lock (held until commit), on SQLite by its single writer (the engine begins
+every transaction with BEGIN IMMEDIATE). The unique `prev_hash` column refuses a fork
+even if that were bypassed. On PostgreSQL a trigger (migration 0003) refuses UPDATE
+and DELETE on the ledger and on consent texts.
+
+Erasure and the ledger: events carry no personal data. They name the subscriber by
+`Subscriber.key`, a random opaque value with no foreign key, so erasing a person
+deletes the Subscriber row (address, first name) and their subscriptions, appends an
+`erased` event, and leaves the chain whole and verifiable. What remains cannot be
+linked back to an address; the Suppression keeps only HMAC(pepper, address).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.consent.models import (
+    GENESIS_HASH,
+    ConsentAction,
+    ConsentEvent,
+    ConsentScope,
+    ConsentSource,
+    ConsentText,
+)
+from app.db import utcnow
+from app.members.models import Member
+from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
+
+# The words shown beside each consent. Changing a text here makes a new version on
+# first use; existing versions are never edited (receipts quote their digest).
+CONSENT_TEXTS: dict[ConsentScope, str] = {
+    ConsentScope.topic: (
+        "I want to receive the Co-op Data Club newsletters on the topics I ticked. "
+        "The Club keeps my email address (and my first name, if I gave it) only to send "
+        "them, never sells it, and I can unsubscribe, download my data or erase myself "
+        "at any time from the link in every email."
+    ),
+    ConsentScope.sharing: (
+        "Also let other member co-ops of the Club send me offers on these topics. "
+        "They receive my address only under a sharing agreement with the Club, and "
+        "withdrawing this consent stops them too."
+    ),
+    ConsentScope.sponsored: (
+        "I agree that the Club's newsletters may carry sponsored blocks from member co-ops."
+    ),
+}
+
+# Any fixed 64-bit number: the key of the ledger's PostgreSQL advisory lock.
+LEDGER_LOCK_KEY = 0x436F6F70_4C656467  # "CoopLedg"
+
+
+def text_digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def current_text(session: Session, scope: ConsentScope) -> ConsentText:
+    """The consent text shown now for `scope`, creating its next version if it changed."""
+    body = CONSENT_TEXTS[scope]
+    digest = text_digest(body)
+    found = session.exec(
+        select(ConsentText).where(ConsentText.scope == scope, ConsentText.digest == digest)
+    ).first()
+    if found is not None:
+        return found
+    latest = session.exec(
+        select(ConsentText.version)
+        .where(ConsentText.scope == scope)
+        .order_by(col(ConsentText.version).desc())
+    ).first()
+    consent_text = ConsentText(scope=scope, version=(latest or 0) + 1, body=body, digest=digest)
+    try:
+        with session.begin_nested():
+            session.add(consent_text)
+    except IntegrityError:  # another request created the same version first
+        return session.exec(
+            select(ConsentText).where(ConsentText.scope == scope, ConsentText.digest == digest)
+        ).one()
+    return consent_text
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _timestamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(event: ConsentEvent) -> str:
+    """sha256 over the canonical JSON of every field but `id` and `hash` itself."""
+    fields = {
+        "seq": event.seq,
+        "subscriber_key": event.subscriber_key,
+        "scope": str(event.scope),
+        "action": str(event.action),
+        "topic_id": event.topic_id,
+        "member_id": event.member_id,
+        "source": str(event.source),
+        "consent_text_id": event.consent_text_id,
+        "token_digest": event.token_digest,
+        "occurred_at": _timestamp(event.occurred_at),
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _lock_ledger(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+
+
+def _ledger_head(session: Session) -> tuple[int, str]:
+    head = session.exec(
+        select(ConsentEvent.seq, ConsentEvent.hash).order_by(col(ConsentEvent.seq).desc())
+    ).first()
+    return (head[0], head[1]) if head else (0, GENESIS_HASH)
+
+
+_NEXT_STATUS = {
+    ConsentAction.requested: SubscriptionStatus.pending,
+    ConsentAction.confirmed: SubscriptionStatus.active,
+    ConsentAction.withdrawn: SubscriptionStatus.unsubscribed,
+}
+
+
+def _apply(
+    session: Session,
+    *,
+    subscriber: Subscriber,
+    scope: ConsentScope,
+    action: ConsentAction,
+    topic: Topic | None,
+) -> None:
+    """Change the subscription the event is about, so state and ledger never disagree."""
+    if action == ConsentAction.erased or scope == ConsentScope.sponsored:
+        return  # erasure deletes the rows itself; sponsored consent has no state yet
+    if topic is None:
+        raise ValueError(f"a {scope} consent needs a topic")
+    subscription = session.exec(
+        select(Subscription).where(
+            Subscription.subscriber_id == subscriber.id, Subscription.topic_id == topic.id
+        )
+    ).first()
+    status = _NEXT_STATUS[action]
+    if subscription is None:
+        if scope == ConsentScope.sharing:
+            raise ValueError("sharing consent needs a subscription to the topic first")
+        subscription = Subscription(subscriber_id=subscriber.id, topic_id=topic.id, status=status)
+        session.add(subscription)
+    elif scope == ConsentScope.topic:
+        subscription.status = status
+    else:
+        subscription.sharing = status
+    subscription.updated_at = utcnow()
+
+
+def record_consent(
+    session: Session,
+    *,
+    subscriber: Subscriber,
+    scope: ConsentScope,
+    action: ConsentAction,
+    source: ConsentSource,
+    consent_text: ConsentText | None,
+    token_digest: str | None,
+    topic: Topic | None = None,
+    member: Member | None = None,
+) -> ConsentEvent:
+    """Append one ConsentEvent and make the subscription say the same thing.
+
+    `member` is the member the consent concerns: the one whose form or API key
+    collected it, or the one a sharing consent is about. `token_digest` is the sha256
+    of the signed link that carried the request or confirmation (never the link).
+    """
+    if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
+        raise ValueError("a request or confirmation must record the consent text shown")
+    _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic)
+    _lock_ledger(session)
+    seq, prev_hash = _ledger_head(session)
+    event = ConsentEvent(
+        seq=seq + 1,
+        subscriber_key=subscriber.key,
+        scope=scope,
+        action=action,
+        topic_id=topic.id if topic else None,
+        member_id=member.id if member else None,
+        source=source,
+        consent_text_id=consent_text.id if consent_text else None,
+        token_digest=token_digest,
+        occurred_at=utcnow(),
+        prev_hash=prev_hash,
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def history(session: Session, subscriber_key: str) -> list[ConsentEvent]:
+    return list(
+        session.exec(
+            select(ConsentEvent)
+            .where(ConsentEvent.subscriber_key == subscriber_key)
+            .order_by(col(ConsentEvent.seq))
+        ).all()
+    )

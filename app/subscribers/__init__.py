@@ -1,0 +1,1 @@
+"""Topics, subscribers and their subscriptions, suppressions, and the ways people sign up."""

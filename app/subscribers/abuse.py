@@ -1,0 +1,76 @@
+"""Keeping robots and floods off the signup forms: a honeypot field, a signed form
+timestamp (too fast or too old is dropped quietly), and rate limits per client address
+and per email address (Redis when configured, in-process otherwise)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import HTTPException, Request
+
+from app import ratelimit, signing
+from app.subscribers.service import address_hmac
+
+HONEYPOT_FIELD = "website"  # humans never see it; form-filling robots fill it in
+TIMESTAMP_FIELD = "form_ts"
+MIN_FORM_SECONDS = 2
+MAX_FORM_SECONDS = 24 * 3600
+MAX_BODY_BYTES = 16 * 1024
+
+SIGNUP_PER_CLIENT = (20, 600)  # attempts per window (seconds)
+SIGNUP_PER_ADDRESS = (5, 3600)
+
+
+def form_timestamp() -> str:
+    return signing.sign(signing.Purpose.form_time, int(time.time()))
+
+
+def looks_automated(form: dict[str, str], *, require_timestamp: bool) -> bool:
+    """True for a filled honeypot, or a form timestamp that is missing (when required),
+    forged, submitted faster than a person could, or a day old."""
+    if form.get(HONEYPOT_FIELD):
+        return True
+    token = form.get(TIMESTAMP_FIELD)
+    if not token:
+        return require_timestamp
+    try:
+        issued = signing.unsign(signing.Purpose.form_time, token, max_age=MAX_FORM_SECONDS)
+    except signing.InvalidToken:
+        return True
+    return not isinstance(issued, int) or time.time() - issued < MIN_FORM_SECONDS
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def within_limits(scope: str, request: Request, email: str | None) -> bool:
+    """Count one attempt per client and per address; False once either is over."""
+    limit, window = SIGNUP_PER_CLIENT
+    ok = ratelimit.hit(
+        f"{scope}-client", client_address(request), limit=limit, window_seconds=window
+    )
+    if email:
+        limit, window = SIGNUP_PER_ADDRESS
+        ok = (
+            # Keyed by the HMAC: no address is written to Redis.
+            ratelimit.hit(
+                f"{scope}-address", address_hmac(email.lower()), limit=limit, window_seconds=window
+            )
+            and ok
+        )
+    return ok
+
+
+async def limited_body(request: Request) -> bytes:
+    """The request body, refused with 413 past MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(413, detail="That request is too large (at most 16 KB).")
+    try:
+        body = await request.body()
+    except RuntimeError:  # a dependency (CSRF) already parsed the form; the header counted
+        return b""
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(413, detail="That request is too large (at most 16 KB).")
+    return body

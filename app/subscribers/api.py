@@ -1,0 +1,133 @@
+"""JSON routes: the public topic list, signup for member websites (CORS, any origin, no
+credentials), and consent receipt verification."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlmodel import select
+
+from app.consent import receipts
+from app.consent.models import ConsentSource
+from app.db import SessionDep
+from app.members.models import Member, MemberStatus
+from app.subscribers import abuse, signup
+from app.subscribers.models import SubscribeAccepted, SubscribeRequest, TopicPublic
+from app.subscribers.service import InvalidAddress, public_topics, topic_public, topics_by_slug
+
+router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
+
+# Only this endpoint is open to other origins; no cookies are involved, so no credentials.
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _problem(status: int, field: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"field": field, "message": message}]}, status_code=status, headers=CORS
+    )
+
+
+@router.get("/topics", response_model=list[TopicPublic], summary="The public topics")
+def list_topics(session: SessionDep) -> list[TopicPublic]:
+    return [topic_public(session, t) for t in public_topics(session)]
+
+
+async def _read_body(request: Request) -> bytes | None:
+    try:
+        return await abuse.limited_body(request)
+    except HTTPException:
+        return None
+
+
+@router.options("/subscribe", include_in_schema=False)
+def subscribe_preflight() -> Response:
+    return Response(status_code=204, headers=CORS)
+
+
+@router.post(
+    "/subscribe",
+    status_code=202,
+    response_model=SubscribeAccepted,
+    summary="Ask to subscribe an address (double opt-in)",
+    description='Always answers 202 {"status": "pending"} for a well-formed request, '
+    "whatever the address's state; the person confirms from the email we send.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SubscribeRequest.model_json_schema()}},
+        }
+    },
+    responses={413: {"description": "Body over 16 KB"}, 422: {"description": "Invalid"}},
+)
+def subscribe(
+    request: Request, session: SessionDep, body: Annotated[bytes | None, Depends(_read_body)]
+) -> Response:
+    # A plain def: FastAPI runs it in a thread, so blocking database calls never stall
+    # the event loop (the body was read by the async dependency).
+    if body is None:
+        return _problem(413, "body", "That request is too large (at most 16 KB).")
+    try:
+        raw: Any = json.loads(body or b"null")
+        data = SubscribeRequest.model_validate(raw)
+    except json.JSONDecodeError:
+        return _problem(400, "body", "The body must be JSON.")
+    except ValidationError as exc:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err["loc"][:1]) or "body",
+                "message": err["msg"].removeprefix("Value error, "),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422, headers=CORS)
+    topics, unknown = topics_by_slug(session, data.topics)
+    if unknown:
+        return _problem(422, "topics", "unknown topic: " + ", ".join(unknown))
+    member = None
+    if data.source:
+        member = session.exec(
+            select(Member).where(Member.slug == data.source, Member.status == MemberStatus.active)
+        ).first()
+        if member is None:
+            return _problem(422, "source", f"unknown member: {data.source}")
+    if not abuse.within_limits("signup", request, str(data.email)):
+        return _problem(429, "body", "Too many attempts. Please wait a few minutes.")
+    try:
+        signup.request_subscription(
+            session,
+            signup=signup.Signup(
+                email=str(data.email),
+                topics=topics,
+                source=ConsentSource.api,
+                first_name=data.first_name,
+                share_with_members=data.share_with_members,
+                member=member,
+            ),
+        )
+    except InvalidAddress as exc:
+        return _problem(422, "email", str(exc))
+    return JSONResponse({"status": "pending"}, status_code=202, headers=CORS)
+
+
+class ReceiptVerdict(BaseModel):
+    genuine: bool
+    reason: str
+
+
+@router.post(
+    "/receipts/verify",
+    response_model=ReceiptVerdict,
+    summary="Is this consent receipt genuine and unaltered?",
+)
+def verify_receipt(receipt: dict[str, Any], session: SessionDep) -> ReceiptVerdict:
+    genuine, reason = receipts.verify_receipt(session, receipt)
+    return ReceiptVerdict(genuine=genuine, reason=reason)

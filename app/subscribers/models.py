@@ -1,0 +1,123 @@
+"""Topics, Subscribers, Subscriptions and Suppressions, with their API shapes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import EmailStr, field_validator
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import enum_type, utcnow
+
+
+class SubscriptionStatus(StrEnum):
+    pending = "pending"
+    active = "active"
+    unsubscribed = "unsubscribed"
+
+
+class TopicBase(SQLModel):
+    slug: str = Field(max_length=80, unique=True, index=True)
+    name: str = Field(max_length=120)
+    description: str = Field(default="", max_length=1000)
+    public: bool = True  # unlisted topics are reachable by link only
+
+
+class Topic(TopicBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TopicPublic(SQLModel):
+    slug: str
+    name: str
+    description: str
+    owner: str | None  # the owning member's slug; None for a Club-wide topic
+
+
+def new_subscriber_key() -> str:
+    return secrets.token_hex(16)
+
+
+class Subscriber(SQLModel, table=True):
+    """A person on the lists: the address plus only what they chose to give."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(default_factory=new_subscriber_key, max_length=32, unique=True)
+    email: str = Field(max_length=320, unique=True)
+    address_hmac: str = Field(max_length=64, index=True)  # joins against Suppression
+    first_name: str | None = Field(default=None, max_length=80)
+    source_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    # The nonce of the one confirmation link currently valid (links are single use).
+    confirm_nonce: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Subscription(SQLModel, table=True):
+    """A subscriber on a topic; `sharing` is the consent to offers from other members."""
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "topic_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    status: SubscriptionStatus = Field(sa_type=enum_type(SubscriptionStatus), index=True)
+    sharing: SubscriptionStatus | None = Field(default=None, sa_type=enum_type(SubscriptionStatus))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Suppression(SQLModel, table=True):
+    """An address never to be mailed again, kept only as HMAC(pepper, address)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    address_hmac: str = Field(max_length=64, unique=True)
+    reason: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# The signup request, shared by the JSON API and the HTML forms ------------------------
+
+MAX_TOPICS_PER_SIGNUP = 50
+
+
+def _reject_line_breaks(value: object) -> object:
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(item, str) and ("\r" in item or "\n" in item) for item in items):
+        raise ValueError("must not contain line breaks")
+    return value
+
+
+class SubscribeRequest(SQLModel):
+    email: EmailStr = Field(max_length=320)
+    topics: list[str] = Field(default_factory=list)
+    first_name: str | None = Field(default=None, max_length=80)
+    share_with_members: bool = False
+    source: str | None = Field(default=None, max_length=80, description="a member's slug")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_line_each(cls, value: object) -> object:
+        return _reject_line_breaks(value)
+
+    @field_validator("first_name", "source")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value else None
+
+    @field_validator("topics")
+    @classmethod
+    def _some_topics(cls, value: list[str]) -> list[str]:
+        slugs = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+        if not slugs:
+            raise ValueError("choose at least one topic")
+        if len(slugs) > MAX_TOPICS_PER_SIGNUP:
+            raise ValueError(f"choose at most {MAX_TOPICS_PER_SIGNUP} topics at a time")
+        return slugs
+
+
+class SubscribeAccepted(SQLModel):
+    status: str = "pending"

@@ -1,0 +1,418 @@
+"""Public HTML pages: topics, the hosted and embedded signup forms, confirmation,
+receipts, the preference centre and RFC 8058 one-click unsubscribe."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, select
+from starlette.datastructures import FormData
+
+from app import signing
+from app.consent import receipts
+from app.consent.models import ConsentScope, ConsentSource
+from app.consent.service import CONSENT_TEXTS
+from app.db import SessionDep
+from app.members.models import Member, MemberStatus
+from app.subscribers import abuse, preferences, signup
+from app.subscribers.models import (
+    Subscriber,
+    SubscribeRequest,
+    SubscriptionStatus,
+    Topic,
+)
+from app.subscribers.service import (
+    InvalidAddress,
+    preferences_token,
+    public_topics,
+    subscriber_from_preferences_token,
+    subscriber_from_unsubscribe_token,
+    topics_by_slug,
+)
+from app.web import CSRF_COOKIE, CsrfProtected, render, require_csrf
+
+router = APIRouter(include_in_schema=False)
+
+CHECK_INBOX = (
+    "Thank you. If this address can receive our newsletters, a message is on its way: "
+    "open it and confirm to start receiving them. Nothing is sent until you confirm."
+)
+
+
+def _form_context(session: Session, **extra: Any) -> dict[str, Any]:
+    context = {
+        "topics": public_topics(session),
+        "topic_text": CONSENT_TEXTS[ConsentScope.topic],
+        "sharing_text": CONSENT_TEXTS[ConsentScope.sharing],
+        "form_ts": abuse.form_timestamp(),
+        "honeypot": abuse.HONEYPOT_FIELD,
+        "values": {"topics": []},
+        "errors": {},
+    }
+    context.update(extra)
+    return context
+
+
+@router.get("/topics", response_class=HTMLResponse)
+def topics_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return render(request, "public/topics.html", topics=public_topics(session))
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return render(request, "public/subscribe.html", **_form_context(session))
+
+
+@router.get("/subscribe/{topic_slug}", response_class=HTMLResponse)
+def subscribe_topic_page(request: Request, topic_slug: str, session: SessionDep) -> HTMLResponse:
+    topic = session.exec(select(Topic).where(Topic.slug == topic_slug)).first()
+    if topic is None:
+        raise HTTPException(404, detail="There is no such topic.")
+    context = _form_context(session, values={"topics": [topic.slug]})
+    if not topic.public:  # unlisted: reachable by its link, so show it on its own page
+        context["topics"] = [topic, *context["topics"]]
+    return render(request, "public/subscribe.html", **context)
+
+
+async def read_form(request: Request) -> FormData:
+    """Read the form in the event loop, so the (blocking) handlers can run in threads."""
+    await abuse.limited_body(request)
+    return await request.form()
+
+
+async def read_embed_form(request: Request) -> FormData:
+    form = await read_form(request)
+    # Our iframe carries a CSRF token; where the browser sends the cookie, check it.
+    if form.get("csrf_token") and request.cookies.get(CSRF_COOKIE):
+        await require_csrf(request)
+    return form
+
+
+FormDep = Annotated[FormData, Depends(read_form)]
+EmbedFormDep = Annotated[FormData, Depends(read_embed_form)]
+
+
+def _parse_form(form: Any) -> tuple[SubscribeRequest | None, dict[str, str], dict[str, Any]]:
+    values = {
+        "email": str(form.get("email", "")),
+        "first_name": str(form.get("first_name", "")),
+        "topics": [str(t) for t in form.getlist("topics")],
+        "share_with_members": form.get("share_with_members") in ("1", "on", "true"),
+    }
+    try:
+        return SubscribeRequest(**values), {}, values
+    except ValidationError as exc:
+        errors = {
+            str(err["loc"][0]): err["msg"].removeprefix("Value error, ") for err in exc.errors()
+        }
+        return None, errors, values
+
+
+def _handle_signup(
+    request: Request,
+    session: Session,
+    form: FormData,
+    *,
+    template: str,
+    source: ConsentSource,
+    member: Member | None,
+    require_timestamp: bool,
+    extra: dict[str, Any],
+) -> HTMLResponse:
+    flat = {k: str(v) for k, v in form.items()}
+    if abuse.looks_automated(flat, require_timestamp=require_timestamp):
+        # Quietly: a robot learns nothing from the answer.
+        return render(request, "public/subscribe_done.html", message=CHECK_INBOX, **extra)
+    data, errors, values = _parse_form(form)
+    topics: list[Topic] = []
+    if data is not None:
+        topics, unknown = topics_by_slug(session, data.topics)
+        if unknown:
+            errors["topics"] = "unknown topic: " + ", ".join(unknown)
+    if errors:
+        context = _form_context(session, values=values, errors=errors, **extra)
+        return render(request, template, status_code=422, **context)
+    assert data is not None
+    if not abuse.within_limits("signup", request, str(data.email)):
+        context = _form_context(
+            session,
+            values=values,
+            errors={"form": "Too many attempts from here. Please wait a few minutes."},
+            **extra,
+        )
+        return render(request, template, status_code=429, **context)
+    try:
+        signup.request_subscription(
+            session,
+            signup=signup.Signup(
+                email=str(data.email),
+                topics=topics,
+                source=source,
+                first_name=data.first_name,
+                share_with_members=data.share_with_members,
+                member=member,
+            ),
+        )
+    except InvalidAddress as exc:
+        context = _form_context(session, values=values, errors={"email": str(exc)}, **extra)
+        return render(request, template, status_code=422, **context)
+    return render(request, "public/subscribe_done.html", message=CHECK_INBOX, **extra)
+
+
+@router.post("/subscribe", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def subscribe(request: Request, session: SessionDep, form: FormDep) -> HTMLResponse:
+    return _handle_signup(
+        request,
+        session,
+        form,
+        template="public/subscribe.html",
+        source=ConsentSource.form,
+        member=None,
+        require_timestamp=True,
+        extra={},
+    )
+
+
+# The embeddable form ---------------------------------------------------------------
+# A plain HTML form pasted on a member's site posts here cross-site: it cannot carry
+# our CSRF cookie or a fresh timestamp, so honeypot and rate limits guard it. The
+# iframe variant is served by us and carries both; a browser that withholds the
+# cookie from a third-party frame still sends the signed timestamp.
+
+FRAMEABLE = {"Content-Security-Policy": "frame-ancestors *"}
+
+
+def _active_member(session: Session, slug: str) -> Member:
+    member = session.exec(
+        select(Member).where(Member.slug == slug, Member.status == MemberStatus.active)
+    ).first()
+    if member is None:
+        raise HTTPException(404, detail="There is no such member co-op.")
+    return member
+
+
+@router.get("/subscribe/embed/{member_slug}", response_class=HTMLResponse)
+def embed_page(request: Request, member_slug: str, session: SessionDep) -> HTMLResponse:
+    member = _active_member(session, member_slug)
+    response = render(
+        request, "public/subscribe_embed.html", **_form_context(session, member=member)
+    )
+    response.headers.update(FRAMEABLE)
+    return response
+
+
+@router.post("/subscribe/embed/{member_slug}", response_class=HTMLResponse)
+def embed_subscribe(
+    request: Request, member_slug: str, session: SessionDep, form: EmbedFormDep
+) -> HTMLResponse:
+    member = _active_member(session, member_slug)
+    from_our_frame = bool(form.get(abuse.TIMESTAMP_FIELD))
+    response = _handle_signup(
+        request,
+        session,
+        form,
+        template="public/subscribe_embed.html",
+        source=ConsentSource.embed,
+        member=member,
+        require_timestamp=False,
+        extra={"member": member, "embedded": from_our_frame},
+    )
+    response.headers.update(FRAMEABLE)
+    return response
+
+
+# Confirmation ----------------------------------------------------------------------
+
+
+def _link_problem(request: Request, exc: signing.InvalidToken) -> HTMLResponse:
+    if isinstance(exc, signup.TokenUsed):
+        reason = "This link has already been used, or a newer one replaced it."
+    elif isinstance(exc, signing.ExpiredToken):
+        reason = "This link has expired: confirmation links last seven days."
+    else:
+        reason = "This link is not valid. It may have been cut short when it was copied."
+    return render(request, "public/link_problem.html", status_code=400, reason=reason)
+
+
+@router.post("/confirm/resend", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTMLResponse:
+    email = str(form.get("email", "")).strip()
+    if "\r" in email or "\n" in email:
+        email = ""
+    try:
+        if not abuse.within_limits("resend", request, email or None):
+            return render(
+                request,
+                "public/link_problem.html",
+                status_code=429,
+                reason="Too many attempts. Please wait a few minutes and try again.",
+            )
+        signup.resend_confirmation(session, email=email)
+    except InvalidAddress as exc:
+        return render(
+            request,
+            "public/link_problem.html",
+            status_code=422,
+            reason="That does not look like an email address: " + str(exc),
+            email=email,
+        )
+    return render(request, "public/subscribe_done.html", message=CHECK_INBOX)
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+    try:
+        subscriber = signup.subscriber_for_confirmation(session, token)
+    except signing.InvalidToken as exc:
+        return _link_problem(request, exc)
+    return render(
+        request,
+        "public/confirm.html",
+        topics=signup.pending_topics(session, subscriber),
+        token=token,
+    )
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def confirm(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+    try:
+        subscriber = signup.subscriber_for_confirmation(session, token)
+        events = signup.confirm(session, token=token)
+    except signing.InvalidToken as exc:
+        return _link_problem(request, exc)
+    topic_ids = {e.topic_id for e in events if e.scope == ConsentScope.topic}
+    topics = [session.get(Topic, i) for i in sorted(i for i in topic_ids if i)]
+    return render(
+        request,
+        "public/confirmed.html",
+        topics=topics,
+        sharing=any(e.scope == ConsentScope.sharing for e in events),
+        receipt_token=receipts.download_token([e.id for e in events]) if events else None,  # type: ignore[misc]
+        preferences_token=preferences_token(subscriber),
+    )
+
+
+@router.get("/receipts/{token}")
+def receipt_download(request: Request, token: str, session: SessionDep) -> Response:
+    try:
+        event_ids = receipts.event_ids_from_token(token)
+        receipt = receipts.build_receipt(session, event_ids)
+    except (signing.InvalidToken, receipts.ReceiptNotFound):
+        return render(
+            request,
+            "public/link_problem.html",
+            status_code=404,
+            reason="We could not find that consent receipt.",
+        )
+    return JSONResponse(
+        receipt,
+        headers={
+            "Content-Disposition": f'attachment; filename="consent-receipt-'
+            f'{receipt["consentReceiptID"]}.json"'
+        },
+    )
+
+
+# Preference centre -----------------------------------------------------------------
+
+
+def _preferences_context(session: Session, subscriber: Subscriber, token: str) -> dict[str, Any]:
+    mine = preferences.subscriptions_of(session, subscriber)
+    state = {topic.id: sub for sub, topic in mine}
+    topics = {t.id: t for t in public_topics(session)}
+    topics.update({topic.id: topic for _, topic in mine})
+    return {
+        "subscriber": subscriber,
+        "token": token,
+        "topics": sorted(topics.values(), key=lambda t: t.name),
+        "state": state,
+        "sharing": any(s.sharing == SubscriptionStatus.active for s, _ in mine),
+        "sharing_text": CONSENT_TEXTS[ConsentScope.sharing],
+    }
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+    try:
+        subscriber = subscriber_from_preferences_token(session, token)
+    except signing.InvalidToken as exc:
+        return _link_problem(request, exc)
+    if subscriber is None:
+        return render(request, "public/erased.html", status_code=404, gone=True)
+    return render(
+        request, "public/preferences.html", **_preferences_context(session, subscriber, token)
+    )
+
+
+@router.post("/preferences/{token}", dependencies=[CsrfProtected])
+def preferences_post(request: Request, token: str, session: SessionDep, form: FormDep) -> Response:
+    try:
+        subscriber = subscriber_from_preferences_token(session, token)
+    except signing.InvalidToken as exc:
+        return _link_problem(request, exc)
+    if subscriber is None:
+        return render(request, "public/erased.html", status_code=404, gone=True)
+    action = form.get("action")
+    if action == "download":
+        data = preferences.export_data(session, subscriber)
+        return Response(
+            json.dumps(data, indent=2, ensure_ascii=False),
+            media_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="my-coop-data-club-data.json"'},
+        )
+    if action == "erase":
+        return render(request, "public/erase_confirm.html", token=token)
+    if action == "erase_confirmed":
+        preferences.erase(session, subscriber=subscriber)
+        return render(request, "public/erased.html")
+    message = "Your choices are saved."
+    if action == "unsubscribe_all":
+        preferences.unsubscribe(session, subscriber=subscriber, topic_id=None, token=token)
+        message = "You are unsubscribed from everything. We will not email you again."
+    elif action == "save":
+        chosen: set[int] = set()
+        for value in form.getlist("topics"):
+            if str(value).isdigit():
+                chosen.add(int(str(value)))
+        preferences.update_preferences(
+            session,
+            subscriber=subscriber,
+            topic_ids=chosen,
+            sharing=form.get("sharing") in ("1", "on"),
+            token=token,
+        )
+    else:
+        raise HTTPException(400, detail="Choose one of the buttons on the page.")
+    context = _preferences_context(session, subscriber, token)
+    return render(request, "public/preferences.html", saved=message, **context)
+
+
+# One-click unsubscribe (RFC 8058) ------------------------------------------------------
+# The token is the authority: no CSRF check, no redirect, 200, harmless to repeat.
+# A GET (link scanners prefetch) only shows the button.
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+    try:
+        _, topic_id = subscriber_from_unsubscribe_token(session, token)
+    except signing.InvalidToken as exc:
+        return _link_problem(request, exc)
+    topic = session.get(Topic, topic_id) if topic_id else None
+    return render(request, "public/unsubscribe.html", token=token, topic=topic)
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_one_click(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+    try:
+        subscriber, topic_id = subscriber_from_unsubscribe_token(session, token)
+    except signing.InvalidToken as exc:
+        return _link_problem(request, exc)
+    if subscriber is not None:
+        preferences.unsubscribe(session, subscriber=subscriber, topic_id=topic_id, token=token)
+    topic = session.get(Topic, topic_id) if topic_id else None
+    return render(request, "public/unsubscribed.html", topic=topic)

@@ -1,0 +1,210 @@
+"""The preference centre's services: switch topics and sharing, unsubscribe (including
+RFC 8058 one-click), download my data, and erase me.
+
+Erasure spans domains (subscribers, the consent ledger, queued transactional mail), so
+it lives here, in one named place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from app.consent.models import ConsentAction, ConsentScope, ConsentSource, ConsentText
+from app.consent.service import current_text, history, record_consent, token_digest
+from app.mailing.models import TransactionalEmail
+from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
+from app.subscribers.service import suppress, topic_public
+
+
+def subscriptions_of(session: Session, subscriber: Subscriber) -> list[tuple[Subscription, Topic]]:
+    return list(
+        session.exec(
+            select(Subscription, Topic)
+            .join(Topic, col(Topic.id) == Subscription.topic_id)
+            .where(Subscription.subscriber_id == subscriber.id)
+            .order_by(Topic.name)
+        ).all()
+    )
+
+
+def _withdraw(
+    session: Session,
+    subscriber: Subscriber,
+    subscription: Subscription,
+    topic: Topic,
+    *,
+    scopes: tuple[ConsentScope, ...],
+    digest: str | None,
+) -> int:
+    changed = 0
+    for scope in scopes:
+        state = subscription.status if scope == ConsentScope.topic else subscription.sharing
+        if state in (SubscriptionStatus.active, SubscriptionStatus.pending):
+            record_consent(
+                session,
+                subscriber=subscriber,
+                scope=scope,
+                action=ConsentAction.withdrawn,
+                source=ConsentSource.form,
+                consent_text=None,
+                token_digest=digest,
+                topic=topic,
+            )
+            changed += 1
+    return changed
+
+
+def unsubscribe(
+    session: Session, *, subscriber: Subscriber, topic_id: int | None, token: str
+) -> int:
+    """Withdraw a topic (and sharing on it), or everything when `topic_id` is None.
+    Idempotent: returns how many consents changed, 0 on a repeat."""
+    digest = token_digest(token)
+    changed = 0
+    for subscription, topic in subscriptions_of(session, subscriber):
+        if topic_id is not None and topic.id != topic_id:
+            continue
+        # Sharing first: it rides on the topic, so it ends with it.
+        changed += _withdraw(
+            session,
+            subscriber,
+            subscription,
+            topic,
+            scopes=(ConsentScope.sharing, ConsentScope.topic),
+            digest=digest,
+        )
+    return changed
+
+
+def update_preferences(
+    session: Session,
+    *,
+    subscriber: Subscriber,
+    topic_ids: set[int],
+    sharing: bool,
+    token: str,
+) -> None:
+    """Make the subscriber's topics and sharing consent match the preference form.
+
+    Switching a topic on here needs no second email: the preference link itself was
+    mailed to this address, so the request and its confirmation are recorded together,
+    both carrying that link's digest."""
+    digest = token_digest(token)
+    current = {topic.id: (sub, topic) for sub, topic in subscriptions_of(session, subscriber)}
+    for topic in session.exec(select(Topic).where(col(Topic.id).in_(topic_ids))).all():
+        sub = current.get(topic.id, (None, topic))[0]
+        if sub is None or sub.status != SubscriptionStatus.active:
+            _request_and_confirm(session, subscriber, ConsentScope.topic, topic, digest)
+    for topic_id, (sub, topic) in current.items():
+        if topic_id not in topic_ids:
+            _withdraw(
+                session,
+                subscriber,
+                sub,
+                topic,
+                scopes=(ConsentScope.sharing, ConsentScope.topic),
+                digest=digest,
+            )
+    for sub, topic in subscriptions_of(session, subscriber):
+        if sub.status != SubscriptionStatus.active:
+            continue
+        if sharing and sub.sharing != SubscriptionStatus.active:
+            _request_and_confirm(session, subscriber, ConsentScope.sharing, topic, digest)
+        elif not sharing:
+            _withdraw(
+                session, subscriber, sub, topic, scopes=(ConsentScope.sharing,), digest=digest
+            )
+
+
+def _request_and_confirm(
+    session: Session, subscriber: Subscriber, scope: ConsentScope, topic: Topic, digest: str
+) -> None:
+    consent_text = current_text(session, scope)
+    for action in (ConsentAction.requested, ConsentAction.confirmed):
+        record_consent(
+            session,
+            subscriber=subscriber,
+            scope=scope,
+            action=action,
+            source=ConsentSource.form,
+            consent_text=consent_text,
+            token_digest=digest,
+            topic=topic,
+        )
+
+
+def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
+    """Everything held about the person: "download my data"."""
+    texts: dict[int, ConsentText] = {}
+    events = []
+    for event in history(session, subscriber.key):
+        if event.consent_text_id and event.consent_text_id not in texts:
+            texts[event.consent_text_id] = session.get(ConsentText, event.consent_text_id)  # type: ignore[assignment]
+        topic = session.get(Topic, event.topic_id) if event.topic_id else None
+        events.append(
+            {
+                "seq": event.seq,
+                "at": event.occurred_at.isoformat(),
+                "scope": str(event.scope),
+                "action": str(event.action),
+                "topic": topic.slug if topic else None,
+                "source": str(event.source),
+                "consent_text_version": texts[event.consent_text_id].version
+                if event.consent_text_id
+                else None,
+                "hash": event.hash,
+                "prev_hash": event.prev_hash,
+            }
+        )
+    return {
+        "subscriber": {
+            "email": subscriber.email,
+            "first_name": subscriber.first_name,
+            "key": subscriber.key,
+            "created_at": subscriber.created_at.isoformat(),
+        },
+        "subscriptions": [
+            {
+                "topic": topic_public(session, topic).model_dump(),
+                "status": str(sub.status),
+                "sharing_with_members": str(sub.sharing) if sub.sharing else None,
+                "updated_at": sub.updated_at.isoformat(),
+            }
+            for sub, topic in subscriptions_of(session, subscriber)
+        ],
+        "consent_history": events,
+        "consent_texts": [
+            {"scope": str(t.scope), "version": t.version, "digest": t.digest, "text": t.body}
+            for t in texts.values()
+        ],
+    }
+
+
+def erase(session: Session, *, subscriber: Subscriber, reason: str = "erased on request") -> None:
+    """Delete the person's data; keep only a Suppression (HMAC, date, reason) and the
+    ledger, whose events name nobody (see app.consent.service)."""
+    record_consent(
+        session,
+        subscriber=subscriber,
+        scope=ConsentScope.topic,
+        action=ConsentAction.erased,
+        source=ConsentSource.form,
+        consent_text=None,
+        token_digest=None,
+    )
+    suppress(session, subscriber.email, reason)
+    # Queued or recently sent mail holds the address and the person's links.
+    session.exec(
+        delete(TransactionalEmail).where(  # type: ignore[call-overload]
+            col(TransactionalEmail.to_address) == subscriber.email
+        )
+    )
+    session.exec(
+        delete(Subscription).where(  # type: ignore[call-overload]
+            col(Subscription.subscriber_id) == subscriber.id
+        )
+    )
+    session.delete(subscriber)
+    session.flush()

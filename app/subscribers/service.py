@@ -1,0 +1,209 @@
+"""What other domains rely on: addresses and suppressions, signed subscriber links,
+topic lookup, and the audience of active subscribers for the send pipeline.
+
+Suppression pepper: HMAC-SHA256(key, "coopclub.suppression-pepper.v1") for each key in
+COOPCLUB_SECRET_KEYS. New entries use the OLDEST key (the first); lookups try every
+key. Rotating keys (appending new ones) therefore keeps every suppression working;
+removing the first key from the list orphans the suppressions made under it (they can
+never be re-keyed, since the addresses are not kept). Keep the first key for as long
+as suppressions must hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Select, exists
+from sqlmodel import Session, col, select
+
+from app import signing
+from app.config import get_settings
+from app.members.models import Member
+from app.subscribers.models import (
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    Topic,
+    TopicPublic,
+)
+
+PEPPER_LABEL = b"coopclub.suppression-pepper.v1"
+# Long-lived on purpose: CAN-SPAM wants opt-outs to work 30+ days after a send;
+# we honour them for two years.
+PREFERENCES_MAX_AGE = 2 * 365 * 24 * 3600
+UNSUBSCRIBE_MAX_AGE = 2 * 365 * 24 * 3600
+
+
+class InvalidAddress(ValueError):
+    """Not an email address we can use."""
+
+
+def normalise_email(address: str) -> str:
+    """The form every address is stored and compared in (no DNS lookups)."""
+    try:
+        result = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from None
+    return result.normalized.lower()
+
+
+def _peppers() -> list[bytes]:
+    return [
+        hmac.new(key.encode(), PEPPER_LABEL, hashlib.sha256).digest()
+        for key in get_settings().secret_keys
+    ]
+
+
+def address_hmac(address: str) -> str:
+    """HMAC(pepper, normalised address) under the current (oldest-key) pepper."""
+    return hmac.new(_peppers()[0], address.encode(), hashlib.sha256).hexdigest()
+
+
+def _all_hmacs(address: str) -> list[str]:
+    return [hmac.new(p, address.encode(), hashlib.sha256).hexdigest() for p in _peppers()]
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    address = normalise_email(email)
+    return (
+        session.exec(
+            select(Suppression.id).where(col(Suppression.address_hmac).in_(_all_hmacs(address)))
+        ).first()
+        is not None
+    )
+
+
+def suppress(session: Session, email: str, reason: str) -> Suppression:
+    """Never mail `email` again (idempotent). Keeps only the HMAC, the date and why."""
+    address = normalise_email(email)
+    found = session.exec(
+        select(Suppression).where(col(Suppression.address_hmac).in_(_all_hmacs(address)))
+    ).first()
+    if found is not None:
+        return found
+    suppression = Suppression(address_hmac=address_hmac(address), reason=reason[:40])
+    session.add(suppression)
+    session.flush()
+    return suppression
+
+
+# Signed links ----------------------------------------------------------------------
+# They carry the subscriber's id and a check derived from its random key, never the
+# address: a link made for an erased subscriber never opens a later one whose row
+# reused the id (SQLite may reuse ids).
+
+
+def _check(subscriber: Subscriber) -> str:
+    return hashlib.sha256(subscriber.key.encode()).hexdigest()[:12]
+
+
+def preferences_token(subscriber: Subscriber) -> str:
+    return signing.sign(signing.Purpose.preferences, {"s": subscriber.id, "c": _check(subscriber)})
+
+
+def unsubscribe_token(subscriber: Subscriber, topic_id: int | None) -> str:
+    """One-click unsubscribe from `topic_id`, or from everything when it is None."""
+    return signing.sign(
+        signing.Purpose.unsubscribe, {"s": subscriber.id, "c": _check(subscriber), "t": topic_id}
+    )
+
+
+def preferences_url(subscriber: Subscriber) -> str:
+    return f"{get_settings().base_url}/preferences/{preferences_token(subscriber)}"
+
+
+def unsubscribe_url(subscriber: Subscriber, topic_id: int | None) -> str:
+    return f"{get_settings().base_url}/u/{unsubscribe_token(subscriber, topic_id)}"
+
+
+def _payload(purpose: signing.Purpose, token: str, max_age: int) -> dict:
+    payload = signing.unsign(purpose, token, max_age=max_age)
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("s"), int)
+        or not isinstance(payload.get("c"), str)
+    ):
+        raise signing.InvalidToken("this link is not valid")
+    return payload
+
+
+def _holder(session: Session, payload: dict) -> Subscriber | None:
+    """The subscriber the link was made for; None once they are erased."""
+    subscriber = session.get(Subscriber, payload["s"])
+    if subscriber is None or not hmac.compare_digest(_check(subscriber), payload["c"]):
+        return None
+    return subscriber
+
+
+def subscriber_from_preferences_token(session: Session, token: str) -> Subscriber | None:
+    """Raises InvalidToken (or ExpiredToken) for a bad link; None when erased."""
+    return _holder(session, _payload(signing.Purpose.preferences, token, PREFERENCES_MAX_AGE))
+
+
+def subscriber_from_unsubscribe_token(
+    session: Session, token: str
+) -> tuple[Subscriber | None, int | None]:
+    """(subscriber or None once erased, topic id or None for everything)."""
+    payload = _payload(signing.Purpose.unsubscribe, token, UNSUBSCRIBE_MAX_AGE)
+    topic = payload.get("t")
+    if topic is not None and (not isinstance(topic, int) or isinstance(topic, bool)):
+        raise signing.InvalidToken("this link is not valid")
+    return _holder(session, payload), topic
+
+
+# Topics -----------------------------------------------------------------------------
+
+
+def public_topics(session: Session) -> list[Topic]:
+    return list(
+        session.exec(select(Topic).where(col(Topic.public).is_(True)).order_by(Topic.name)).all()
+    )
+
+
+def topic_public(session: Session, topic: Topic) -> TopicPublic:
+    owner = session.get(Member, topic.member_id) if topic.member_id else None
+    return TopicPublic(
+        slug=topic.slug,
+        name=topic.name,
+        description=topic.description,
+        owner=owner.slug if owner else None,
+    )
+
+
+def topics_by_slug(session: Session, slugs: list[str]) -> tuple[list[Topic], list[str]]:
+    """(topics found, slugs unknown), in the order given, without duplicates."""
+    wanted = list(dict.fromkeys(slugs))
+    found = {t.slug: t for t in session.exec(select(Topic).where(col(Topic.slug).in_(wanted)))}
+    return [found[s] for s in wanted if s in found], [s for s in wanted if s not in found]
+
+
+# The audience ------------------------------------------------------------------------
+
+
+def active_subscriber_ids_query(topic_ids: list[int], *, sharing: bool = False) -> Select:
+    """SELECT DISTINCT subscriber.id of everyone with an active subscription on any of
+    `topic_ids` (with `sharing`, only those whose sharing consent is active too), minus
+    suppressed addresses, ordered by id for keyset paging: add
+    `.where(Subscriber.id > last_id).limit(n)` for each page."""
+    suppressed = exists().where(col(Suppression.address_hmac) == col(Subscriber.address_hmac))
+    query = (
+        select(col(Subscriber.id))
+        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
+        .where(
+            col(Subscription.topic_id).in_(topic_ids),
+            col(Subscription.status) == SubscriptionStatus.active,
+            ~suppressed,
+        )
+        .distinct()
+        .order_by(col(Subscriber.id))
+    )
+    if sharing:
+        query = query.where(col(Subscription.sharing) == SubscriptionStatus.active)
+    return query
+
+
+def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
+    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()

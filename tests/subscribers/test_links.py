@@ -1,0 +1,232 @@
+"""Signed links: refused when expired, tampered or of another purpose; GET never changes
+anything; RFC 8058 one-click unsubscribe; the preference centre; erasure."""
+
+import json
+import re
+import time
+
+from sqlalchemy import text
+from sqlmodel import select
+
+from app import signing
+from app.consent.models import ConsentAction, ConsentEvent
+from app.db import get_engine, session_scope
+from app.subscribers.models import Subscriber, Suppression
+from app.subscribers.service import preferences_token, unsubscribe_token
+from tests.subscribers.helpers import confirm_from_mail, hidden, link_in, make_topics, statuses
+
+
+def _subscribe(client, email="p@example.org", topics=("food", "housing"), **extra):
+    response = client.post(
+        "/api/v1/subscribe", json={"email": email, "topics": list(topics), **extra}
+    )
+    assert response.status_code == 202
+
+
+def _subscriber(email="p@example.org") -> Subscriber:
+    with session_scope() as session:
+        return session.exec(select(Subscriber).where(Subscriber.email == email)).one()
+
+
+def _withdrawals() -> int:
+    with session_scope() as session:
+        return len(
+            session.exec(
+                select(ConsentEvent).where(ConsentEvent.action == ConsentAction.withdrawn)
+            ).all()
+        )
+
+
+def test_confirmation_links_are_refused_when_expired_tampered_used_or_of_another_kind(
+    client, smtp, run_jobs, monkeypatch
+):
+    make_topics()
+    _subscribe(client)
+    run_jobs()
+    url = link_in(smtp.wait_for("p@example.org")[0], "confirm")
+    token = url.rsplit("/", 1)[1]
+    payload = signing.unsign(signing.Purpose.confirm, token)
+
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() - 8 * 24 * 3600)
+    expired = signing.sign(signing.Purpose.confirm, payload)
+    monkeypatch.setattr(time, "time", real_time)
+    page = client.get(f"/confirm/{expired}")
+    assert page.status_code == 400 and "expired" in page.text
+    assert "Send me a new link" in page.text
+
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    assert "not valid" in client.get(f"/confirm/{tampered}").text
+    other_kind = signing.sign(signing.Purpose.preferences, payload)
+    assert client.get(f"/confirm/{other_kind}").status_code == 400
+    assert client.get(f"/u/{token}").status_code == 400  # a confirm link is no unsubscribe link
+    assert client.get(f"/preferences/{token}").status_code == 400
+
+    # GET shows a button and changes nothing; only the POST confirms.
+    page = client.get(url)
+    assert statuses("p@example.org")["food"] == ("pending", None)
+    client.post(url, data={"csrf_token": hidden(page.text, "csrf_token")})
+    assert statuses("p@example.org")["food"] == ("active", None)
+    again = client.post(url, data={"csrf_token": hidden(page.text, "csrf_token")})
+    assert again.status_code == 400 and "already been used" in again.text
+
+
+def test_a_new_link_can_be_requested(client, smtp, run_jobs):
+    make_topics()
+    _subscribe(client)
+    run_jobs()
+    first = link_in(smtp.wait_for("p@example.org")[0], "confirm")
+    page = client.get("/confirm/garbage")
+    answer = client.post(
+        "/confirm/resend",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "email": "p@example.org"},
+    )
+    unknown = client.post(
+        "/confirm/resend",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "email": "who@example.org"},
+    )
+    assert answer.status_code == unknown.status_code == 200
+    assert answer.text.split("<main")[1] == unknown.text.split("<main")[1]
+    run_jobs()
+    second = link_in(smtp.wait_for("p@example.org", count=2)[1], "confirm")
+    assert "replaced" in client.get(first).text  # the newer link retires the older one
+    assert client.get(second).status_code == 200
+    assert smtp.to("who@example.org") == []
+
+
+def test_one_click_unsubscribe_in_both_encodings_idempotent_and_get_is_harmless(
+    client, smtp, run_jobs
+):
+    make_topics()
+    _subscribe(client)
+    confirm_from_mail(client, smtp, "p@example.org", run_jobs)
+    subscriber = _subscriber()
+    food, everything = unsubscribe_token(subscriber, None), None
+    with session_scope() as session:
+        from app.subscribers.models import Topic
+
+        food_id = session.exec(select(Topic.id).where(Topic.slug == "food")).one()
+    food = unsubscribe_token(subscriber, food_id)
+    everything = unsubscribe_token(subscriber, None)
+
+    page = client.get(f"/u/{food}")
+    assert page.status_code == 200 and "<form" in page.text and "Food co-ops" in page.text
+    assert statuses("p@example.org")["food"] == ("active", None)
+
+    client.cookies.clear()  # a mailbox provider posts without any cookie or CSRF token
+    first = client.post(
+        f"/u/{food}", data={"List-Unsubscribe": "One-Click"}, follow_redirects=False
+    )
+    assert first.status_code == 200
+    assert statuses("p@example.org") == {
+        "food": ("unsubscribed", None),
+        "housing": ("active", None),
+    }
+    assert _withdrawals() == 1
+    repeat = client.post(f"/u/{food}", data={"List-Unsubscribe": "One-Click"})
+    assert repeat.status_code == 200 and _withdrawals() == 1
+
+    client.cookies.clear()
+    multipart = client.post(
+        f"/u/{everything}",
+        files={"List-Unsubscribe": (None, "One-Click")},
+        follow_redirects=False,
+    )
+    assert multipart.status_code == 200
+    assert statuses("p@example.org") == {
+        "food": ("unsubscribed", None),
+        "housing": ("unsubscribed", None),
+    }
+    assert _withdrawals() == 2
+    assert client.post(f"/u/{food[:-2]}xx").status_code == 400
+
+
+def test_preference_centre_switches_topics_and_sharing_and_downloads_data(client, smtp, run_jobs):
+    make_topics()
+    _subscribe(client, topics=("food",), first_name="Ada")
+    confirm_from_mail(client, smtp, "p@example.org", run_jobs)
+    token = preferences_token(_subscriber())
+    page = client.get(f"/preferences/{token}")
+    assert page.status_code == 200 and "p@example.org" in page.text
+    with session_scope() as session:
+        from app.subscribers.models import Topic
+
+        ids = dict(session.exec(select(Topic.slug, Topic.id)).all())
+    saved = client.post(
+        f"/preferences/{token}",
+        data={
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "action": "save",
+            "topics": [str(ids["housing"])],
+            "sharing": "1",
+        },
+    )
+    assert saved.status_code == 200 and "saved" in saved.text
+    assert statuses("p@example.org") == {
+        "food": ("unsubscribed", None),
+        "housing": ("active", "active"),
+    }
+    download = client.post(
+        f"/preferences/{token}",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "action": "download"},
+    )
+    data = json.loads(download.content)
+    assert data["subscriber"]["email"] == "p@example.org"
+    assert data["subscriber"]["first_name"] == "Ada"
+    assert {s["topic"]["slug"]: s["status"] for s in data["subscriptions"]} == {
+        "food": "unsubscribed",
+        "housing": "active",
+    }
+    actions = [(e["scope"], e["action"], e["topic"]) for e in data["consent_history"]]
+    assert actions[:2] == [("topic", "requested", "food"), ("topic", "confirmed", "food")]
+    assert ("sharing", "confirmed", "housing") in actions
+    no_csrf = client.post(f"/preferences/{token}", data={"action": "unsubscribe_all"})
+    assert no_csrf.status_code == 403
+
+
+def test_erasure_leaves_only_the_hmac_and_later_signups_are_dropped(client, smtp, run_jobs):
+    make_topics()
+    _subscribe(client, email="Erase.Me@Example.org", first_name="Zed")
+    confirm_from_mail(client, smtp, "erase.me@example.org", run_jobs)
+    token = preferences_token(_subscriber("erase.me@example.org"))
+    page = client.get(f"/preferences/{token}")
+    ask = client.post(
+        f"/preferences/{token}",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "action": "erase"},
+    )
+    assert "Erase your data?" in ask.text
+    assert _subscriber("erase.me@example.org")  # asking once more changed nothing
+    done = client.post(
+        f"/preferences/{token}",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "action": "erase_confirmed"},
+    )
+    assert done.status_code == 200 and "You are erased" in done.text
+
+    # Nowhere in the database is the address or the name left.
+    with get_engine().connect() as conn:
+        for table in ("subscriber", "subscription", "transactional_email", "consent_event"):
+            rows = conn.execute(text(f"SELECT * FROM {table}")).all()
+            dump = repr(rows).lower()
+            assert "erase.me" not in dump and "zed" not in dump, table
+    with session_scope() as session:
+        (suppression,) = session.exec(select(Suppression)).all()
+        assert re.fullmatch(r"[0-9a-f]{64}", suppression.address_hmac)
+        assert suppression.reason == "erased on request"
+        assert session.exec(select(ConsentEvent.action)).all()[-1] == ConsentAction.erased
+    assert client.get(f"/preferences/{token}").status_code == 404
+
+    smtp.clear()
+    again = client.post(
+        "/api/v1/subscribe", json={"email": "erase.me@example.org", "topics": ["food"]}
+    )
+    assert again.status_code == 202 and again.json() == {"status": "pending"}
+    run_jobs()
+    assert smtp.to("erase.me@example.org") == []
+    assert statuses("erase.me@example.org") == {}
+
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    result = CliRunner().invoke(cli, ["consent", "verify"])
+    assert result.exit_code == 0, result.output  # the chain survives the erasure
