@@ -48,8 +48,9 @@ def is_https_url(value: str) -> bool:
     return parts.scheme == "https" and bool(parts.hostname)
 
 
-def _prepare(block: IssueBlock, creative: PlacedCreative | None) -> dict[str, Any]:
-    """One block ready for the templates, or ValueError with what to fix."""
+def _prepare(block: IssueBlock, creative: PlacedCreative | None) -> dict[str, Any] | None:
+    """One block ready for the templates, None for an empty optional text block, or
+    ValueError with what to fix."""
     prepared: dict[str, Any] = {
         "kind": block.kind.value,
         "heading": block.heading,
@@ -62,6 +63,10 @@ def _prepare(block: IssueBlock, creative: PlacedCreative | None) -> dict[str, An
         "creative": None,
     }
     if block.kind == BlockKind.text:
+        if not block.body.strip():
+            if block.required:
+                raise ValueError("this block is required: fill it in")
+            return None
         html = markdown.to_html(block.body)
         if not markdown.nh3.clean(html, tags=set()).strip():
             raise ValueError("this text renders to nothing: write some text or remove the block")
@@ -119,7 +124,9 @@ def compile_issue(
     prepared: list[dict[str, Any]] = []
     for block in sorted(blocks, key=lambda b: b.position):
         try:
-            prepared.append(_prepare(block, creatives.get(block.position)))
+            ready = _prepare(block, creatives.get(block.position))
+            if ready is not None:
+                prepared.append(ready)
         except ValueError as exc:
             problems.append(BlockProblem(block.position, str(exc)))
     if not issue.subject.strip():

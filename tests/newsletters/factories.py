@@ -19,23 +19,28 @@ def make_topic(slug: str, name: str | None = None) -> Topic:
     return topic
 
 
-def make_newsletter(slug: str = "commons", *, topics: list[Topic] | None = None,
-                    **fields) -> Newsletter:
+def make_newsletter(
+    slug: str = "commons", *, topics: list[Topic] | None = None, **fields
+) -> Newsletter:
     fields.setdefault("name", "The Co-op Commons")
     fields.setdefault("sender_name", "Co-op Data Club")
-    fields.setdefault("sender_address", "news@club.test")
+    fields.setdefault("sender_address", "news@club.example.org")
     with session_scope() as session:
         newsletter = Newsletter(slug=slug, **fields)
         service.save_newsletter(session, newsletter, topic_ids=[t.id for t in topics or []])
     return newsletter
 
 
-def make_issue(newsletter: Newsletter, subject: str = "Spring at the co-ops",
-               intro: str = "Welcome to this issue.") -> Issue:
+def make_issue(
+    newsletter: Newsletter,
+    subject: str = "Spring at the co-ops",
+    intro: str = "Welcome to this issue.",
+) -> Issue:
     with session_scope() as session:
         issue = service.create_issue(session, newsletter, subject=subject)
-        first = session.exec(select(IssueBlock).where(IssueBlock.issue_id == issue.id,
-                                                      IssueBlock.position == 1)).one()
+        first = session.exec(
+            select(IssueBlock).where(IssueBlock.issue_id == issue.id, IssueBlock.position == 1)
+        ).one()
         first.body = intro
     return issue
 

@@ -2,7 +2,13 @@
 
 from xml.etree import ElementTree
 
-from tests.newsletters.factories import make_issue, make_newsletter, make_topic, mark_sent, schedule_soon
+from tests.newsletters.factories import (
+    make_issue,
+    make_newsletter,
+    make_topic,
+    mark_sent,
+    schedule_soon,
+)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

