@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     embedded_worker_threads: int = Field(default=4, ge=1, le=64)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # The send pipeline
+    send_batch_size: int = Field(default=500, ge=1, le=10_000)
+    send_rate_per_second: int = Field(default=0, ge=0)  # 0: as fast as the server takes
+    send_domain_concurrency: int = Field(default=0, ge=0)  # 0: no per-domain limit
+    failure_streak_limit: int = Field(default=50, ge=1)
+    bounce_domain: str | None = None  # VERP return paths; default: MAIL_FROM's domain
+    bounce_webhook_secret: str | None = None
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    soft_bounce_window_days: int = Field(default=14, ge=1)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_private_key_path: Path | None = None
 
     @field_validator("secret_keys", mode="before")
     @classmethod
@@ -114,6 +126,18 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL, e.g. https://club.example.org")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _dkim_complete(self) -> Settings:
+        dkim = (self.dkim_selector, self.dkim_domain, self.dkim_private_key_path)
+        if any(dkim) and not all(dkim):
+            raise ValueError(
+                "DKIM needs COOPCLUB_DKIM_SELECTOR, COOPCLUB_DKIM_DOMAIN and "
+                "COOPCLUB_DKIM_PRIVATE_KEY_PATH together"
+            )
+        if self.dkim_private_key_path and not self.dkim_private_key_path.is_file():
+            raise ValueError(f"no DKIM private key at {self.dkim_private_key_path}")
+        return self
 
     @model_validator(mode="after")
     def _defaults_from_var_dir(self) -> Settings:
@@ -183,9 +207,10 @@ def parse_smtp_url(url: str) -> SmtpConfig:
 
 def _one_line(error: ValidationError) -> str:
     first = error.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else "settings"
     message = first["msg"].removeprefix("Value error, ")
-    return f"{ENV_PREFIX}{field.upper()}: {message}"
+    if not first["loc"]:  # a check across several variables names them itself
+        return message
+    return f"{ENV_PREFIX}{str(first['loc'][0]).upper()}: {message}"
 
 
 def _embedded_secret_key(var_dir: Path) -> str:

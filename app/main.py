@@ -22,6 +22,9 @@ from app.auth.deps import (
     optional_account,
 )
 from app.config import get_settings
+from app.newsletters import archive
+from app.newsletters import pages as newsletter_pages
+from app.sending import pages as sending_pages
 from app.members import admin as member_admin
 from app.members import api as members_api
 from app.members import dashboard as member_dashboard
@@ -146,6 +149,10 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         member_admin.router,
         subscribers_pages.router,
         subscribers_api.router,
+        newsletter_pages.router,
+        archive.router,
+        sending_pages.router,
+        sending_pages.webhooks,
     ):
         app.include_router(router)
 

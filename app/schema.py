@@ -4,16 +4,24 @@ from app.auth.models import AccountSession, ApiKey, LoginNonce
 from app.consent.models import ConsentEvent, ConsentText
 from app.mailing.models import TransactionalEmail
 from app.members.models import Account, Member
+from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
+from app.sending.models import BounceReport, Delivery
 from app.subscribers.models import Subscriber, Subscription, Suppression, Topic
 
 __all__ = [
     "Account",
     "AccountSession",
     "ApiKey",
+    "BounceReport",
     "ConsentEvent",
     "ConsentText",
+    "Delivery",
+    "Issue",
+    "IssueBlock",
     "LoginNonce",
     "Member",
+    "Newsletter",
+    "NewsletterTopic",
     "Subscriber",
     "Subscription",
     "Suppression",

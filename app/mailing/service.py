@@ -48,6 +48,13 @@ def queue_transactional(
     context.setdefault("postal_address", settings.postal_address)
     context.setdefault("base_url", settings.base_url)
     html, text = render_email(template, **context)
+    return queue_prepared(session, kind=kind, to=to, subject=subject, html=html, text=text)
+
+
+def queue_prepared(
+    session: Session, *, kind: str, to: str, subject: str, html: str, text: str
+) -> TransactionalEmail:
+    """Queue an already rendered message (a test copy of an issue, for one)."""
     email = TransactionalEmail(kind=kind, to_address=to, subject=subject, html=html, text=text)
     session.add(email)
     session.flush()

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 from mjml import mjml_to_html
 
 EMAILS_DIR = Path(__file__).resolve().parents[2] / "emails"
@@ -33,19 +35,48 @@ class CompiledEmail:
         return self.html.render(**context), self.text.render(**context)
 
 
-_structure_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(EMAILS_DIR),
+# Everything stage one writes is made inert for stage two: data (a subject, a member's
+# headline) must never be read as a placeholder or a statement. Each "{" in data becomes
+# a private-use sentinel that survives MJML (which decodes entities), and after
+# compilation the sentinel becomes an expression that prints a literal "{".
+_BRACE = "\ue000"
+_LITERAL_BRACE = '{{ "{" }}'
+
+
+def _inert_html(value: Any) -> Markup:
+    html = value if isinstance(value, Markup) else escape(value)
+    return Markup(str(html).replace("{", _BRACE))  # noqa: S704 - escaped just above
+
+
+def _inert_text(value: Any) -> str:
+    return str(value).replace("{", _BRACE)
+
+
+def _restore_braces(compiled: str) -> str:
+    return compiled.replace(_BRACE, _LITERAL_BRACE)
+
+
+_STRUCTURE_SYNTAX: dict[str, Any] = dict(
     block_start_string="[%",
     block_end_string="%]",
     variable_start_string="[[",
     variable_end_string="]]",
     comment_start_string="[#",
     comment_end_string="#]",
-    autoescape=True,
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
+    loader=jinja2.FileSystemLoader(EMAILS_DIR),
 )
-_html_env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
+_structure_env = jinja2.Environment(autoescape=True, finalize=_inert_html, **_STRUCTURE_SYNTAX)
+_structure_text_env = jinja2.Environment(  # plain text, never shown as HTML
+    autoescape=False,  # noqa: S701
+    finalize=_inert_text,
+    **_STRUCTURE_SYNTAX,
+)
+# Per-message placeholders are filled in a sandbox: compiled content may come from
+# members' creatives, and a sandbox cannot reach Python internals whatever it holds.
+_html_env = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined)
+_text_sandbox = SandboxedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
 _text_env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(EMAILS_DIR),
     autoescape=False,  # noqa: S701 - plain text, never shown as HTML
@@ -69,7 +100,7 @@ def compile_mjml(source: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _html_template(html: str) -> jinja2.Template:
+def html_template(html: str) -> jinja2.Template:
     return _html_env.from_string(html)
 
 
@@ -80,9 +111,28 @@ def source_digest(source: str) -> str:
 def compile_email(name: str, **structure: Any) -> CompiledEmail:
     """Resolve emails/<name>.mjml's structure, compile it, and pair it with <name>.txt."""
     mjml_source = _structure_env.get_template(f"{name}.mjml").render(**structure)
-    html = _html_template(compile_mjml(mjml_source))
+    html = html_template(compile_mjml(mjml_source))
     text = _text_env.get_template(f"{name}.txt")
     return CompiledEmail(html=html, text=text)
+
+
+def compile_structured(name: str, **structure: Any) -> tuple[str, str]:
+    """Stage one for an email whose structure depends on data (a newsletter issue):
+    returns the compiled HTML and the text twin, both still holding `{{ }}` placeholders."""
+    mjml_source = _structure_env.get_template(f"{name}.mjml").render(**structure)
+    html = compile_mjml(mjml_source)
+    text = _structure_text_env.get_template(f"{name}.txt").render(**structure)
+    return _restore_braces(html), _restore_braces(text)
+
+
+@lru_cache(maxsize=64)
+def text_template(text: str) -> jinja2.Template:
+    return _text_sandbox.from_string(text)
+
+
+def fill(html: str, text: str, **context: Any) -> tuple[str, str]:
+    """Stage two: fill a compiled email's placeholders for one recipient."""
+    return html_template(html).render(**context), text_template(text).render(**context)
 
 
 def render_email(name: str, **context: Any) -> tuple[str, str]:

@@ -38,6 +38,10 @@ class MailTransport(Protocol):
 
     def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str]) -> None: ...
 
+    def probe(self) -> None:
+        """Raise TransientDeliveryError unless a message could be handed over now."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -106,6 +110,15 @@ class SmtpTransport:
                 error = PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError
                 raise error(f"{exc.smtp_code} {exc.smtp_error!r}", code=exc.smtp_code) from exc
 
+    def probe(self) -> None:
+        self._drop()
+        self._connection = self._connect()
+        try:
+            self._connection.noop()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TransientDeliveryError(f"SMTP server not answering: {exc}") from exc
+
     def _reset(self) -> None:
         if self._connection is not None:
             try:
@@ -143,6 +156,12 @@ class OutboxTransport:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(envelope.encode() + message)
         tmp.rename(path)  # readers never see half a message
+
+    def probe(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TransientDeliveryError(f"cannot write to the outbox: {exc}") from exc
 
     def close(self) -> None:
         pass

@@ -1,0 +1,1 @@
+"""Newsletters and their issues: composing, previewing, scheduling, the public archive."""

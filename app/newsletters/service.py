@@ -1,0 +1,433 @@
+"""Newsletters and issues: composing, previewing, scheduling and the archive.
+
+Only drafts are editable. Scheduling checks everything an editor can get wrong
+(the time, the topics, the blocks), compiles the issue once and freezes it; the send
+pipeline recompiles it once more at send time only to place approved creatives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError, field_validator
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.config import get_settings
+from app.db import utcnow
+from app.mailing.service import queue_prepared
+from app.mailing.templates import fill
+from app.newsletters.models import (
+    SLOT_KINDS,
+    BlockKind,
+    Issue,
+    IssueBlock,
+    IssueStatus,
+    Newsletter,
+    NewsletterBase,
+    NewsletterTopic,
+)
+from app.newsletters.render import BlockProblem, IssueRenderError, PlacedCreative, compile_issue
+from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Suppression, Topic
+
+
+class NewsletterError(Exception):
+    """Something the editor can fix; `field` names the form field when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class IssueStateError(Exception):
+    """The issue's status does not allow this (e.g. editing a scheduled issue): 409."""
+
+
+# Newsletters -------------------------------------------------------------------------
+
+
+def list_newsletters(session: Session) -> Sequence[Newsletter]:
+    return session.exec(select(Newsletter).order_by(Newsletter.name)).all()
+
+
+def get_by_slug(session: Session, slug: str) -> Newsletter | None:
+    return session.exec(select(Newsletter).where(Newsletter.slug == slug)).first()
+
+
+def topics_of(session: Session, newsletter_id: int) -> Sequence[Topic]:
+    return session.exec(
+        select(Topic)
+        .join(NewsletterTopic, col(NewsletterTopic.topic_id) == col(Topic.id))
+        .where(NewsletterTopic.newsletter_id == newsletter_id)
+        .order_by(Topic.name)
+    ).all()
+
+
+def set_topics(session: Session, newsletter: Newsletter, topic_ids: Sequence[int]) -> None:
+    known = set(session.exec(select(Topic.id).where(col(Topic.id).in_(topic_ids))).all())
+    unknown = set(topic_ids) - known
+    if unknown:
+        raise NewsletterError("one of the chosen topics no longer exists", field="topics")
+    for link in session.exec(
+        select(NewsletterTopic).where(NewsletterTopic.newsletter_id == newsletter.id)
+    ).all():
+        if link.topic_id not in known:
+            session.delete(link)
+    existing = set(
+        session.exec(
+            select(NewsletterTopic.topic_id).where(NewsletterTopic.newsletter_id == newsletter.id)
+        ).all()
+    )
+    for topic_id in known - existing:
+        session.add(NewsletterTopic(newsletter_id=newsletter.id, topic_id=topic_id))
+    session.flush()
+
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class NewsletterForm(NewsletterBase):
+    """What the newsletter form may set, checked before anything is stored."""
+
+    @field_validator("name", "sender_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("this cannot be empty")
+        return value.strip()
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not SLUG_PATTERN.match(value):
+            raise ValueError("use lowercase letters, digits and single hyphens, e.g. co-op-commons")
+        return value
+
+    @field_validator("sender_address", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return validate_email(value.strip(), check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not value.isalpha():
+            raise ValueError("use a three-letter currency code such as CAD")
+        return value.upper()
+
+
+def read_newsletter_form(
+    session: Session, fields: dict[str, str], *, newsletter_id: int | None
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Validate a submitted form: (values, errors by field). Nothing is changed."""
+    raw: dict[str, object] = {
+        name: fields.get(name, "") for name in NewsletterForm.model_fields if name in fields
+    }
+    try:
+        form = NewsletterForm.model_validate(raw)
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): e["msg"].removeprefix("Value error, ") for e in exc.errors()}
+        return raw, errors
+    values = form.model_dump()
+    if not values.get("sender_address"):
+        return values, {"sender_address": "give the address the newsletter is sent from"}
+    clash = session.exec(
+        select(Newsletter.id).where(
+            Newsletter.slug == values["slug"], col(Newsletter.id) != (newsletter_id or -1)
+        )
+    ).first()
+    if clash is not None:
+        return values, {"slug": "another newsletter already uses this slug"}
+    return values, {}
+
+
+def save_newsletter(
+    session: Session, newsletter: Newsletter, *, topic_ids: Sequence[int]
+) -> Newsletter:
+    """Create or update a newsletter; a duplicate slug is the editor's to fix."""
+    clash = session.exec(
+        select(Newsletter.id).where(
+            Newsletter.slug == newsletter.slug, col(Newsletter.id) != (newsletter.id or -1)
+        )
+    ).first()
+    if clash is not None:
+        raise NewsletterError("another newsletter already uses this slug", field="slug")
+    session.add(newsletter)
+    session.flush()
+    set_topics(session, newsletter, topic_ids)
+    return newsletter
+
+
+def audience_estimate(session: Session, newsletter_id: int) -> int:
+    """People who would receive an issue sent now: distinct active subscribers on the
+    newsletter's topics, minus suppressed addresses (an estimate: consent can change)."""
+    topic_ids = select(NewsletterTopic.topic_id).where(
+        NewsletterTopic.newsletter_id == newsletter_id
+    )
+    suppressed = select(Suppression.address_hmac)
+    count = session.exec(
+        select(func.count(func.distinct(Subscription.subscriber_id)))
+        .join(Subscriber, col(Subscriber.id) == col(Subscription.subscriber_id))
+        .where(
+            col(Subscription.topic_id).in_(topic_ids),
+            Subscription.status == SubscriptionStatus.active,
+            col(Subscriber.address_hmac).not_in(suppressed),
+        )
+    ).one()
+    return int(count)
+
+
+# Issues ------------------------------------------------------------------------------
+
+
+def default_blocks(newsletter: Newsletter) -> list[IssueBlock]:
+    """A new issue's skeleton: an opening text, the layout's sponsor slots, the main
+    text, then its classified slots."""
+    kinds = (
+        [BlockKind.text]
+        + [BlockKind.sponsor] * newsletter.sponsor_slots
+        + [BlockKind.text]
+        + [BlockKind.classified] * newsletter.classified_slots
+    )
+    return [
+        IssueBlock(issue_id=0, position=n, kind=kind, required=(n == 1))
+        for n, kind in enumerate(kinds, start=1)
+    ]
+
+
+def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> Issue:
+    if not subject.strip():
+        raise NewsletterError("give the issue a subject", field="subject")
+    last = session.exec(
+        select(func.max(Issue.number)).where(Issue.newsletter_id == newsletter.id)
+    ).one()
+    issue = Issue(newsletter_id=newsletter.id or 0, number=(last or 0) + 1, subject=subject.strip())
+    session.add(issue)
+    session.flush()
+    for block in default_blocks(newsletter):
+        block.issue_id = issue.id or 0
+        session.add(block)
+    session.flush()
+    return issue
+
+
+def blocks_of(session: Session, issue_id: int) -> Sequence[IssueBlock]:
+    return session.exec(
+        select(IssueBlock).where(IssueBlock.issue_id == issue_id).order_by(IssueBlock.position)
+    ).all()
+
+
+def issues_of(session: Session, newsletter_id: int) -> Sequence[Issue]:
+    return session.exec(
+        select(Issue).where(Issue.newsletter_id == newsletter_id).order_by(col(Issue.number).desc())
+    ).all()
+
+
+def _require_draft(issue: Issue) -> None:
+    if issue.status != IssueStatus.draft:
+        raise IssueStateError(
+            f"this issue is {issue.status.value}; only drafts can be edited "
+            "(return it to draft first if it has not started sending)"
+        )
+
+
+@dataclass
+class BlockInput:
+    id: int
+    heading: str = ""
+    body: str = ""
+    url: str = ""
+    alt: str = ""
+    label: str = ""
+
+
+def update_issue(
+    session: Session, issue: Issue, *, subject: str, preheader: str, blocks: Sequence[BlockInput]
+) -> None:
+    _require_draft(issue)
+    if not subject.strip():
+        raise NewsletterError("give the issue a subject", field="subject")
+    issue.subject, issue.preheader = subject.strip(), preheader.strip()
+    by_id = {b.id: b for b in blocks_of(session, issue.id or 0)}
+    for change in blocks:
+        block = by_id.get(change.id)
+        if block is None or block.kind in SLOT_KINDS:
+            continue  # slot blocks carry no editorial content
+        block.heading, block.body = change.heading.strip(), change.body
+        block.url, block.alt, block.label = (
+            change.url.strip(),
+            change.alt.strip(),
+            change.label.strip(),
+        )
+    issue.updated_at = utcnow()
+    session.flush()
+
+
+def add_block(session: Session, issue: Issue, kind: BlockKind) -> IssueBlock:
+    _require_draft(issue)
+    last = session.exec(
+        select(func.max(IssueBlock.position)).where(IssueBlock.issue_id == issue.id)
+    ).one()
+    block = IssueBlock(issue_id=issue.id or 0, position=(last or 0) + 1, kind=kind)
+    session.add(block)
+    session.flush()
+    return block
+
+
+def remove_block(session: Session, issue: Issue, block_id: int) -> None:
+    _require_draft(issue)
+    block = session.get(IssueBlock, block_id)
+    if block is None or block.issue_id != issue.id:
+        raise NewsletterError("that block is not part of this issue")
+    if block.required:
+        raise NewsletterError("this block is required and cannot be removed")
+    session.delete(block)
+    session.flush()
+
+
+def move_block(session: Session, issue: Issue, block_id: int, direction: int) -> None:
+    _require_draft(issue)
+    blocks = list(blocks_of(session, issue.id or 0))
+    index = next((i for i, b in enumerate(blocks) if b.id == block_id), None)
+    if index is None:
+        raise NewsletterError("that block is not part of this issue")
+    other = index + (1 if direction > 0 else -1)
+    if 0 <= other < len(blocks):
+        a, b = blocks[index], blocks[other]
+        a.position, b.position = b.position, a.position
+        session.flush()
+
+
+def web_url(newsletter: Newsletter, issue: Issue) -> str:
+    return f"{get_settings().base_url}/archive/{newsletter.slug}/{issue.number}"
+
+
+def compile_for(
+    session: Session, issue: Issue, creatives: dict[int, PlacedCreative] | None = None
+) -> tuple[str, str]:
+    newsletter = session.get(Newsletter, issue.newsletter_id)
+    assert newsletter is not None
+    return compile_issue(
+        newsletter=newsletter,
+        issue=issue,
+        blocks=blocks_of(session, issue.id or 0),
+        topic_names=[t.name for t in topics_of(session, newsletter.id or 0)],
+        web_url=web_url(newsletter, issue),
+        creatives=creatives,
+    )
+
+
+SAMPLE_PERSON = {
+    "first_name": "Alex",
+    "personal": True,
+    "unsubscribe_url": "#unsubscribe-link-is-personal",
+    "preferences_url": "#preferences-link-is-personal",
+}
+
+
+def preview(session: Session, issue: Issue) -> tuple[str, str]:
+    """The issue as a subscriber named Alex would see it (raises IssueRenderError)."""
+    html, text = (
+        (issue.compiled_html, issue.compiled_text)
+        if issue.compiled_html and issue.compiled_text
+        else compile_for(session, issue)
+    )
+    return fill(html, text, postal_address=get_settings().postal_address, **SAMPLE_PERSON)
+
+
+def send_test(session: Session, issue: Issue, *, to: str) -> None:
+    html, text = preview(session, issue)
+    queue_prepared(
+        session, kind="issue-test", to=to, subject=f"[Test] {issue.subject}", html=html, text=text
+    )
+
+
+def parse_schedule(when: str, timezone: str) -> datetime:
+    """A local date and time in the named timezone, as aware UTC."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise NewsletterError(f"unknown timezone {timezone!r}", field="timezone") from None
+    try:
+        local = datetime.fromisoformat(when)
+    except ValueError:
+        raise NewsletterError("give a date and time, e.g. 2026-12-01 09:00", field="when") from None
+    if local.tzinfo is not None:
+        local = local.replace(tzinfo=None)
+    return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def schedule(session: Session, issue: Issue, *, send_at: datetime, timezone: str) -> None:
+    """Freeze a draft for sending at `send_at` (aware). Raises NewsletterError for each
+    reason an editor must fix, IssueRenderError with per-block problems."""
+    _require_draft(issue)
+    if send_at <= utcnow():
+        raise NewsletterError(
+            "that time has already passed: pick a time in the future", field="when"
+        )
+    if not topics_of(session, issue.newsletter_id):
+        raise NewsletterError(
+            "this newsletter has no topics, so nobody would receive it: choose its topics first",
+            field="topics",
+        )
+    missing = [
+        b.position
+        for b in blocks_of(session, issue.id or 0)
+        if b.required and b.kind == BlockKind.text and not b.body.strip()
+    ]
+    if missing:
+        raise IssueRenderError(
+            [
+                BlockProblem(p, "this block is required: fill it in before scheduling")
+                for p in missing
+            ]
+        )
+    issue.compiled_html, issue.compiled_text = compile_for(session, issue)
+    issue.scheduled_at, issue.timezone = send_at, timezone
+    issue.status, issue.frozen_at = IssueStatus.scheduled, utcnow()
+    session.flush()
+
+
+def return_to_draft(session: Session, issue: Issue) -> None:
+    if issue.status != IssueStatus.scheduled:
+        raise IssueStateError(
+            f"only a scheduled issue can go back to draft; this one is {issue.status.value}"
+        )
+    issue.status, issue.scheduled_at = IssueStatus.draft, None
+    issue.compiled_html = issue.compiled_text = None
+    issue.frozen_at = None
+    session.flush()
+
+
+# The archive -------------------------------------------------------------------------
+
+
+def sent_issues(session: Session, newsletter_id: int) -> Sequence[Issue]:
+    return session.exec(
+        select(Issue)
+        .where(Issue.newsletter_id == newsletter_id, Issue.status == IssueStatus.sent)
+        .order_by(col(Issue.number).desc())
+    ).all()
+
+
+def web_version(issue: Issue) -> str:
+    """The web version: the sent email with every personal link removed."""
+    html, _ = fill(
+        issue.compiled_html or "",
+        issue.compiled_text or "",
+        personal=False,
+        first_name=None,
+        postal_address=get_settings().postal_address,
+    )
+    return html

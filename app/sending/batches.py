@@ -1,0 +1,272 @@
+"""Sending one batch of an issue: claim its rows, re-check who may still receive it,
+send each message over the worker thread's SMTP connection, and mark each Delivery
+sent as soon as the server accepts it.
+
+Like an actor, `run_batch` owns its transactions: the claim commits before anything is
+sent, and each acceptance commits on its own, so a worker killed mid-batch re-sends at
+most the message that was in flight when it died.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select, text, update
+from sqlmodel import Session, col
+
+from app.config import get_settings
+from app.db import get_engine, session_scope, utcnow
+from app.jobs import send_now
+from app.mailing.message import sender_domain
+from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
+from app.newsletters.models import Issue, IssueStatus, Newsletter
+from app.sending import lifecycle, throttle
+from app.sending.assembly import SEND_BATCH, topic_ids
+from app.sending.composer import IssueComposer, Recipient, verp_address
+from app.sending.models import Delivery, DeliveryStatus
+from app.subscribers.models import Subscriber
+from app.subscribers.service import (
+    active_subscriber_ids_query,
+    preferences_url,
+    suppress,
+    unsubscribe_url,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_DELAY_MS = 60_000
+
+
+@dataclass
+class BatchOutcome:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deferred: list[int] = field(default_factory=list)
+    stopped: str | None = None  # why the batch stopped early
+
+
+def claim(session: Session, issue_id: int, batch: int) -> list[int]:
+    now = utcnow()
+    result = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.issue_id) == issue_id,
+            col(Delivery.batch) == batch,
+            or_(
+                col(Delivery.status) == DeliveryStatus.queued,
+                (col(Delivery.status) == DeliveryStatus.sending)
+                & (col(Delivery.claimed_at) < now - lifecycle.CLAIM_LEASE),
+            ),
+        )
+        .values(status=DeliveryStatus.sending, claimed_at=now, attempts=Delivery.attempts + 1)
+        .returning(col(Delivery.id))
+    )
+    return [row[0] for row in result]
+
+
+def _composer(session: Session, issue: Issue) -> IssueComposer:
+    newsletter = session.get(Newsletter, issue.newsletter_id)
+    assert newsletter is not None and issue.compiled_html and issue.compiled_text
+    settings = get_settings()
+    domain = sender_domain(settings.mail_from)
+    return IssueComposer(
+        subject=issue.subject,
+        sender_name=newsletter.sender_name,
+        sender_address=newsletter.sender_address,
+        reply_to=newsletter.reply_to,
+        list_id=f"{newsletter.slug}.{domain}",
+        list_name=newsletter.name,
+        html=issue.compiled_html,
+        text=issue.compiled_text,
+        settings=settings,
+    )
+
+
+def _recipients(
+    session: Session, issue: Issue, delivery_ids: list[int]
+) -> tuple[list[tuple[Recipient, Subscriber]], list[int]]:
+    """Who in this batch may still receive it (consent and suppressions can change
+    between assembly and sending), and the deliveries to skip."""
+    rows = session.execute(
+        select(Delivery.id, Subscriber)
+        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id), isouter=True)
+        .where(col(Delivery.id).in_(delivery_ids))
+        .order_by(Delivery.id)
+    ).all()
+    ids = [s.id for _, s in rows if s is not None]
+    eligible = (
+        set(
+            session.execute(
+                active_subscriber_ids_query(topic_ids(session, issue.newsletter_id)).where(
+                    col(Subscriber.id).in_(ids)
+                )
+            ).scalars()
+        )
+        if ids
+        else set()
+    )
+    recipients, skipped = [], []
+    for delivery_id, subscriber in rows:
+        if subscriber is None or subscriber.id not in eligible:
+            skipped.append(delivery_id)
+            continue
+        recipients.append(
+            (
+                Recipient(
+                    delivery_id=delivery_id,
+                    email=subscriber.email,
+                    first_name=subscriber.first_name,
+                    unsubscribe_url=unsubscribe_url(subscriber, None),
+                    preferences_url=preferences_url(subscriber),
+                ),
+                subscriber,
+            )
+        )
+    return recipients, skipped
+
+
+def _set_status(ids: Iterable[int], status: DeliveryStatus, **values: object) -> None:
+    """Mark deliveries in a transaction of their own. On PostgreSQL the commit does not
+    wait for the disk flush: a database crash may forget the last few marks (and re-send
+    those messages), but a worker crash never does."""
+    ids = list(ids)
+    if not ids:
+        return
+    with get_engine().begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        connection.execute(
+            update(Delivery).where(col(Delivery.id).in_(ids)).values(status=status, **values)
+        )
+
+
+def run_batch(issue_id: int, batch: int, transport: MailTransport) -> BatchOutcome:
+    outcome = BatchOutcome()
+    with session_scope() as session:
+        issue = session.get(Issue, issue_id)
+        if issue is None or issue.status != IssueStatus.sending:
+            outcome.stopped = f"issue is {issue.status.value if issue else 'gone'}"
+            return outcome  # pause and cancel take effect here, at the batch boundary
+        claimed = claim(session, issue_id, batch)
+    if not claimed:
+        return outcome
+    with session_scope() as session:
+        issue = session.get(Issue, issue_id)
+        assert issue is not None
+        composer = _composer(session, issue)
+        recipients, skipped = _recipients(session, issue, claimed)
+    _set_status(skipped, DeliveryStatus.skipped)
+    outcome.skipped = len(skipped)
+    pending = [r for r, _ in recipients]
+    limiter = throttle.SendThrottle(get_settings())
+    try:
+        _send_all(issue_id, pending, composer, transport, limiter, outcome)
+    finally:
+        limiter.close()
+    if outcome.stopped is None:
+        _finish(issue_id, batch, outcome)
+    return outcome
+
+
+def _send_all(
+    issue_id: int,
+    pending: list[Recipient],
+    composer: IssueComposer,
+    transport: MailTransport,
+    limiter: throttle.SendThrottle,
+    outcome: BatchOutcome,
+) -> None:
+    settings = get_settings()
+    for index, recipient in enumerate(pending):
+        domain = recipient.email.rpartition("@")[2].lower()
+        if not limiter.admit(domain):
+            outcome.deferred.append(recipient.delivery_id)
+            continue
+        try:
+            raw = composer.compose(recipient)
+            transport.send(
+                raw,
+                mail_from=verp_address(recipient.delivery_id, settings),
+                rcpt_to=[recipient.email],
+            )
+        except PermanentDeliveryError as exc:
+            outcome.failed += 1
+            _hard_failure(issue_id, recipient, str(exc))
+            continue
+        except TransientDeliveryError as exc:
+            if exc.code is None:  # the server itself is unreachable: stop, do not burn retries
+                remaining = [r.delivery_id for r in pending[index:]] + outcome.deferred
+                _set_status(remaining, DeliveryStatus.queued, error=str(exc)[:300])
+                with session_scope() as session:
+                    issue = session.get(Issue, issue_id)
+                    if issue is not None:
+                        lifecycle.pause_for_smtp(session, issue, str(exc)[:200])
+                outcome.stopped = str(exc)
+                return
+            outcome.deferred.append(recipient.delivery_id)
+            continue
+        _set_status([recipient.delivery_id], DeliveryStatus.sent, sent_at=utcnow(), error=None)
+        outcome.sent += 1
+
+
+def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
+    """A 5xx: the delivery failed, the address is suppressed as a hard bounce, and a
+    run of such failures pauses the issue (something is wrong beyond one mailbox)."""
+    with session_scope() as session:
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == recipient.delivery_id)
+            .values(status=DeliveryStatus.failed, error=error[:300])
+        )
+        suppress(session, recipient.email, "hard-bounce")
+        issue = session.get(Issue, issue_id)
+        if issue is None:
+            return
+        issue.failure_streak += 1
+        if issue.failure_streak >= get_settings().failure_streak_limit and (
+            issue.status == IssueStatus.sending
+        ):
+            lifecycle.pause(
+                session,
+                issue,
+                by="failures",
+                reason=(
+                    f"{issue.failure_streak} messages in a row were refused (last: {error[:120]}). "
+                    "Check the sender settings and the mail server, then resume."
+                ),
+            )
+            lifecycle.notify_admins(
+                session,
+                subject=f"Sending paused: {issue.subject}",
+                message=issue.pause_reason or "",
+            )
+
+
+def _finish(issue_id: int, batch: int, outcome: BatchOutcome) -> None:
+    with session_scope() as session:
+        issue = session.get(Issue, issue_id)
+        if issue is None:
+            return
+        if outcome.sent:
+            issue.failure_streak = 0
+        if outcome.deferred:
+            # 4xx or a busy domain: try these again later, up to MAX_ATTEMPTS each.
+            rows = (
+                session.execute(select(Delivery).where(col(Delivery.id).in_(outcome.deferred)))
+                .scalars()
+                .all()
+            )
+            for delivery in rows:
+                if delivery.attempts >= MAX_ATTEMPTS:
+                    delivery.status, delivery.error = DeliveryStatus.failed, "gave up after retries"
+                else:
+                    delivery.status = DeliveryStatus.queued
+            session.flush()
+        else:
+            lifecycle.finish_if_done(session, issue)
+    if outcome.deferred:
+        send_now(SEND_BATCH, issue_id, batch, delay_ms=RETRY_DELAY_MS)

@@ -1,0 +1,194 @@
+"""An issue's sending life: start, pause, resume, cancel, finish, and the sweep that
+keeps it moving. Every state lives in the database, so any worker can pick it up."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import distinct, func, select, update
+from sqlmodel import Session, col
+
+from app.config import get_settings
+from app.db import utcnow
+from app.jobs import enqueue, register_sweep
+from app.mailing.service import queue_transactional
+from app.mailing.transport import DeliveryError, make_transport
+from app.members.models import Account, Role
+from app.newsletters.models import Issue, IssueStatus
+from app.sending.assembly import ASSEMBLE_ISSUE, SEND_BATCH
+from app.sending.models import Delivery, DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=10)  # a claimed batch not finished by then was lost
+QUEUE_GRACE = timedelta(minutes=10)  # a queued batch not started by then lost its message
+ASSEMBLY_STALL = timedelta(minutes=2)
+
+
+class IssueStateError(Exception):
+    """The issue's status does not allow this action (HTTP 409)."""
+
+
+def start(session: Session, issue: Issue) -> None:
+    """Begin sending a scheduled issue now (admins, or the sweep at its time)."""
+    if issue.status != IssueStatus.scheduled:
+        raise IssueStateError(f"only a scheduled issue can start; this one is {issue.status.value}")
+    issue.status = IssueStatus.sending
+    issue.send_started_at = issue.updated_at = utcnow()
+    enqueue(session, ASSEMBLE_ISSUE, issue.id)
+
+
+def pause(session: Session, issue: Issue, *, by: str = "admin", reason: str | None = None) -> None:
+    """Stop at the next batch boundary; batches already running finish."""
+    if issue.status != IssueStatus.sending:
+        raise IssueStateError(
+            f"only a sending issue can be paused; this one is {issue.status.value}"
+        )
+    issue.status, issue.paused_by = IssueStatus.paused, by
+    issue.pause_reason = reason or "Paused by an admin."
+    issue.updated_at = utcnow()
+
+
+def resume(session: Session, issue: Issue) -> None:
+    if issue.status != IssueStatus.paused:
+        raise IssueStateError(f"only a paused issue can resume; this one is {issue.status.value}")
+    issue.status, issue.paused_by, issue.pause_reason = IssueStatus.sending, None, None
+    issue.failure_streak = 0
+    issue.updated_at = utcnow()
+    if not issue.assembly_done:
+        enqueue(session, ASSEMBLE_ISSUE, issue.id)
+    for batch in pending_batches(session, issue.id or 0):
+        enqueue(session, SEND_BATCH, issue.id, batch)
+
+
+def cancel(session: Session, issue: Issue) -> None:
+    if issue.status not in (IssueStatus.scheduled, IssueStatus.sending, IssueStatus.paused):
+        raise IssueStateError(f"a {issue.status.value} issue cannot be cancelled")
+    issue.status, issue.updated_at = IssueStatus.cancelled, utcnow()
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.issue_id) == issue.id, col(Delivery.status) == DeliveryStatus.queued)
+        .values(status=DeliveryStatus.cancelled)
+    )
+
+
+def pending_batches(session: Session, issue_id: int) -> list[int]:
+    return list(
+        session.execute(
+            select(distinct(Delivery.batch))
+            .where(
+                col(Delivery.issue_id) == issue_id,
+                col(Delivery.status).in_([DeliveryStatus.queued, DeliveryStatus.sending]),
+            )
+            .order_by(Delivery.batch)
+        ).scalars()
+    )
+
+
+def finish_if_done(session: Session, issue: Issue) -> bool:
+    if issue.status != IssueStatus.sending or not issue.assembly_done:
+        return False
+    if pending_batches(session, issue.id or 0):
+        return False
+    issue.status, issue.sent_at = IssueStatus.sent, utcnow()
+    issue.updated_at = issue.sent_at
+    return True
+
+
+def notify_admins(session: Session, *, subject: str, message: str) -> None:
+    admins = session.execute(
+        select(Account.email).where(col(Account.role) == Role.admin, col(Account.active))
+    ).scalars()
+    for email in admins:
+        queue_transactional(
+            session,
+            kind="admin-alert",
+            to=email,
+            subject=subject,
+            template="admin_alert",
+            message=message,
+        )
+
+
+def pause_for_smtp(session: Session, issue: Issue, error: str) -> None:
+    if issue.status == IssueStatus.sending:
+        pause(
+            session,
+            issue,
+            by="smtp",
+            reason=f"The mail server could not be reached ({error}). Sending resumes by "
+            "itself once it answers again.",
+        )
+        notify_admins(
+            session, subject=f"Sending paused: {issue.subject}", message=issue.pause_reason or ""
+        )
+
+
+def smtp_answers() -> bool:
+    transport = make_transport(get_settings())
+    try:
+        transport.probe()
+        return True
+    except DeliveryError:
+        return False
+    finally:
+        transport.close()
+
+
+@register_sweep("issues")
+def sweep_issues(session: Session) -> None:
+    now = utcnow()
+    due = (
+        session.execute(
+            select(Issue).where(
+                col(Issue.status) == IssueStatus.scheduled, col(Issue.scheduled_at) <= now
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for issue in due:
+        start(session, issue)
+    sending = (
+        session.execute(select(Issue).where(col(Issue.status) == IssueStatus.sending))
+        .scalars()
+        .all()
+    )
+    for issue in sending:
+        if not issue.assembly_done and issue.updated_at < now - ASSEMBLY_STALL:
+            enqueue(session, ASSEMBLE_ISSUE, issue.id)
+        for batch in stalled_batches(session, issue.id or 0, now):
+            enqueue(session, SEND_BATCH, issue.id, batch)
+        finish_if_done(session, issue)
+    waiting = (
+        session.execute(
+            select(Issue).where(
+                col(Issue.status) == IssueStatus.paused, col(Issue.paused_by) == "smtp"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if waiting and smtp_answers():
+        for issue in waiting:
+            log.info("mail server answers again: resuming issue %s", issue.id)
+            resume(session, issue)
+
+
+def stalled_batches(session: Session, issue_id: int, now) -> list[int]:  # type: ignore[no-untyped-def]
+    """Batches whose job was lost: queued rows older than the grace period, or claims
+    older than the lease (their worker died)."""
+    stale_claim = (col(Delivery.status) == DeliveryStatus.sending) & (
+        col(Delivery.claimed_at) < now - CLAIM_LEASE
+    )
+    forgotten = (col(Delivery.status) == DeliveryStatus.queued) & (
+        func.coalesce(col(Delivery.claimed_at), col(Delivery.created_at)) < now - QUEUE_GRACE
+    )
+    return list(
+        session.execute(
+            select(distinct(Delivery.batch))
+            .where(col(Delivery.issue_id) == issue_id, stale_claim | forgotten)
+            .limit(1000)
+        ).scalars()
+    )

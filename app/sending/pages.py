@@ -1,0 +1,158 @@
+"""Admin controls for sending an issue: start, pause, resume, cancel; live progress;
+the delivery log. Plus the bounce webhook."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from app.auth.deps import RequireAdmin
+from app.config import get_settings
+from app.db import SessionDep, utcnow
+from app.newsletters.models import Issue, IssueStatus, Newsletter
+from app.sending import bounces, lifecycle
+from app.sending.assembly import progress
+from app.sending.models import Delivery, DeliveryStatus
+from app.subscribers.models import Subscriber
+from app.web import CsrfProtected, redirect, render
+
+router = APIRouter(include_in_schema=False)
+webhooks = APIRouter(tags=["webhooks"])
+
+LOG_PAGE = 100
+
+
+def _issue(session: Session, issue_id: int) -> tuple[Issue, Newsletter]:
+    issue = session.get(Issue, issue_id)
+    newsletter = session.get(Newsletter, issue.newsletter_id) if issue else None
+    if issue is None or newsletter is None:
+        raise HTTPException(404, "There is no such issue.")
+    return issue, newsletter
+
+
+def progress_report(session: Session, issue: Issue) -> dict[str, object]:
+    counts = progress(session, issue.id or 0)
+    total = sum(counts.values())
+    done = sum(
+        counts[s] for s in ("sent", "failed", "bounced", "complained", "skipped", "cancelled")
+    )
+    remaining = counts["queued"] + counts["sending"]
+    eta_seconds = None
+    if issue.status == IssueStatus.sending and issue.send_started_at and counts["sent"]:
+        elapsed = (utcnow() - issue.send_started_at).total_seconds()
+        rate = counts["sent"] / max(elapsed, 1e-3)
+        eta_seconds = int(remaining / rate) if rate > 0 else None
+    return {
+        "status": issue.status.value,
+        "assembled": issue.assembly_done,
+        "total": total,
+        "done": done,
+        "percent": round(100 * done / total, 1)
+        if total
+        else (100.0 if issue.status == IssueStatus.sent else 0.0),
+        "counts": counts,
+        "eta_seconds": eta_seconds,
+        "pause_reason": issue.pause_reason,
+    }
+
+
+@router.get("/admin/issues/{issue_id}/sending", response_class=HTMLResponse)
+def sending_page(
+    request: Request,
+    issue_id: int,
+    session: SessionDep,
+    admin: RequireAdmin,
+    status: str | None = None,
+    after: int = 0,
+) -> Response:
+    issue, newsletter = _issue(session, issue_id)
+    query = (
+        select(Delivery, Subscriber.email)
+        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id), isouter=True)
+        .where(col(Delivery.issue_id) == issue_id, col(Delivery.id) > after)
+        .order_by(col(Delivery.id))
+        .limit(LOG_PAGE)
+    )
+    if status:
+        if status not in DeliveryStatus.__members__:
+            raise HTTPException(422, f"unknown status filter {status!r}")
+        query = query.where(col(Delivery.status) == status)
+    log = session.execute(query).all()
+    return render(
+        request,
+        "sending/issue.html",
+        issue=issue,
+        newsletter=newsletter,
+        report=progress_report(session, issue),
+        log=log,
+        status_filter=status,
+        statuses=[s.value for s in DeliveryStatus],
+        next_after=log[-1][0].id if len(log) == LOG_PAGE else None,
+    )
+
+
+@router.get("/admin/issues/{issue_id}/progress.json")
+def progress_json(issue_id: int, session: SessionDep, admin: RequireAdmin) -> JSONResponse:
+    issue, _ = _issue(session, issue_id)
+    return JSONResponse(progress_report(session, issue))
+
+
+@router.post("/admin/issues/{issue_id}/sending", dependencies=[CsrfProtected])
+def control(
+    issue_id: int,
+    session: SessionDep,
+    admin: RequireAdmin,
+    action: Annotated[str, Form()],
+) -> Response:
+    issue, _ = _issue(session, issue_id)
+    actions = {
+        "start": (lifecycle.start, "Sending has started."),
+        "pause": (lifecycle.pause, "Paused: batches already running finish, the rest wait."),
+        "resume": (lifecycle.resume, "Resumed."),
+        "cancel": (lifecycle.cancel, "Cancelled: nobody else will receive this issue."),
+    }
+    if action not in actions:
+        raise HTTPException(422, f"unknown action {action!r}")
+    do, message = actions[action]
+    try:
+        do(session, issue)
+    except lifecycle.IssueStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return redirect(f"/admin/issues/{issue_id}/sending", message)
+
+
+# Bounces ------------------------------------------------------------------------------
+
+
+@webhooks.post(
+    "/webhooks/bounces",
+    summary="Receive a bounce (RFC 3464 DSN) or complaint (RFC 5965 ARF) as a raw message",
+    responses={
+        202: {"description": "Accepted and applied"},
+        401: {"description": "Missing or wrong shared secret"},
+        422: {"description": "Stored, but not a report we can read"},
+    },
+)
+async def bounce_webhook(
+    request: Request,
+    session: SessionDep,
+    x_bounce_secret: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    secret = get_settings().bounce_webhook_secret
+    if not secret:
+        raise HTTPException(404, "The bounce webhook is not configured on this Club.")
+    if not x_bounce_secret or not hmac.compare_digest(x_bounce_secret, secret):
+        raise HTTPException(401, "Missing or wrong X-Bounce-Secret.")
+    raw = await request.body()
+    if len(raw) > 5_000_000:
+        raise HTTPException(413, "A bounce report is at most 5 MB.")
+    try:
+        report = bounces.process(session, raw)
+    except bounces.UnreadableReport as exc:
+        return JSONResponse({"detail": f"Stored but not applied: {exc}"}, status_code=422)
+    return JSONResponse({"kind": report.kind, "delivery": report.delivery_id}, status_code=202)
