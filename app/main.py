@@ -22,13 +22,13 @@ from app.auth.deps import (
     optional_account,
 )
 from app.config import get_settings
-from app.newsletters import archive
-from app.newsletters import pages as newsletter_pages
-from app.sending import pages as sending_pages
 from app.members import admin as member_admin
 from app.members import api as members_api
 from app.members import dashboard as member_dashboard
 from app.members import pages as members_pages
+from app.newsletters import archive
+from app.newsletters import pages as newsletter_pages
+from app.sending import pages as sending_pages
 from app.subscribers import api as subscribers_api
 from app.subscribers import pages as subscribers_pages
 from app.web import STATIC_DIR, render, templates

@@ -5,10 +5,10 @@ Revises: 0004
 Create Date: 2026-11-21 01:39:27.175769
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
+from alembic import op
 
 revision = "0005"
 down_revision = "0004"
