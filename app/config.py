@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     send_rate_per_second: int = Field(default=0, ge=0)  # 0: as fast as the server takes
     send_domain_concurrency: int = Field(default=0, ge=0)  # 0: no per-domain limit
     failure_streak_limit: int = Field(default=50, ge=1)
+    send_retry_delay_seconds: float = Field(default=60.0, gt=0)  # after a 4xx
+    send_claim_lease_seconds: float = Field(
+        default=600.0, gt=0
+    )  # then a dead worker's batch resumes
     bounce_domain: str | None = None  # VERP return paths; default: MAIL_FROM's domain
     bounce_webhook_secret: str | None = None
     soft_bounce_limit: int = Field(default=3, ge=1)

@@ -43,6 +43,8 @@ class Handler:
     messages: list[Received] = field(default_factory=list)
     # Replies for RCPT TO by address, e.g. {"bad@x.org": "550 5.1.1 no such user"}.
     rcpt_replies: dict[str, str] = field(default_factory=dict)
+    # Replies given once, then the address is accepted (a mailbox that comes back).
+    rcpt_replies_once: dict[str, str] = field(default_factory=dict)
     sessions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,6 +57,9 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         reply = self.rcpt_replies.get(address.lower())
+        if reply is None:
+            with self.lock:
+                reply = self.rcpt_replies_once.pop(address.lower(), None)
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -98,6 +103,7 @@ class SmtpSink:
         with self.handler.lock:
             self.handler.messages.clear()
             self.handler.rcpt_replies.clear()
+            self.handler.rcpt_replies_once.clear()
 
     @property
     def messages(self) -> list[Received]:

@@ -8,7 +8,7 @@ enqueued after that commit. A killed assembler resumes from the checkpoint; the 
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -70,7 +70,7 @@ def assemble_page(session: Session, issue: Issue, page_size: int) -> int:
                 literal(DeliveryStatus.queued.value),
                 literal(0),
                 literal(now, Delivery.created_at.type),  # type: ignore[attr-defined]
-            ),
+            ).where(true()),  # SQLite needs a WHERE to read the ON CONFLICT that follows
         )
         .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
         .returning(col(Delivery.subscriber_id))

@@ -37,7 +37,6 @@ from app.subscribers.service import (
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-RETRY_DELAY_MS = 60_000
 
 
 @dataclass
@@ -59,7 +58,7 @@ def claim(session: Session, issue_id: int, batch: int) -> list[int]:
             or_(
                 col(Delivery.status) == DeliveryStatus.queued,
                 (col(Delivery.status) == DeliveryStatus.sending)
-                & (col(Delivery.claimed_at) < now - lifecycle.CLAIM_LEASE),
+                & (col(Delivery.claimed_at) < now - lifecycle.claim_lease()),
             ),
         )
         .values(status=DeliveryStatus.sending, claimed_at=now, attempts=Delivery.attempts + 1)
@@ -98,14 +97,10 @@ def _recipients(
         .order_by(Delivery.id)
     ).all()
     ids = [s.id for _, s in rows if s is not None]
+    newsletter_topics = topic_ids(session, issue.newsletter_id)
+    audience = active_subscriber_ids_query(newsletter_topics)
     eligible = (
-        set(
-            session.execute(
-                active_subscriber_ids_query(topic_ids(session, issue.newsletter_id)).where(
-                    col(Subscriber.id).in_(ids)
-                )
-            ).scalars()
-        )
+        set(session.execute(audience.where(col(Subscriber.id).in_(ids))).scalars())
         if ids
         else set()
     )
@@ -120,7 +115,7 @@ def _recipients(
                     delivery_id=delivery_id,
                     email=subscriber.email,
                     first_name=subscriber.first_name,
-                    unsubscribe_url=unsubscribe_url(subscriber, None),
+                    unsubscribe_url=unsubscribe_url(subscriber, newsletter_topics),
                     preferences_url=preferences_url(subscriber),
                 ),
                 subscriber,
@@ -269,4 +264,9 @@ def _finish(issue_id: int, batch: int, outcome: BatchOutcome) -> None:
         else:
             lifecycle.finish_if_done(session, issue)
     if outcome.deferred:
-        send_now(SEND_BATCH, issue_id, batch, delay_ms=RETRY_DELAY_MS)
+        send_now(
+            SEND_BATCH,
+            issue_id,
+            batch,
+            delay_ms=int(get_settings().send_retry_delay_seconds * 1000),
+        )

@@ -21,7 +21,12 @@ from app.sending.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(minutes=10)  # a claimed batch not finished by then was lost
+
+def claim_lease() -> timedelta:
+    """A claimed batch not finished within this time was lost with its worker."""
+    return timedelta(seconds=get_settings().send_claim_lease_seconds)
+
+
 QUEUE_GRACE = timedelta(minutes=10)  # a queued batch not started by then lost its message
 ASSEMBLY_STALL = timedelta(minutes=2)
 
@@ -180,7 +185,7 @@ def stalled_batches(session: Session, issue_id: int, now) -> list[int]:  # type:
     """Batches whose job was lost: queued rows older than the grace period, or claims
     older than the lease (their worker died)."""
     stale_claim = (col(Delivery.status) == DeliveryStatus.sending) & (
-        col(Delivery.claimed_at) < now - CLAIM_LEASE
+        col(Delivery.claimed_at) < now - claim_lease()
     )
     forgotten = (col(Delivery.status) == DeliveryStatus.queued) & (
         func.coalesce(col(Delivery.claimed_at), col(Delivery.created_at)) < now - QUEUE_GRACE

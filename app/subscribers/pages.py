@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from app import signing
@@ -371,7 +371,7 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
         return render(request, "public/erased.html")
     message = "Your choices are saved."
     if action == "unsubscribe_all":
-        preferences.unsubscribe(session, subscriber=subscriber, topic_id=None, token=token)
+        preferences.unsubscribe(session, subscriber=subscriber, topic_ids=None, token=token)
         message = "You are unsubscribed from everything. We will not email you again."
     elif action == "save":
         chosen: set[int] = set()
@@ -399,20 +399,29 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
     try:
-        _, topic_id = subscriber_from_unsubscribe_token(session, token)
+        _, topic_ids = subscriber_from_unsubscribe_token(session, token)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
-    topic = session.get(Topic, topic_id) if topic_id else None
-    return render(request, "public/unsubscribe.html", token=token, topic=topic)
+    return render(
+        request, "public/unsubscribe.html", token=token, topics=_named_topics(session, topic_ids)
+    )
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_one_click(request: Request, token: str, session: SessionDep) -> HTMLResponse:
     try:
-        subscriber, topic_id = subscriber_from_unsubscribe_token(session, token)
+        subscriber, topic_ids = subscriber_from_unsubscribe_token(session, token)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
     if subscriber is not None:
-        preferences.unsubscribe(session, subscriber=subscriber, topic_id=topic_id, token=token)
-    topic = session.get(Topic, topic_id) if topic_id else None
-    return render(request, "public/unsubscribed.html", topic=topic)
+        preferences.unsubscribe(session, subscriber=subscriber, topic_ids=topic_ids, token=token)
+    return render(request, "public/unsubscribed.html", topics=_named_topics(session, topic_ids))
+
+
+def _named_topics(session: Session, topic_ids: frozenset[int] | None) -> list[Topic]:
+    """The topics a link is about, by name (empty: it is about every topic)."""
+    if not topic_ids:
+        return []
+    return list(
+        session.exec(select(Topic).where(col(Topic.id).in_(topic_ids)).order_by(Topic.name)).all()
+    )

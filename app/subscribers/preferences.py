@@ -7,6 +7,7 @@ it lives here, in one named place.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
@@ -57,14 +58,18 @@ def _withdraw(
 
 
 def unsubscribe(
-    session: Session, *, subscriber: Subscriber, topic_id: int | None, token: str
+    session: Session,
+    *,
+    subscriber: Subscriber,
+    topic_ids: Collection[int] | None,
+    token: str | None,
 ) -> int:
-    """Withdraw a topic (and sharing on it), or everything when `topic_id` is None.
+    """Withdraw topics (and sharing on them), or everything when `topic_ids` is None.
     Idempotent: returns how many consents changed, 0 on a repeat."""
-    digest = token_digest(token)
+    digest = token_digest(token) if token else None
     changed = 0
     for subscription, topic in subscriptions_of(session, subscriber):
-        if topic_id is not None and topic.id != topic_id:
+        if topic_ids is not None and topic.id not in topic_ids:
             continue
         # Sharing first: it rides on the topic, so it ends with it.
         changed += _withdraw(

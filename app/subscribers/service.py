@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, exists
@@ -104,10 +105,12 @@ def preferences_token(subscriber: Subscriber) -> str:
     return signing.sign(signing.Purpose.preferences, {"s": subscriber.id, "c": _check(subscriber)})
 
 
-def unsubscribe_token(subscriber: Subscriber, topic_id: int | None) -> str:
-    """One-click unsubscribe from `topic_id`, or from everything when it is None."""
+def unsubscribe_token(subscriber: Subscriber, topics: int | Sequence[int] | None) -> str:
+    """One-click unsubscribe from one topic, from a newsletter's topics (a list), or from
+    everything when `topics` is None."""
+    scope = topics if topics is None or isinstance(topics, int) else sorted(topics)
     return signing.sign(
-        signing.Purpose.unsubscribe, {"s": subscriber.id, "c": _check(subscriber), "t": topic_id}
+        signing.Purpose.unsubscribe, {"s": subscriber.id, "c": _check(subscriber), "t": scope}
     )
 
 
@@ -115,8 +118,8 @@ def preferences_url(subscriber: Subscriber) -> str:
     return f"{get_settings().base_url}/preferences/{preferences_token(subscriber)}"
 
 
-def unsubscribe_url(subscriber: Subscriber, topic_id: int | None) -> str:
-    return f"{get_settings().base_url}/u/{unsubscribe_token(subscriber, topic_id)}"
+def unsubscribe_url(subscriber: Subscriber, topics: int | Sequence[int] | None) -> str:
+    return f"{get_settings().base_url}/u/{unsubscribe_token(subscriber, topics)}"
 
 
 def _payload(purpose: signing.Purpose, token: str, max_age: int) -> dict:
@@ -143,15 +146,26 @@ def subscriber_from_preferences_token(session: Session, token: str) -> Subscribe
     return _holder(session, _payload(signing.Purpose.preferences, token, PREFERENCES_MAX_AGE))
 
 
+def _topic_ids(value: object) -> frozenset[int] | None:
+    def is_id(item: object) -> bool:
+        return isinstance(item, int) and not isinstance(item, bool)
+
+    if value is None:
+        return None
+    if is_id(value):
+        return frozenset([value])  # type: ignore[list-item]
+    if isinstance(value, list) and value and all(is_id(item) for item in value):
+        return frozenset(value)
+    raise signing.InvalidToken("this link is not valid")
+
+
 def subscriber_from_unsubscribe_token(
     session: Session, token: str
-) -> tuple[Subscriber | None, int | None]:
-    """(subscriber or None once erased, topic id or None for everything)."""
+) -> tuple[Subscriber | None, frozenset[int] | None]:
+    """(subscriber or None once erased, the topic ids, or None for everything)."""
     payload = _payload(signing.Purpose.unsubscribe, token, UNSUBSCRIBE_MAX_AGE)
-    topic = payload.get("t")
-    if topic is not None and (not isinstance(topic, int) or isinstance(topic, bool)):
-        raise signing.InvalidToken("this link is not valid")
-    return _holder(session, payload), topic
+    topics = _topic_ids(payload.get("t"))
+    return _holder(session, payload), topics
 
 
 # Topics -----------------------------------------------------------------------------
