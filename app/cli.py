@@ -211,6 +211,36 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
         click.echo(f"  line {line}: {reason}")
 
 
+@cli.group()
+def bounces() -> None:
+    """Bounce and complaint reports."""
+
+
+@bounces.command("import")
+@click.argument("path", type=click.Path(exists=True))
+def bounces_import(path: str) -> None:
+    """Read DSN bounces and ARF complaints from an mbox file or a Maildir folder, and
+    apply each (suppressions, consent withdrawals). Unreadable reports are stored."""
+    import mailbox
+    from collections import Counter
+    from pathlib import Path
+
+    from app.db import session_scope
+    from app.sending import bounces as reports
+
+    box = mailbox.Maildir(path, create=False) if Path(path).is_dir() else mailbox.mbox(path)
+    counts: Counter[str] = Counter()
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        with session_scope() as session:
+            try:
+                counts[reports.process(session, raw).kind] += 1
+            except reports.UnreadableReport:
+                counts["unreadable"] += 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no messages"
+    click.echo(f"{sum(counts.values())} reports read: {summary}")
+
+
 def main() -> None:
     try:
         cli()

@@ -82,3 +82,29 @@ def test_the_sweep_tick_is_cluster_wide_once_per_interval():
     first, second = jobs.Ticker(30), jobs.Ticker(30)
     assert first.tick() is True
     assert second.tick() is False  # another process already ticked this interval
+
+
+def test_a_worker_process_knows_every_sweep():
+    """A `coopclub worker` process imports only `workers`: it must still register the
+    sweeps of every domain (the web process imports more and would hide a gap)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, workers; from app.jobs import registered_sweeps; "
+        "print(json.dumps(sorted(registered_sweeps())))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+        check=True,
+    )
+    registered = set(json.loads(result.stdout))
+    import app.main  # noqa: F401  (everything the web app loads)
+
+    assert set(jobs.registered_sweeps()) - {"test-failing", "test-fine"} <= registered

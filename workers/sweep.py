@@ -1,7 +1,14 @@
-"""The periodic sweep: every registered domain re-enqueues its unfinished work."""
+"""The periodic sweep: every registered domain re-enqueues its unfinished work.
+
+Each domain registers its sweep where its service lives; the imports below make sure a
+worker process that runs the sweep knows all of them, whatever else it imported.
+"""
 
 import dramatiq
 
+import app.auth.service  # noqa: F401  (expired sessions and login links)
+import app.mailing.service  # noqa: F401  (transactional mail left behind)
+import app.sending.lifecycle  # noqa: F401  (due issues, lost batches, paused-for-SMTP)
 from app import jobs
 
 

@@ -27,7 +27,6 @@ def claim_lease() -> timedelta:
     return timedelta(seconds=get_settings().send_claim_lease_seconds)
 
 
-QUEUE_GRACE = timedelta(minutes=10)  # a queued batch not started by then lost its message
 ASSEMBLY_STALL = timedelta(minutes=2)
 
 
@@ -182,18 +181,26 @@ def sweep_issues(session: Session) -> None:
 
 
 def stalled_batches(session: Session, issue_id: int, now) -> list[int]:  # type: ignore[no-untyped-def]
-    """Batches whose job was lost: queued rows older than the grace period, or claims
-    older than the lease (their worker died)."""
-    stale_claim = (col(Delivery.status) == DeliveryStatus.sending) & (
-        col(Delivery.claimed_at) < now - claim_lease()
+    """Batches whose job was lost: claims older than the lease (their worker died), and,
+    when the issue has made no progress for a whole lease, every batch still queued (its
+    message was lost with the broker or a worker's prefetch). Re-sending a batch job is
+    harmless: the claim lets only one job send each row."""
+    lease = claim_lease()
+    stale_claims = select(distinct(Delivery.batch)).where(
+        col(Delivery.issue_id) == issue_id,
+        col(Delivery.status) == DeliveryStatus.sending,
+        col(Delivery.claimed_at) < now - lease,
     )
-    forgotten = (col(Delivery.status) == DeliveryStatus.queued) & (
-        func.coalesce(col(Delivery.claimed_at), col(Delivery.created_at)) < now - QUEUE_GRACE
-    )
-    return list(
-        session.execute(
-            select(distinct(Delivery.batch))
-            .where(col(Delivery.issue_id) == issue_id, stale_claim | forgotten)
-            .limit(1000)
-        ).scalars()
-    )
+    batches = set(session.execute(stale_claims.limit(1000)).scalars())
+    last_activity = session.execute(
+        select(
+            func.max(
+                func.coalesce(
+                    col(Delivery.sent_at), col(Delivery.claimed_at), col(Delivery.created_at)
+                )
+            )
+        ).where(col(Delivery.issue_id) == issue_id)
+    ).scalar_one_or_none()
+    if last_activity is not None and last_activity < now - lease:
+        batches.update(pending_batches(session, issue_id)[:1000])
+    return sorted(batches)

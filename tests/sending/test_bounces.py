@@ -1,0 +1,228 @@
+"""Bounces (RFC 3464) and complaints (RFC 5965) arrive by webhook and turn into
+suppressions; the VERP return path says which delivery they are about."""
+
+import pytest
+from sqlmodel import select
+
+from app.config import get_settings
+from app.consent.models import ConsentAction, ConsentEvent
+from app.db import session_scope
+from app.sending.models import BounceReport, Delivery, DeliveryStatus
+from app.subscribers.service import is_suppressed
+from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
+from tests.sending import factories as people
+
+SECRET = "bounce-secret-for-tests"
+
+DSN = """\
+From: MAILER-DAEMON@mx.example.org
+To: {verp}
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
+
+--BOUNDARY
+Content-Type: text/plain
+
+This is the mail system at host mx.example.org. Your message could not be delivered.
+
+--BOUNDARY
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; {address}
+Original-Recipient: rfc822; {address}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; {code} mailbox problem
+
+--BOUNDARY
+Content-Type: text/rfc822-headers
+
+Return-Path: <{verp}>
+From: news@club.example.org
+To: {address}
+Subject: Spring at the co-ops
+
+--BOUNDARY--
+"""
+
+ARF = """\
+From: feedback@isp.example.org
+To: abuse@club.test
+Subject: FW: Spring at the co-ops
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="ARFB"
+
+--ARFB
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--ARFB
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: SomeISP/1.0
+Version: 1
+
+--ARFB
+Content-Type: message/rfc822
+
+Return-Path: <{verp}>
+From: news@club.example.org
+To: {address}
+Subject: Spring at the co-ops
+
+Hello
+
+--ARFB--
+"""
+
+
+@pytest.fixture
+def sent(smtp, run_jobs, monkeypatch):
+    monkeypatch.setattr(get_settings(), "bounce_webhook_secret", SECRET)
+    food = make_topic("food")
+    for name in ("hard", "soft", "angry"):
+        people.active(f"{name}@example.org", [food])
+    issue = schedule_soon(make_issue(make_newsletter("commons", topics=[food])))
+    run_jobs()
+    smtp.clear()
+    people.start_now(issue)
+    run_jobs()
+    return {m.rcpt_tos[0]: m.mail_from for m in smtp.messages if m.message["List-Id"]}
+
+
+def _post(client, raw: str, secret=SECRET):
+    headers = {"content-type": "message/rfc822"}
+    if secret:
+        headers["x-bounce-secret"] = secret
+    return client.post("/webhooks/bounces", content=raw.encode(), headers=headers)
+
+
+def _delivery_of(address):
+    with session_scope() as session:
+        from app.subscribers.models import Subscriber
+
+        subscriber = session.exec(select(Subscriber).where(Subscriber.email == address)).first()
+        return session.exec(select(Delivery).where(Delivery.subscriber_id == subscriber.id)).one()
+
+
+def test_a_hard_bounce_suppresses_at_once(client, sent):
+    response = _post(
+        client,
+        DSN.format(
+            verp=sent["hard@example.org"],
+            address="hard@example.org",
+            action="failed",
+            status="5.1.1",
+            code="550",
+        ),
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["kind"] == "hard"
+    assert _delivery_of("hard@example.org").status == DeliveryStatus.bounced
+    with session_scope() as session:
+        assert is_suppressed(session, "hard@example.org")
+        assert not is_suppressed(session, "soft@example.org")
+
+
+def test_soft_bounces_suppress_after_the_configured_count(client, sent, monkeypatch):
+    monkeypatch.setattr(get_settings(), "soft_bounce_limit", 2)
+    dsn = DSN.format(
+        verp=sent["soft@example.org"],
+        address="soft@example.org",
+        action="delayed",
+        status="4.2.2",
+        code="452",
+    )
+    assert _post(client, dsn).json()["kind"] == "soft"
+    with session_scope() as session:
+        assert not is_suppressed(session, "soft@example.org")
+    assert _post(client, dsn).status_code == 202
+    with session_scope() as session:
+        assert is_suppressed(session, "soft@example.org")
+
+
+def test_a_complaint_suppresses_and_withdraws_consent_in_the_ledger(client, sent):
+    response = _post(
+        client, ARF.format(verp=sent["angry@example.org"], address="angry@example.org")
+    )
+    assert response.status_code == 202 and response.json()["kind"] == "complaint"
+    delivery = _delivery_of("angry@example.org")
+    assert delivery.status == DeliveryStatus.complained
+    with session_scope() as session:
+        assert is_suppressed(session, "angry@example.org")
+        from app.subscribers.models import Subscriber
+
+        key = session.get(Subscriber, delivery.subscriber_id).key
+        actions = [
+            e.action
+            for e in session.exec(
+                select(ConsentEvent)
+                .where(ConsentEvent.subscriber_key == key)
+                .order_by(ConsentEvent.seq)
+            ).all()
+        ]
+    assert actions[-1] == ConsentAction.withdrawn
+
+
+def test_a_malformed_report_is_stored_and_answered_422(client, sent):
+    response = _post(client, "From: someone@example.org\nSubject: hello\n\nnot a report\n")
+    assert response.status_code == 422 and "multipart/report" in response.json()["detail"]
+    forged = DSN.format(
+        verp="bounces+1-0000000000000000@club.test",
+        address="hard@example.org",
+        action="failed",
+        status="5.1.1",
+        code="550",
+    )
+    assert _post(client, forged).status_code == 422  # a forged VERP suppresses nobody
+    with session_scope() as session:
+        kinds = [r.kind for r in session.exec(select(BounceReport)).all()]
+        assert kinds == ["unparsed", "unparsed"]
+        assert not is_suppressed(session, "hard@example.org")
+
+
+def test_the_webhook_needs_its_secret(client, sent):
+    raw = DSN.format(
+        verp=sent["hard@example.org"],
+        address="hard@example.org",
+        action="failed",
+        status="5.1.1",
+        code="550",
+    )
+    assert _post(client, raw, secret=None).status_code == 401
+    assert _post(client, raw, secret="wrong").status_code == 401
+    with session_scope() as session:
+        assert not is_suppressed(session, "hard@example.org")
+
+
+def test_bounces_import_reads_an_mbox(sent, tmp_path):
+    import mailbox
+
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    box = mailbox.mbox(tmp_path / "bounces.mbox")
+    box.add(
+        DSN.format(
+            verp=sent["hard@example.org"],
+            address="hard@example.org",
+            action="failed",
+            status="5.1.1",
+            code="550",
+        ).encode()
+    )
+    box.add(ARF.format(verp=sent["angry@example.org"], address="angry@example.org").encode())
+    box.add(b"From: x@example.org\nSubject: not a report\n\nhello\n")
+    box.flush()
+    result = CliRunner().invoke(cli, ["bounces", "import", str(tmp_path / "bounces.mbox")])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("3 reports read: 1 complaint, 1 hard, 1 unreadable")
+    with session_scope() as session:
+        assert is_suppressed(session, "hard@example.org")
+        assert is_suppressed(session, "angry@example.org")
