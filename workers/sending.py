@@ -5,7 +5,7 @@ import dramatiq
 from app.config import get_settings
 from app.db import session_scope
 from app.mailing.transport import thread_transport
-from app.sending import assembly, batches
+from app.sending import assembly, batches, lifecycle
 
 
 @dramatiq.actor(
@@ -16,6 +16,10 @@ from app.sending import assembly, batches
 )
 def assemble_issue(issue_id: int) -> None:
     assembly.assemble(session_scope, issue_id)
+    with session_scope() as session:  # every batch may have finished before assembly did
+        issue = assembly.lock_issue(session, issue_id)
+        if issue is not None:
+            lifecycle.finish_if_done(session, issue)
 
 
 @dramatiq.actor(

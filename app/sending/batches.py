@@ -23,7 +23,7 @@ from app.mailing.message import sender_domain
 from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
 from app.newsletters.models import Issue, IssueStatus, Newsletter
 from app.sending import lifecycle, throttle
-from app.sending.assembly import SEND_BATCH, topic_ids
+from app.sending.assembly import SEND_BATCH, lock_issue, topic_ids
 from app.sending.composer import IssueComposer, Recipient, verp_address
 from app.sending.models import Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
@@ -243,7 +243,9 @@ def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
 
 def _finish(issue_id: int, batch: int, outcome: BatchOutcome) -> None:
     with session_scope() as session:
-        issue = session.get(Issue, issue_id)
+        # Locked, so that this and the assembler's own finishing check run one after the
+        # other and the second sees what the first committed.
+        issue = lock_issue(session, issue_id)
         if issue is None:
             return
         if outcome.sent:
