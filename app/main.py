@@ -29,6 +29,7 @@ from app.members import pages as members_pages
 from app.newsletters import archive
 from app.newsletters import pages as newsletter_pages
 from app.sending import pages as sending_pages
+from app.subscribers import admin_pages as subscribers_admin
 from app.subscribers import api as subscribers_api
 from app.subscribers import pages as subscribers_pages
 from app.web import STATIC_DIR, render, templates
@@ -148,6 +149,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         member_dashboard.router,
         member_admin.router,
         subscribers_pages.router,
+        subscribers_admin.router,
         subscribers_api.router,
         newsletter_pages.router,
         archive.router,

@@ -18,6 +18,7 @@ from app.db import SessionDep
 from app.members import service
 from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, profile_values, validate
 from app.members.models import MemberProfile, Role
+from app.subscribers.service import member_topic_counts
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(prefix="/member", include_in_schema=False)
@@ -62,6 +63,7 @@ def show_dashboard(
         staff=service.staff(session, member_id=member.id),  # type: ignore[arg-type]
         keys=auth_service.member_keys(session, member_id=member.id),  # type: ignore[arg-type]
         embed=embed_snippets(member.slug),
+        topics=member_topic_counts(session, member.id),  # type: ignore[arg-type]
         **extra,
     )
 

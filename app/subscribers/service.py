@@ -221,3 +221,21 @@ def active_subscriber_ids_query(topic_ids: list[int], *, sharing: bool = False) 
 
 def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
     return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+
+
+def member_topic_counts(session: Session, member_id: int) -> list[tuple[Topic, int, int]]:
+    """A member's own topics with their active and pending subscription counts."""
+    from sqlalchemy import case, func
+
+    rows = session.exec(
+        select(
+            Topic,
+            func.count(case((col(Subscription.status) == SubscriptionStatus.active, 1))),
+            func.count(case((col(Subscription.status) == SubscriptionStatus.pending, 1))),
+        )
+        .join(Subscription, col(Subscription.topic_id) == col(Topic.id), isouter=True)
+        .where(Topic.member_id == member_id)
+        .group_by(col(Topic.id))
+        .order_by(Topic.name)
+    ).all()
+    return [(topic, int(active), int(pending)) for topic, active, pending in rows]

@@ -1,0 +1,54 @@
+"""The admin import page: pending rows, a report with line numbers, nothing half-saved."""
+
+from sqlmodel import select
+
+from app.db import session_scope
+from app.members.models import Role
+from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus
+from tests.members.factories import csrf_for_logged_in, log_in, make_account, make_member
+from tests.newsletters.factories import make_topic
+
+CSV = "email,first_name\nana@example.org,Ana\nnot-an-address,\nana@example.org,\nbo@example.org,\n"
+
+
+def _upload(client, content: str, topics):
+    return client.post(
+        "/admin/import",
+        data={"csrf_token": csrf_for_logged_in(client), "topics": [str(t.id) for t in topics]},
+        files={"file": ("people.csv", content.encode(), "text/csv")},
+    )
+
+
+def test_an_admin_imports_and_reads_the_report(client, smtp, run_jobs):
+    topic = make_topic("food")
+    log_in(client, make_account("admin@club.example.org", role=Role.admin))
+    response = _upload(client, CSV, [topic])
+    assert response.status_code == 200, response.text
+    assert "<strong>2</strong> accepted" in response.text
+    assert "duplicate rows (lines 4)" in response.text
+    assert "<td>3</td>" in response.text  # the invalid line, by number
+    with session_scope() as session:
+        statuses = {s.status for s in session.exec(select(Subscription)).all()}
+    assert statuses == {SubscriptionStatus.pending}
+    run_jobs()
+    assert len(smtp.to("ana@example.org")) == 1 and len(smtp.to("bo@example.org")) == 1
+
+
+def test_a_file_without_an_email_column_imports_nothing(client, smtp, run_jobs):
+    topic = make_topic("food")
+    log_in(client, make_account("admin@club.example.org", role=Role.admin))
+    response = _upload(client, "address\nana@example.org\n", [topic])
+    assert response.status_code == 422 and "email" in response.text
+    response = _upload(client, CSV, [])
+    assert response.status_code == 422 and "at least one topic" in response.text
+    run_jobs()
+    with session_scope() as session:
+        assert session.exec(select(Subscriber)).all() == []
+    assert smtp.messages == []
+
+
+def test_only_admins_may_import(client):
+    topic = make_topic("food")
+    log_in(client, make_account("owner@riverside.example.org", member=make_member("riverside")))
+    assert client.get("/admin/import").status_code == 403
+    assert _upload(client, CSV, [topic]).status_code == 403
