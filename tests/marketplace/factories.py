@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from app.db import session_scope
+from datetime import timedelta
+
+from app.db import session_scope, utcnow
 from app.marketplace import inventory, service
 from app.marketplace.models import Booking, BookingStatus, CreativeInput, Slot
 from app.members.models import Member
+from app.newsletters import service as newsletters
 from app.newsletters.models import Issue
 from app.payments.models import PaymentMethod
-from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
+from tests.newsletters.factories import make_issue, make_newsletter, make_topic
 
 CREATIVE = {
     "headline": "Fresh bread at Riverside",
@@ -22,14 +25,13 @@ def make_slots(slug: str = "commons", *, schedule: bool = True) -> tuple[Issue, 
     topic = make_topic(f"{slug}-topic")
     newsletter = make_newsletter(slug, topics=[topic])
     issue = make_issue(newsletter)
-    if schedule:
-        issue = schedule_soon(issue)
     with session_scope() as session:
         issue = session.get(Issue, issue.id)
+        if schedule:
+            newsletters.schedule(
+                session, issue, send_at=utcnow() + timedelta(days=3), timezone="UTC"
+            )
         slots = inventory.ensure_slots(session, issue)
-        # The default deadline is a day before sending; tests book an issue due in an hour.
-        for slot in slots:
-            slot.creative_deadline = issue.scheduled_at or slot.creative_deadline
     return issue, slots
 
 
