@@ -37,8 +37,10 @@ def test_starting_to_send_places_approved_creatives_behind_the_redirect(client):
         assert session.get(Booking, waiting.id).status == BookingStatus.paid
     assert CREATIVE["headline"] in row.compiled_html and "Riverside Food Co-op" in row.compiled_html
     assert CREATIVE["link"] not in row.compiled_html  # only our redirect is in the email
-    link = placement.click_url(creative_of(approved).id)
-    assert link in row.compiled_html and link in row.compiled_text
+    [token] = set(re.findall(r"http://testserver/r/([\w.-]+)", row.compiled_html))
+    assert f"http://testserver/r/{token}" in row.compiled_text
+    with session_scope() as session:
+        assert placement.creative_for_token(session, token).id == creative_of(approved).id
 
 
 def test_the_redirect_counts_clicks_and_cannot_be_pointed_elsewhere(client):
@@ -133,3 +135,21 @@ def test_a_member_books_pays_by_invoice_and_previews_the_creative_in_the_issue(c
     post_form(client, f"{booking_url}/creative", {**CREATIVE, "action": "submit"})
     with session_scope() as session:
         assert session.get(Booking, booking_id).status == BookingStatus.creative_submitted
+
+
+def test_the_demo_offers_free_slots_a_booking_and_credits(client):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from app.marketplace.models import Booking
+    from app.members.models import Member
+    from app.payments import credits
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo"]).exit_code == 0
+    assert runner.invoke(cli, ["demo"]).exit_code == 0
+    with session_scope() as session:
+        [booking] = session.exec(select(Booking)).all()
+        assert booking.status == BookingStatus.approved
+        riverside = session.exec(select(Member).where(Member.slug == "riverside-food-coop")).one()
+        assert credits.balance(session, member_id=riverside.id) == 35_000
