@@ -194,7 +194,63 @@ def seed_subscribers(
                     )
 
 
+def seed_marketplace(
+    session: Session, members: dict[str, Member], topics: dict[str, Topic]
+) -> None:
+    """A newsletter issue scheduled a week out with free slots, one booking with an
+    approved creative (paid with credits), and a credit balance for Riverside."""
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.marketplace import inventory
+    from app.marketplace import service as marketplace
+    from app.marketplace.models import CreativeInput
+    from app.newsletters import service as newsletters
+    from app.newsletters.models import Newsletter
+    from app.payments import credits
+    from app.payments.models import PaymentMethod
+
+    if newsletters.get_by_slug(session, "co-op-commons") is not None:
+        return
+    newsletter = Newsletter(
+        name="The Co-op Commons",
+        slug="co-op-commons",
+        description="Monthly news from member co-ops.",
+        sender_name="Co-op Data Club",
+        sender_address="newsletter@coopdata.club.invalid",
+    )
+    newsletters.save_newsletter(
+        session,
+        newsletter,
+        topic_ids=[topics["food-coops"].id or 0, topics["coops-in-ontario"].id or 0],
+    )
+    issue = newsletters.create_issue(session, newsletter, subject="Spring at the co-ops")
+    for block in newsletters.blocks_of(session, issue.id or 0):
+        if block.kind.value == "text":
+            block.body = "Seed swaps, new members and a bakery that opens on Saturdays."
+    session.flush()
+    newsletters.schedule(session, issue, send_at=utcnow() + timedelta(days=7), timezone="UTC")
+    slots = inventory.ensure_slots(session, issue)
+    riverside = members["riverside-food-coop"]
+    credits.add(
+        session, member_id=riverside.id or 0, amount=60_000, reason="Demo: recruited subscribers"
+    )
+    booking = marketplace.book(session, member=riverside, slot_id=slots[0].id or 0)
+    marketplace.pay(session, booking, method=PaymentMethod.credits)
+    marketplace.submit_creative(
+        session,
+        booking,
+        CreativeInput(
+            headline="Riverside's bakery opens on Saturdays",
+            body="Fresh sourdough from our own ovens. Members get their first loaf free.",
+            link="https://riverside-food.example.org/bakery",
+        ),
+    )
+    marketplace.approve(session, booking)
+
+
 def seed(session: Session) -> None:
     members = seed_members(session)
     topics = seed_topics(session, members)
     seed_subscribers(session, members, topics)
+    seed_marketplace(session, members, topics)

@@ -22,12 +22,16 @@ from app.auth.deps import (
     optional_account,
 )
 from app.config import get_settings
+from app.marketplace import admin as marketplace_admin
+from app.marketplace import api as marketplace_api
+from app.marketplace import pages as marketplace_pages
 from app.members import admin as member_admin
 from app.members import api as members_api
 from app.members import dashboard as member_dashboard
 from app.members import pages as members_pages
 from app.newsletters import archive
 from app.newsletters import pages as newsletter_pages
+from app.payments import webhooks as payment_webhooks
 from app.sending import pages as sending_pages
 from app.subscribers import admin_pages as subscribers_admin
 from app.subscribers import api as subscribers_api
@@ -155,6 +159,10 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         archive.router,
         sending_pages.router,
         sending_pages.webhooks,
+        marketplace_pages.router,
+        marketplace_api.router,
+        marketplace_admin.router,
+        payment_webhooks.router,
     ):
         app.include_router(router)
 

@@ -3,8 +3,10 @@
 from app.auth.models import AccountSession, ApiKey, LoginNonce
 from app.consent.models import ConsentEvent, ConsentText
 from app.mailing.models import TransactionalEmail
+from app.marketplace.models import Booking, ClickCount, Creative, Slot
 from app.members.models import Account, Member
 from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
+from app.payments.models import CreditEntry, StripeEvent
 from app.sending.models import BounceReport, Delivery
 from app.subscribers.models import Subscriber, Subscription, Suppression, Topic
 
@@ -12,9 +14,13 @@ __all__ = [
     "Account",
     "AccountSession",
     "ApiKey",
+    "Booking",
     "BounceReport",
+    "ClickCount",
     "ConsentEvent",
     "ConsentText",
+    "Creative",
+    "CreditEntry",
     "Delivery",
     "Issue",
     "IssueBlock",
@@ -22,6 +28,8 @@ __all__ = [
     "Member",
     "Newsletter",
     "NewsletterTopic",
+    "Slot",
+    "StripeEvent",
     "Subscriber",
     "Subscription",
     "Suppression",

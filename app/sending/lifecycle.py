@@ -14,8 +14,10 @@ from app.db import utcnow
 from app.jobs import enqueue, register_sweep
 from app.mailing.service import queue_transactional
 from app.mailing.transport import DeliveryError, make_transport
+from app.marketplace.placement import creatives_for_issue
 from app.members.models import Account, Role
 from app.newsletters.models import Issue, IssueStatus
+from app.newsletters.service import compile_for
 from app.sending.assembly import ASSEMBLE_ISSUE, SEND_BATCH
 from app.sending.models import Delivery, DeliveryStatus
 
@@ -38,6 +40,10 @@ def start(session: Session, issue: Issue) -> None:
     """Begin sending a scheduled issue now (admins, or the sweep at its time)."""
     if issue.status != IssueStatus.scheduled:
         raise IssueStateError(f"only a scheduled issue can start; this one is {issue.status.value}")
+    # Approved creatives go into their slots now; bookings become placed.
+    creatives = creatives_for_issue(session, issue)
+    if creatives:
+        issue.compiled_html, issue.compiled_text = compile_for(session, issue, creatives)
     issue.status = IssueStatus.sending
     issue.send_started_at = issue.updated_at = utcnow()
     enqueue(session, ASSEMBLE_ISSUE, issue.id)

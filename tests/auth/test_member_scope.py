@@ -9,8 +9,10 @@ import re
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlmodel import select
 
 from app.auth.deps import api_member, member_owner, member_staff
+from app.db import session_scope
 from app.main import create_app
 from app.members.models import Role
 from tests.members.factories import log_in, make_account, make_key, make_member, post_form
@@ -78,7 +80,14 @@ def two_members():
 
 # Which of member B's objects each path parameter names. Other domains add theirs here.
 def other_members_ids(two_members) -> dict[str, int]:
-    return two_members["ids"]
+    from app.members.models import Member
+    from tests.marketplace.factories import make_booking, make_slots
+
+    _issue, slots = make_slots("scope-check")
+    with session_scope() as session:
+        member_b = session.exec(select(Member).where(Member.slug == "member-b")).one()
+    booking = make_booking(member_b, slots[0])
+    return {**two_members["ids"], "booking_id": booking.id}
 
 
 @pytest.mark.parametrize(("method", "path", "kind"), ROUTES)

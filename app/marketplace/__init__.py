@@ -1,0 +1,1 @@
+"""The slot marketplace: slots in upcoming issues, bookings, creatives, approval, placement."""

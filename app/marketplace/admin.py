@@ -1,0 +1,168 @@
+"""Admin pages for the marketplace: slots per issue, the approval queue, invoices to mark
+paid, cancellations with refunds, and each booking's report."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, col, select
+
+from app.auth.deps import RequireAdmin
+from app.db import SessionDep
+from app.marketplace import inventory, report, service, states
+from app.marketplace.api import REFUSALS
+from app.marketplace.models import Booking, BookingStatus, Slot, SlotKind
+from app.marketplace.pages import describe
+from app.newsletters.models import Issue, Newsletter
+from app.newsletters.service import IssueStateError
+from app.payments.models import PaymentMethod
+from app.web import CsrfProtected, redirect, render
+
+router = APIRouter(prefix="/admin/marketplace", include_in_schema=False)
+S = BookingStatus
+
+
+def _booking(session: Session, booking_id: int) -> Booking:
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        raise HTTPException(404, "There is no such booking.")
+    return booking
+
+
+def _slot(session: Session, slot_id: int) -> Slot:
+    slot = session.get(Slot, slot_id)
+    if slot is None:
+        raise HTTPException(404, "There is no such slot.")
+    return slot
+
+
+def _bookings_in(session: Session, statuses: list[BookingStatus], method=None) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    query = select(Booking).where(col(Booking.status).in_(statuses)).order_by(Booking.id)
+    if method is not None:
+        query = query.where(Booking.method == method)
+    return [describe(session, b) for b in session.exec(query).all()]
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, _admin: RequireAdmin, session: SessionDep) -> Response:
+    issues = []
+    for issue in inventory.upcoming_issues(session):
+        slots = inventory.ensure_slots(session, issue)
+        live = {
+            b.slot_id: b
+            for b in session.exec(
+                select(Booking).where(
+                    col(Booking.slot_id).in_([s.id for s in slots]),
+                    col(Booking.status).in_(
+                        [s for s in S if s not in (S.expired, S.cancelled, S.refunded, S.rejected)]
+                    ),
+                )
+            ).all()
+        }
+        newsletter = session.get(Newsletter, issue.newsletter_id)
+        issues.append({"issue": issue, "newsletter": newsletter, "slots": slots, "live": live})
+    return render(
+        request,
+        "marketplace/admin.html",
+        issues=issues,
+        queue=_bookings_in(session, [S.creative_submitted]),
+        invoices=_bookings_in(session, [S.awaiting_payment], PaymentMethod.invoice),
+        refunds=_bookings_in(session, [S.rejected, S.cancelled]),
+        labels=states.LABELS,
+        kinds=list(SlotKind),
+    )
+
+
+@router.get("/bookings/{booking_id}", response_class=HTMLResponse)
+def booking_detail(
+    request: Request, booking_id: int, _admin: RequireAdmin, session: SessionDep
+) -> Response:
+    booking = _booking(session, booking_id)
+    info = describe(session, booking)
+    return render(
+        request,
+        "marketplace/admin_booking.html",
+        labels=states.LABELS,
+        report=report.report_for(session, booking),
+        **info,
+    )
+
+
+@router.post("/bookings/{booking_id}/{action}", dependencies=[CsrfProtected])
+def booking_action(
+    booking_id: int,
+    action: str,
+    _admin: RequireAdmin,
+    session: SessionDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    booking = _booking(session, booking_id)
+    back = f"/admin/marketplace/bookings/{booking.id}"
+    try:
+        if action == "approve":
+            service.approve(session, booking)
+            message = "Approved; the member is emailed."
+        elif action == "reject":
+            service.reject(session, booking, reason=reason)
+            message = "Rejected; the member is emailed and the payment refunded."
+        elif action == "mark-paid":
+            service.mark_invoice_paid(session, booking)
+            message = "Marked paid."
+        elif action == "cancel":
+            service.cancel_unpaid_or_paid(session, booking, by_member=False)
+            message = "Cancelled; a paid booking is refunded the way it was paid."
+        else:
+            raise HTTPException(404, "Unknown action.")
+    except REFUSALS as exc:
+        # Raising rolls the request's transaction back: nothing is half-done.
+        raise HTTPException(getattr(exc, "status", 409), str(exc)) from None
+    return redirect(back, message)
+
+
+@router.post("/issues/{issue_id}/slots", dependencies=[CsrfProtected])
+def add_slot(
+    issue_id: int, _admin: RequireAdmin, session: SessionDep, kind: Annotated[str, Form()] = ""
+) -> Response:
+    issue = session.get(Issue, issue_id)
+    if issue is None:
+        raise HTTPException(404, "There is no such issue.")
+    try:
+        inventory.add_slot(session, issue, SlotKind(kind))
+    except ValueError:
+        return redirect("/admin/marketplace", "Choose sponsor or classified.", "error")
+    except inventory.SlotError as exc:
+        return redirect("/admin/marketplace", f"Not added: {exc}.", "error")
+    except IssueStateError as exc:
+        return redirect("/admin/marketplace", f"Not added: {exc}.", "error")
+    return redirect("/admin/marketplace", "Slot added.")
+
+
+@router.post("/slots/{slot_id}/{action}", dependencies=[CsrfProtected])
+def slot_action(
+    slot_id: int,
+    action: str,
+    _admin: RequireAdmin,
+    session: SessionDep,
+    price: Annotated[str, Form()] = "",
+) -> Response:
+    slot = _slot(session, slot_id)
+    try:
+        if action == "price":
+            try:
+                minor = round(float(price) * 100)
+            except ValueError:
+                return redirect(
+                    "/admin/marketplace", "Give the price as a number, e.g. 250.00.", "error"
+                )
+            inventory.reprice(session, slot, price=minor)
+        elif action == "withdraw":
+            inventory.withdraw(session, slot)
+        elif action == "reopen":
+            inventory.reopen(session, slot)
+        else:
+            raise HTTPException(404, "Unknown action.")
+    except inventory.SlotError as exc:
+        return redirect("/admin/marketplace", f"Not changed: {exc}.", "error")
+    return redirect("/admin/marketplace", "Slot updated.")

@@ -1,0 +1,278 @@
+"""Member pages for the marketplace: inventory, booking, paying, the creative with a
+preview inside the issue, and the sponsor report. Plus the click redirect /r/{token}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from app.auth.deps import MemberStaff
+from app.config import get_settings
+from app.db import SessionDep, utcnow
+from app.mailing.templates import fill
+from app.marketplace import inventory, placement, report, service, states
+from app.marketplace.api import REFUSALS
+from app.marketplace.models import Booking, BookingStatus, CreativeInput, Slot
+from app.newsletters import service as newsletters
+from app.newsletters.models import Newsletter
+from app.newsletters.render import IssueRenderError, PlacedCreative
+from app.payments import credits, stripe_gateway
+from app.payments.models import PaymentMethod
+from app.payments.providers import available_methods
+from app.web import CsrfProtected, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+CREATIVE_FIELDS = ("headline", "body", "link", "image_url")
+
+
+def own_booking(booking_id: int, context: MemberStaff, session: SessionDep) -> Booking:
+    try:
+        return service.get_own(session, member_id=context.member.id or 0, booking_id=booking_id)
+    except service.BookingError:
+        raise HTTPException(404, "There is no such booking.") from None
+
+
+OwnBooking = Annotated[Booking, Depends(own_booking)]
+
+
+@router.get("/member/slots", response_class=HTMLResponse)
+def slots_page(request: Request, context: MemberStaff, session: SessionDep) -> Response:
+    return render(
+        request,
+        "marketplace/inventory.html",
+        member=context.member,
+        issues=inventory.inventory(session),
+        balance=credits.balance(session, member_id=context.member.id or 0),
+    )
+
+
+@router.post("/member/bookings", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def book_page(
+    context: MemberStaff, session: SessionDep, slot_id: Annotated[int, Form()] = 0
+) -> Response:
+    try:
+        booking = service.book(session, member=context.member, slot_id=slot_id)
+    except service.BookingError as exc:
+        return redirect("/member/slots", f"Could not book: {exc}.", "error")
+    return redirect(
+        f"/member/bookings/{booking.id}", "The slot is held for you for 15 minutes: pay to keep it."
+    )
+
+
+@router.get("/member/bookings", response_class=HTMLResponse)
+def bookings_page(request: Request, context: MemberStaff, session: SessionDep) -> Response:
+    bookings = service.bookings_of(session, member_id=context.member.id or 0)
+    return render(
+        request,
+        "marketplace/bookings.html",
+        member=context.member,
+        rows=[describe(session, b) for b in bookings],
+        balance=credits.balance(session, member_id=context.member.id or 0),
+        ledger=credits.entries(session, member_id=context.member.id or 0),
+        labels=states.LABELS,
+    )
+
+
+def describe(session: Session, booking: Booking) -> dict[str, Any]:
+    slot = service.slot_of(session, booking)
+    issue = service.issue_of(session, slot)
+    newsletter = session.get(Newsletter, issue.newsletter_id)
+    return {
+        "booking": booking,
+        "slot": slot,
+        "issue": issue,
+        "newsletter": newsletter,
+        "creative": service.creative_of(session, booking),
+        "money": service.format_money(booking.amount, booking.currency),
+    }
+
+
+def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
+    info = describe(session, booking)
+    client_secret = None
+    if (
+        booking.status == BookingStatus.awaiting_payment
+        and booking.method == PaymentMethod.stripe
+        and booking.payment_intent_id
+        and stripe_gateway.configured()
+    ):
+        try:
+            client_secret = stripe_gateway.retrieve_intent(booking.payment_intent_id).client_secret
+        except stripe_gateway.StripeUnavailable:
+            client_secret = None
+    slot: Slot = info["slot"]
+    return {
+        **info,
+        "labels": states.LABELS,
+        "methods": available_methods(),
+        "balance": credits.balance(session, member_id=booking.member_id),
+        "client_secret": client_secret,
+        "stripe_js": stripe_js_url() if client_secret else None,
+        "publishable_key": "pk_test_coopclub",
+        "editable": booking.status
+        in (BookingStatus.paid, BookingStatus.creative_submitted, BookingStatus.approved)
+        and slot.creative_deadline > utcnow(),
+        "report": report.report_for(session, booking)
+        if booking.status in (BookingStatus.placed, BookingStatus.sent)
+        else None,
+        "limits": slot.limits,
+    }
+
+
+def stripe_js_url() -> str:
+    base = get_settings().stripe_api_base
+    return f"{base.rstrip('/')}/js.stripe.com/v3/" if base else "https://js.stripe.com/v3/"
+
+
+@router.get("/member/bookings/{booking_id}", response_class=HTMLResponse)
+def booking_page(
+    request: Request, booking: OwnBooking, context: MemberStaff, session: SessionDep
+) -> Response:
+    creative = service.creative_of(session, booking)
+    values = {f: getattr(creative, f) or "" for f in CREATIVE_FIELDS} if creative else {}
+    return render(
+        request,
+        "marketplace/booking.html",
+        values=values,
+        errors={},
+        preview=None,
+        **booking_page_context(session, booking),
+    )
+
+
+@router.post(
+    "/member/bookings/{booking_id}/pay", response_class=HTMLResponse, dependencies=[CsrfProtected]
+)
+def pay_page(
+    booking: OwnBooking, session: SessionDep, method: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        chosen = PaymentMethod(method)
+    except ValueError:
+        return redirect(f"/member/bookings/{booking.id}", "Choose a way to pay.", "error")
+    try:
+        service.pay(session, booking, method=chosen)
+    except REFUSALS as exc:
+        return redirect(f"/member/bookings/{booking.id}", f"Could not pay: {exc}.", "error")
+    message = {
+        PaymentMethod.credits: "Paid from your credits. Now submit the creative.",
+        PaymentMethod.invoice: "We will send an invoice; the booking is paid once it is settled.",
+        PaymentMethod.stripe: "Enter your card details below to pay.",
+    }[chosen]
+    return redirect(f"/member/bookings/{booking.id}", message)
+
+
+@router.post(
+    "/member/bookings/{booking_id}/creative",
+    response_class=HTMLResponse,
+    dependencies=[CsrfProtected],
+)
+async def creative_page(
+    request: Request, booking: OwnBooking, context: MemberStaff, session: SessionDep
+) -> Response:
+    form = await request.form()
+    values = {f: str(form.get(f) or "") for f in CREATIVE_FIELDS}
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(
+        _creative, request, booking, context, session, values, form.get("action") == "submit"
+    )
+
+
+def _creative(
+    request: Request,
+    booking: Booking,
+    context: Any,
+    session: Session,
+    values: dict[str, str],
+    submit: bool,
+) -> Response:
+    errors: dict[str, str] = {}
+    data: CreativeInput | None = None
+    try:
+        data = CreativeInput.model_validate(values)
+    except ValidationError as exc:
+        for err in exc.errors():
+            errors.setdefault(str(err["loc"][0]), err["msg"].removeprefix("Value error, "))
+    slot = service.slot_of(session, booking)
+    if data is not None:
+        errors.update(service.check_creative(slot, data))
+    preview = None
+    if data is not None and not errors:
+        if submit:
+            try:
+                service.submit_creative(session, booking, data)
+            except REFUSALS as exc:
+                return redirect(f"/member/bookings/{booking.id}", f"Not submitted: {exc}.", "error")
+            return redirect(
+                f"/member/bookings/{booking.id}", "Submitted: a Club admin will review it."
+            )
+        preview = preview_html(session, booking, slot, data, context.member)
+    return render(
+        request,
+        "marketplace/booking.html",
+        status_code=422 if errors else 200,
+        values=values,
+        errors=errors,
+        preview=preview,
+        **booking_page_context(session, booking),
+    )
+
+
+def preview_html(
+    session: Session, booking: Booking, slot: Slot, data: CreativeInput, member
+) -> str:  # type: ignore[no-untyped-def]
+    """The issue as a subscriber would see it, with this creative in its slot."""
+    issue = service.issue_of(session, slot)
+    creative = PlacedCreative(
+        member_name=member.name,
+        headline=data.headline,
+        body=data.body,
+        click_url=data.link,
+        image_url=data.image_url,
+    )
+    try:
+        html, text = newsletters.compile_for(session, issue, {slot.position: creative})
+    except IssueRenderError:
+        # The issue itself is still being written: show the creative on its own.
+        return f"<p><strong>{_escape(data.headline)}</strong></p><p>{_escape(data.body)}</p>"
+    html, _text = fill(
+        html, text, postal_address=get_settings().postal_address, **newsletters.SAMPLE_PERSON
+    )
+    return html
+
+
+def _escape(value: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(value))
+
+
+@router.post(
+    "/member/bookings/{booking_id}/cancel",
+    response_class=HTMLResponse,
+    dependencies=[CsrfProtected],
+)
+def cancel_page(booking: OwnBooking, session: SessionDep) -> Response:
+    try:
+        service.cancel_unpaid_or_paid(session, booking, by_member=True)
+    except REFUSALS as exc:
+        return redirect(f"/member/bookings/{booking.id}", f"Not cancelled: {exc}.", "error")
+    return redirect("/member/bookings", "The booking is cancelled and the slot released.")
+
+
+# The click redirect -------------------------------------------------------------------------
+
+
+@router.get("/r/{token}")
+def click(token: str, session: SessionDep) -> Response:
+    creative = placement.creative_for_token(session, token)
+    if creative is None:
+        raise HTTPException(404, "This link is not valid.")
+    link = placement.record_click(session, creative)
+    return RedirectResponse(link, status_code=303)
