@@ -81,8 +81,8 @@ def login_link_use(
     except service.LoginLinkError as exc:
         return render(request, "auth/link.html", status_code=400, error=str(exc), token="")
     response = RedirectResponse(next_path or home_for(account), status_code=303)
-    flash(response, f"You are logged in as {account.email}.")
     set_session_cookie(response, session_secret)
+    flash(response, f"You are logged in as {account.email}.")
     return response
 
 
