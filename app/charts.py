@@ -58,8 +58,9 @@ def line_chart(
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
     ]
-    for tick in range(5):
-        value = top_value * tick // 4
+    steps = 4 if top_value % 4 == 0 else 5
+    for tick in range(steps + 1):
+        value = top_value * tick // steps
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
             'class="chart-grid"/>'

@@ -84,11 +84,10 @@ from app import jobs, ratelimit  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import get_engine  # noqa: E402
 from app.migrations import upgrade  # noqa: E402
+from tests.e2e.browser import AXE_JS, CHROMIUM  # noqa: E402
 
 ON_POSTGRES = get_settings().database_kind == "postgresql"
 ON_REDIS = get_settings().broker_kind == "redis"
-CHROMIUM = Path("/usr/bin/chromium")
-AXE_JS = Path(__file__).resolve().parents[1] / "node_modules/axe-core/axe.min.js"
 
 
 def browser_missing() -> str | None:

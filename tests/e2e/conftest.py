@@ -25,20 +25,9 @@ from pathlib import Path
 import pytest
 
 from app.config import get_settings
-from tests.conftest import AXE_JS, CHROMIUM
+from tests.e2e.browser import AXE_JS, DESKTOP, PHONE, launch  # noqa: F401 (PHONE re-exported)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 740}
 BLOCKING_IMPACTS = ("serious", "critical")
 
 
@@ -86,9 +75,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(playwright)
         yield browser
         browser.close()
 

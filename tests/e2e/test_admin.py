@@ -13,24 +13,22 @@ from sqlmodel import select
 
 from app import demo
 from app.db import session_scope, utcnow
-from app.members.models import MemberStatus, Role
+from app.members.models import Role
 from app.newsletters.models import Issue
 from tests.conftest import ON_POSTGRES
 from tests.e2e.conftest import audit
 from tests.e2e.test_member import log_in_by_mail
-from tests.members.factories import login_path, make_account, make_member
+from tests.members.factories import login_path, make_account
 from tests.newsletters.factories import make_issue, make_newsletter, mark_sent, schedule_soon
 
 pytestmark = pytest.mark.browser
 
 ADMIN = "sam@club.example.org"
-APPLICANT_OWNER = "fern@harbour.example.org"
+APPLICANT_OWNER = "owner@harbour-bakery.example.org"  # the demo seed's applicant
 
 
 def test_admin_approves_a_coop_writes_schedules_sends_and_publishes_an_issue(page, smtp, run_jobs):
     seed_demo_audience()
-    applicant = make_member("harbour-bakery", name="Harbour Bakery", status=MemberStatus.applied)
-    make_account(APPLICANT_OWNER, role=Role.owner, member=applicant)
     make_account(ADMIN, role=Role.admin)
 
     log_in_by_mail(page, smtp, run_jobs, ADMIN)
@@ -41,8 +39,10 @@ def test_admin_approves_a_coop_writes_schedules_sends_and_publishes_an_issue(pag
     # Approve the application; its owner hears about it.
     page.get_by_role("link", name="Applications").click()
     audit(page)
-    page.get_by_role("button", name="Approve Harbour Bakery").click()
-    expect(page.get_by_role("status").first).to_contain_text("Harbour Bakery is approved")
+    page.get_by_role("button", name="Approve Harbour Bakery Workers' Co-op").click()
+    expect(page.get_by_role("status").first).to_contain_text(
+        "Harbour Bakery Workers' Co-op is approved"
+    )
     audit(page)
     run_jobs()
     assert smtp.wait_for(APPLICANT_OWNER)
