@@ -3,14 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint install demo bench clean
+.PHONY: run test lint install demo bench clean browser screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# axe-core for the browser tests' accessibility checks, pinned by package-lock.json.
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the browser tests will be skipped (or fail with CI=true)"; fi
 
 install: $(STAMP)
 
@@ -19,12 +25,23 @@ run: $(STAMP)
 	$(BIN)/coopclub demo
 	$(BIN)/coopclub serve --host 127.0.0.1 --port 8000
 
+# Debian's Chromium for the browser tests (Playwright's own download is never used).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
 test: $(STAMP)
+	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Regenerates docs/screenshots/*.png (shown in the README) from the demo in a real browser.
+screenshots: $(STAMP)
+	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)
+	$(BIN)/python -m tests.e2e.screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache node_modules

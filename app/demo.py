@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource
 from app.consent.service import current_text, record_consent, token_digest
+from app.db import utcnow
 from app.members.models import Account, Member, MemberStatus, Role
+from app.newsletters import service as newsletters
+from app.newsletters.models import BlockKind, IssueStatus, Newsletter
 from app.subscribers.models import Subscriber, Topic
 from app.subscribers.service import address_hmac
 from app.subscribers.signup import confirm_token
@@ -48,6 +52,15 @@ DEMO_MEMBERS = [
         website="https://commons-cu.example.org",
         description="Banking that stays in the neighbourhood.",
     ),
+    dict(
+        slug="harbour-bakery",
+        name="Harbour Bakery Workers' Co-op",
+        kind="Worker co-op",
+        region="Nova Scotia",
+        website="https://harbour-bakery.example.org",
+        description="Eleven bakers, one oven, and bread on the table by six.",
+        status=MemberStatus.applied,
+    ),
 ]
 
 DEMO_ACCOUNTS = [
@@ -70,6 +83,12 @@ DEMO_ACCOUNTS = [
         role=Role.owner,
         member="northwind-energy",
     ),
+    dict(
+        email="owner@harbour-bakery.example.org",
+        display_name="Fern Doucette",
+        role=Role.owner,
+        member="harbour-bakery",
+    ),
 ]
 
 
@@ -78,7 +97,7 @@ def seed_members(session: Session) -> dict[str, Member]:
     for data in DEMO_MEMBERS:
         member = session.exec(select(Member).where(Member.slug == data["slug"])).first()
         if member is None:
-            member = Member(status=MemberStatus.active, **data)
+            member = Member(**{"status": MemberStatus.active, **data})
             session.add(member)
             session.flush()
         members[member.slug] = member
@@ -141,6 +160,14 @@ DEMO_SUBSCRIBERS = [
         True,
         "riverside-food-coop",
     ),
+    ("aiyana@example.org", "Aiyana", ["energy-climate", "coops-in-ontario"], True, None),
+    ("bea@example.org", None, ["food-coops", "housing"], False, None),
+    ("chen@example.org", "Chen", ["coops-in-ontario"], False, "commons-credit-union"),
+    ("dara@example.org", "Dara", ["food-coops", "energy-climate"], True, None),
+    ("eli@example.org", None, ["housing", "coops-in-ontario"], False, None),
+    ("fatima@example.org", "Fatima", ["food-coops"], False, "riverside-food-coop"),
+    ("gus@example.org", "Gus", ["energy-climate"], False, "northwind-energy"),
+    ("hana@example.org", "Hana", ["food-coops", "coops-in-ontario", "housing"], True, None),
 ]
 
 
@@ -194,37 +221,74 @@ def seed_subscribers(
                     )
 
 
-def seed_marketplace(
-    session: Session, members: dict[str, Member], topics: dict[str, Topic]
-) -> None:
-    """A newsletter issue scheduled a week out with free slots, one booking with an
-    approved creative (paid with credits), and a credit balance for Riverside."""
-    from datetime import timedelta
+DEMO_ISSUES = [
+    (
+        "Spring at the co-ops",
+        "Seed swaps are back at **Riverside Food Co-op**, Northwind's second turbine is "
+        "turning, and three housing co-ops are taking names for their waiting lists.",
+        IssueStatus.sent,
+    ),
+    (
+        "Summer markets and member meetings",
+        "Where to find co-op stalls at this summer's farmers' markets, and the dates of "
+        "the annual member meetings.",
+        IssueStatus.draft,
+    ),
+]
 
-    from app.db import utcnow
-    from app.marketplace import inventory
-    from app.marketplace import service as marketplace
-    from app.marketplace.models import CreativeInput
-    from app.newsletters import service as newsletters
-    from app.newsletters.models import Newsletter
-    from app.payments import credits
-    from app.payments.models import PaymentMethod
 
-    if newsletters.get_by_slug(session, "co-op-commons") is not None:
+def seed_newsletter(session: Session, topics: dict[str, Topic]) -> None:
+    """A newsletter with one issue in the archive and the next one in draft."""
+    if newsletters.get_by_slug(session, "commons"):
         return
     newsletter = Newsletter(
+        slug="commons",
         name="The Co-op Commons",
-        slug="co-op-commons",
-        description="Monthly news from member co-ops.",
+        description="A monthly round-up from the co-operative economy.",
         sender_name="Co-op Data Club",
-        sender_address="newsletter@coopdata.club.invalid",
+        sender_address="news@coopdata.club.invalid",
     )
     newsletters.save_newsletter(
         session,
         newsletter,
-        topic_ids=[topics["food-coops"].id or 0, topics["coops-in-ontario"].id or 0],
+        topic_ids=[topics[s].id for s in ("food-coops", "coops-in-ontario", "energy-climate")],  # type: ignore[misc]
     )
-    issue = newsletters.create_issue(session, newsletter, subject="Spring at the co-ops")
+    for subject, body, status in DEMO_ISSUES:
+        issue = newsletters.create_issue(session, newsletter, subject=subject)
+        first = newsletters.blocks_of(session, issue.id or 0)[0]
+        first.body = body
+        for block in newsletters.blocks_of(session, issue.id or 0):
+            if block.kind == BlockKind.text and block.position > 1:
+                block.heading = "From the members"
+                block.body = "Tell us what your co-op is up to: reply to this email."
+        session.flush()
+        if status == IssueStatus.sent:
+            # Published as the send pipeline leaves it: frozen, then marked sent.
+            newsletters.schedule(
+                session, issue, send_at=utcnow() + timedelta(minutes=5), timezone="UTC"
+            )
+            issue.status, issue.sent_at = IssueStatus.sent, utcnow()
+            session.flush()
+
+
+def seed_marketplace(session: Session, members: dict[str, Member]) -> None:
+    """The Commons' next issue scheduled a week out with free slots, one booking with an
+    approved creative (paid with credits), and a credit balance for Riverside."""
+    from app.marketplace import inventory
+    from app.marketplace import service as marketplace
+    from app.marketplace.models import CreativeInput
+    from app.payments import credits
+    from app.payments.models import PaymentMethod
+
+    newsletter = newsletters.get_by_slug(session, "commons")
+    if newsletter is None or any(
+        i.subject == "Autumn: bakeries, batteries and budgets"
+        for i in newsletters.issues_of(session, newsletter.id or 0)
+    ):
+        return
+    issue = newsletters.create_issue(
+        session, newsletter, subject="Autumn: bakeries, batteries and budgets"
+    )
     for block in newsletters.blocks_of(session, issue.id or 0):
         if block.kind.value == "text":
             block.body = "Seed swaps, new members and a bakery that opens on Saturdays."
@@ -253,4 +317,5 @@ def seed(session: Session) -> None:
     members = seed_members(session)
     topics = seed_topics(session, members)
     seed_subscribers(session, members, topics)
-    seed_marketplace(session, members, topics)
+    seed_newsletter(session, topics)
+    seed_marketplace(session, members)

@@ -84,22 +84,39 @@ from app import jobs, ratelimit  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.db import get_engine  # noqa: E402
 from app.migrations import upgrade  # noqa: E402
+from tests.e2e.browser import AXE_JS, CHROMIUM  # noqa: E402
 
 ON_POSTGRES = get_settings().database_kind == "postgresql"
 ON_REDIS = get_settings().broker_kind == "redis"
 
 
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing (pip install -e '.[dev]')"
+    if not AXE_JS.exists():
+        return f"{AXE_JS.relative_to(AXE_JS.parents[2])} is missing (npm ci)"
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    missing = {"postgres": not ON_POSTGRES, "redis": not ON_REDIS}
+    missing = {
+        "postgres": None if ON_POSTGRES else "set COOPCLUB_DATABASE_URL",
+        "redis": None if ON_REDIS else "set COOPCLUB_REDIS_URL",
+        "browser": browser_missing(),
+    }
     for item in items:
-        for marker, absent in missing.items():
-            if absent and item.get_closest_marker(marker):
+        for marker, why in missing.items():
+            if why and item.get_closest_marker(marker):
                 if IN_CI:
                     raise pytest.UsageError(
-                        f"CI=true but {item.nodeid} needs {marker} and it is not configured "
-                        "(set COOPCLUB_DATABASE_URL / COOPCLUB_REDIS_URL)"
+                        f"CI=true but {item.nodeid} needs {marker} and it is not available: {why}"
                     )
-                item.add_marker(pytest.mark.skip(reason=f"needs a real {marker} server"))
+                item.add_marker(pytest.mark.skip(reason=f"needs {marker}: {why}"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -18,7 +18,7 @@ from app.auth.deps import (
 from app.db import SessionDep
 from app.members.models import Account
 from app.members.service import MemberFormError, normalise_email
-from app.web import CsrfProtected, redirect, render
+from app.web import CsrfProtected, flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,6 +82,7 @@ def login_link_use(
         return render(request, "auth/link.html", status_code=400, error=str(exc), token="")
     response = RedirectResponse(next_path or home_for(account), status_code=303)
     set_session_cookie(response, session_secret)
+    flash(response, f"You are logged in as {account.email}.")
     return response
 
 

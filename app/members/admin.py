@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app import charts
 from app.auth import service as auth_service
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
 from app.members import service
 from app.members.models import Member, MemberStatus
+from app.subscribers.growth import topic_growth
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -17,11 +19,19 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, session: SessionDep, admin: RequireAdmin) -> Response:
+    days, growth = topic_growth(session, days=30)
     return render(
         request,
         "admin/overview.html",
         counts=service.count_by_status(session),
         applications=service.list_members(session, status=MemberStatus.applied),
+        growth_chart=charts.line_chart(
+            title="Subscribers per topic",
+            days=days,
+            series=[charts.Series(topic.name, values) for topic, values in growth],
+        )
+        if growth
+        else None,
     )
 
 

@@ -1,0 +1,94 @@
+"""Small charts drawn on the server as inline SVG: no JavaScript, no CDN, and they print.
+
+A chart is a picture for people who would rather look than read; the page shows the
+same numbers as text next to it, so the SVG itself only needs a name (role="img").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+
+from markupsafe import Markup
+
+# Okabe-Ito: told apart by people with the common kinds of colour blindness.
+PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"]
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    values: Sequence[int]  # one per day, oldest first
+
+    @property
+    def latest(self) -> int:
+        return self.values[-1] if self.values else 0
+
+
+def nice_ceiling(value: int) -> int:
+    """A round number at or above `value`, for the top of the y axis."""
+    if value <= 5:
+        return 5
+    magnitude = 10 ** int(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return int(step * magnitude)
+    return value
+
+
+def line_chart(
+    *, title: str, days: Sequence[date], series: Sequence[Series], width: int = 640
+) -> Markup:
+    """Lines over days, one per series, with a y axis from zero and a legend."""
+    height, left, right, top, bottom = 240, 44, 12, 12, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
+    count = max(len(days) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + plot_w * i / count
+
+    def y(v: int) -> float:
+        return top + plot_h * (1 - v / top_value)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    steps = 4 if top_value % 4 == 0 else 5
+    for tick in range(steps + 1):
+        value = top_value * tick // steps
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            'class="chart-grid"/>'
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{value:,}</text>'
+        )
+    if days:
+        for i in sorted({0, len(days) // 2, len(days) - 1}):
+            anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
+                f"{days[i].strftime('%b %d')}</text>"
+            )
+    for n, s in enumerate(series):
+        colour = PALETTE[n % len(PALETTE)]
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5" '
+            'stroke-linejoin="round"/>'
+        )
+        if s.values:
+            parts.append(
+                f'<circle cx="{x(len(s.values) - 1):.1f}" cy="{y(s.latest):.1f}" r="3.5" '
+                f'fill="{colour}"/>'
+            )
+    parts.append("</svg>")
+    legend = "".join(
+        f'<li><span class="swatch" style="background:{PALETTE[n % len(PALETTE)]}"></span>'
+        f"{escape(s.label)}: <strong>{s.latest:,}</strong></li>"
+        for n, s in enumerate(series)
+    )
+    return Markup("".join(parts) + f'<ul class="chart-legend">{legend}</ul>')  # noqa: S704
