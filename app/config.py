@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
+    stripe_publishable_key: str | None = None  # for Stripe.js on the booking page
     embedded_worker_threads: int = Field(default=4, ge=1, le=64)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     # The send pipeline

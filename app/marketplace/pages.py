@@ -113,7 +113,7 @@ def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
         "balance": credits.balance(session, member_id=booking.member_id),
         "client_secret": client_secret,
         "stripe_js": stripe_js_url() if client_secret else None,
-        "publishable_key": "pk_test_coopclub",
+        "publishable_key": get_settings().stripe_publishable_key,
         "editable": booking.status
         in (BookingStatus.paid, BookingStatus.creative_submitted, BookingStatus.approved)
         and slot.creative_deadline > utcnow(),
