@@ -218,7 +218,7 @@ def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
             .values(status=DeliveryStatus.failed, error=error[:300])
         )
         suppress(session, recipient.email, "hard-bounce")
-        issue = session.get(Issue, issue_id)
+        issue = lock_issue(session, issue_id)  # one pause and one alert, however many batches
         if issue is None:
             return
         issue.failure_streak += 1
