@@ -7,31 +7,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from app.mailing.service import queue_transactional
 from app.marketplace import service, states
 from app.marketplace.models import Booking, BookingStatus
-from app.members.models import Account, Role
+from app.members.service import alert_admins
 from app.payments import stripe_gateway
 
 log = logging.getLogger(__name__)
 S = BookingStatus
-
-
-def alert_admins(session: Session, *, subject: str, message: str) -> None:
-    admins = session.exec(
-        select(Account.email).where(Account.role == Role.admin, col(Account.active))
-    ).all()
-    for email in admins:
-        queue_transactional(
-            session,
-            kind="admin-alert",
-            to=email,
-            subject=subject,
-            template="admin_alert",
-            message=message,
-        )
 
 
 def _booking_for_intent(session: Session, intent_id: object) -> Booking | None:

@@ -275,3 +275,19 @@ def list_accounts(session: Session) -> Sequence[tuple[Account, Member | None]]:
         .order_by(Account.role, func.lower(Account.email))
     ).all()
     return [(account, member) for account, member in rows]
+
+
+def alert_admins(session: Session, *, subject: str, message: str) -> None:
+    """Email every active Club admin (a paused send, a payment that does not add up)."""
+    admins = session.exec(
+        select(Account.email).where(Account.role == Role.admin, col(Account.active))
+    ).all()
+    for email in admins:
+        queue_transactional(
+            session,
+            kind="admin-alert",
+            to=email,
+            subject=subject,
+            template="admin_alert",
+            message=message,
+        )

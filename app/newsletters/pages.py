@@ -206,6 +206,20 @@ def _editor(
     )
 
 
+def _block_problems(
+    request: Request, session: Session, issue: Issue, newsletter: Newsletter, exc: IssueRenderError
+) -> Response:
+    """The editor again, 422, with each problem next to its block (nothing typed is lost)."""
+    return _editor(
+        request,
+        session,
+        issue,
+        newsletter,
+        status_code=422,
+        block_errors={p.position: p.message for p in exc.problems},
+    )
+
+
 @router.get("/issues/{issue_id}", response_class=HTMLResponse)
 def issue_editor(
     request: Request, issue_id: int, session: SessionDep, admin: RequireAdmin
@@ -257,14 +271,7 @@ async def save_issue(
         service.compile_for(session, issue)
     except IssueRenderError as exc:
         # Saved as typed (nothing is lost), with each problem shown next to its block.
-        return _editor(
-            request,
-            session,
-            issue,
-            newsletter,
-            status_code=422,
-            block_errors={p.position: p.message for p in exc.problems},
-        )
+        return _block_problems(request, session, issue, newsletter, exc)
     return redirect(f"/admin/issues/{issue_id}", "Draft saved.")
 
 
@@ -392,14 +399,7 @@ def schedule(
             errors={exc.field or "when": str(exc)},
         )
     except IssueRenderError as exc:
-        return _editor(
-            request,
-            session,
-            issue,
-            newsletter,
-            status_code=422,
-            block_errors={p.position: p.message for p in exc.problems},
-        )
+        return _block_problems(request, session, issue, newsletter, exc)
     return redirect(
         f"/admin/issues/{issue_id}",
         f"Scheduled for {when.replace('T', ' ')} ({timezone}). The content is now frozen.",

@@ -21,6 +21,7 @@ from app.db import get_engine, session_scope, utcnow
 from app.jobs import send_now
 from app.mailing.message import sender_domain
 from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
+from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus, Newsletter
 from app.sending import lifecycle, throttle
 from app.sending.assembly import SEND_BATCH, lock_issue, topic_ids
@@ -234,7 +235,7 @@ def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
                     "Check the sender settings and the mail server, then resume."
                 ),
             )
-            lifecycle.notify_admins(
+            alert_admins(
                 session,
                 subject=f"Sending paused: {issue.subject}",
                 message=issue.pause_reason or "",

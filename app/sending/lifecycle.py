@@ -12,10 +12,9 @@ from sqlmodel import Session, col
 from app.config import get_settings
 from app.db import utcnow
 from app.jobs import enqueue, register_sweep
-from app.mailing.service import queue_transactional
 from app.mailing.transport import DeliveryError, make_transport
 from app.marketplace.placement import creatives_for_issue
-from app.members.models import Account, Role
+from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus
 from app.newsletters.service import compile_for
 from app.sending.assembly import ASSEMBLE_ISSUE, SEND_BATCH
@@ -106,21 +105,6 @@ def finish_if_done(session: Session, issue: Issue) -> bool:
     return True
 
 
-def notify_admins(session: Session, *, subject: str, message: str) -> None:
-    admins = session.execute(
-        select(Account.email).where(col(Account.role) == Role.admin, col(Account.active))
-    ).scalars()
-    for email in admins:
-        queue_transactional(
-            session,
-            kind="admin-alert",
-            to=email,
-            subject=subject,
-            template="admin_alert",
-            message=message,
-        )
-
-
 def pause_for_smtp(session: Session, issue: Issue, error: str) -> None:
     if issue.status == IssueStatus.sending:
         pause(
@@ -130,7 +114,7 @@ def pause_for_smtp(session: Session, issue: Issue, error: str) -> None:
             reason=f"The mail server could not be reached ({error}). Sending resumes by "
             "itself once it answers again.",
         )
-        notify_admins(
+        alert_admins(
             session, subject=f"Sending paused: {issue.subject}", message=issue.pause_reason or ""
         )
 
