@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db, jobs
@@ -28,6 +29,7 @@ from app.members import dashboard as member_dashboard
 from app.members import pages as members_pages
 from app.newsletters import archive
 from app.newsletters import pages as newsletter_pages
+from app.security import SecurityHeaders, install_log_redaction
 from app.sending import pages as sending_pages
 from app.subscribers import api as subscribers_api
 from app.subscribers import pages as subscribers_pages
@@ -73,6 +75,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         dependencies=[Depends(optional_account)],
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
+    install_log_redaction()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -121,11 +125,13 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         )
 
     @app.get("/healthz", tags=["operations"], summary="Database and broker health, and modes")
-    def healthz() -> JSONResponse:
+    def healthz(session: db.SessionDep) -> JSONResponse:
         report: dict[str, object] = {"mail": settings.mail_kind, "payments": settings.payments_kind}
         healthy = True
         for part, kind, check in (
-            ("database", settings.database_kind, db.ping),
+            # Through the request's own session: with a session cookie, SQLite's write
+            # lock is already this request's, and a second connection would wait on it.
+            ("database", settings.database_kind, lambda: session.exec(text("SELECT 1"))),
             ("broker", settings.broker_kind, jobs.ping_broker),
         ):
             try:
