@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -43,6 +45,48 @@ def wants_json(request: Request) -> bool:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
+
+
+# What every JSON error looks like (see the handlers in create_app): the schema says so,
+# in place of FastAPI's default validation-error shape, which this app never sends.
+PROBLEM = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            ]
+        }
+    },
+}
+
+
+def openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("ValidationError", None)
+        schemas["HTTPValidationError"] = PROBLEM
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
@@ -84,13 +128,15 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        return render(
+        page = render(
             request,
             "error.html",
             status_code=exc.status_code,
             status=exc.status_code,
             detail=exc.detail,
         )
+        page.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -161,6 +207,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         sending_pages.webhooks,
     ):
         app.include_router(router)
+
+    app.openapi = lambda: openapi_with_our_errors(app)  # type: ignore[method-assign]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
