@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 
 import httpx
-import pytest
-import uvicorn
 from sqlmodel import select
 
 from app.auth.service import API_KEY_PREFIX
@@ -21,7 +17,6 @@ from app.subscribers.models import Topic
 from tests.members.factories import log_in, post_form
 from tests.security.test_authorization_matrix import APP
 from tests.security.world import build_world, fill_path
-from tests.smtp_sink import free_port
 from tests.subscribers.helpers import hidden
 
 SCRIPT = "<script>alert('xss')</script>"
@@ -104,21 +99,6 @@ def test_stored_xss_stays_inert_in_pages_and_emails(client, smtp, run_jobs):
     for address in ("fresh@example.org", "admin@club.example.org"):
         (mail,) = smtp.wait_for(address)
         assert_inert(mail.html(), f"mail to {address}")
-
-
-@pytest.fixture
-def live_server():
-    """The app behind a real uvicorn server, logging through the standard loggers."""
-    port = free_port()
-    config = uvicorn.Config(APP, host="127.0.0.1", port=port, log_config=None, access_log=True)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_no_secret_or_address_reaches_the_logs(live_server, smtp, run_jobs, caplog):
