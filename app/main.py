@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db, jobs
@@ -32,6 +35,7 @@ from app.members import pages as members_pages
 from app.newsletters import archive
 from app.newsletters import pages as newsletter_pages
 from app.payments import webhooks as payment_webhooks
+from app.security import SecurityHeaders, install_log_redaction
 from app.sending import pages as sending_pages
 from app.subscribers import admin_pages as subscribers_admin
 from app.subscribers import api as subscribers_api
@@ -46,6 +50,48 @@ def wants_json(request: Request) -> bool:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
+
+
+# What every JSON error looks like (see the handlers in create_app): the schema says so,
+# in place of FastAPI's default validation-error shape, which this app never sends.
+PROBLEM = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            ]
+        }
+    },
+}
+
+
+def openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("ValidationError", None)
+        schemas["HTTPValidationError"] = PROBLEM
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
@@ -78,6 +124,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         dependencies=[Depends(optional_account)],
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
+    install_log_redaction()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -85,13 +133,15 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        return render(
+        page = render(
             request,
             "error.html",
             status_code=exc.status_code,
             status=exc.status_code,
             detail=exc.detail,
         )
+        page.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -126,11 +176,13 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         )
 
     @app.get("/healthz", tags=["operations"], summary="Database and broker health, and modes")
-    def healthz() -> JSONResponse:
+    def healthz(session: db.SessionDep) -> JSONResponse:
         report: dict[str, object] = {"mail": settings.mail_kind, "payments": settings.payments_kind}
         healthy = True
         for part, kind, check in (
-            ("database", settings.database_kind, db.ping),
+            # Through the request's own session: with a session cookie, SQLite's write
+            # lock is already this request's, and a second connection would wait on it.
+            ("database", settings.database_kind, lambda: session.exec(text("SELECT 1"))),
             ("broker", settings.broker_kind, jobs.ping_broker),
         ):
             try:
@@ -165,6 +217,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         payment_webhooks.router,
     ):
         app.include_router(router)
+
+    app.openapi = lambda: openapi_with_our_errors(app)  # type: ignore[method-assign]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 
 from app.auth import service
 from app.auth.deps import ApiMember
@@ -14,6 +15,8 @@ from app.db import SessionDep
 router = APIRouter(prefix="/api/v1", tags=["api keys"])
 
 UNAUTHORIZED = {401: {"description": "Missing, unknown or revoked key, or suspended member"}}
+# Ids are 32-bit integers in the database: a larger number is refused, not looked up.
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get(
@@ -32,7 +35,7 @@ def list_keys(session: SessionDep, principal: ApiMember) -> Sequence[ApiKey]:
     summary="Revoke one of this member's API keys",
     responses={**UNAUTHORIZED, 404: {"description": "This member has no such key"}},
 )
-def revoke_key(session: SessionDep, principal: ApiMember, key_id: int) -> ApiKey:
+def revoke_key(session: SessionDep, principal: ApiMember, key_id: KeyId) -> ApiKey:
     key = service.member_key(session, member_id=principal.member.id, key_id=key_id)  # type: ignore[arg-type]
     if key is None:
         raise HTTPException(status_code=404, detail="Your co-op has no such API key.")

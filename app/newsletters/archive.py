@@ -42,7 +42,14 @@ def newsletter_archive(request: Request, slug: str, session: SessionDep) -> Resp
     )
 
 
-@router.get("/{slug}/feed.atom", summary="Atom feed of a newsletter's sent issues")
+@router.get(
+    "/{slug}/feed.atom",
+    summary="Atom feed of a newsletter's sent issues",
+    responses={
+        200: {"content": {"application/atom+xml": {}}},
+        404: {"description": "No newsletter at this slug"},
+    },
+)
 def feed(slug: str, session: SessionDep) -> Response:
     newsletter = _newsletter(session, slug)
     base = get_settings().base_url

@@ -135,6 +135,7 @@ def control(
     responses={
         202: {"description": "Accepted and applied"},
         401: {"description": "Missing or wrong shared secret"},
+        404: {"description": "No shared secret is configured: the webhook is off"},
         422: {"description": "Stored, but not a report we can read"},
     },
 )

@@ -30,6 +30,12 @@ CORS = {
 }
 
 
+class Problem(BaseModel):
+    """What every JSON error looks like: a message, or one message per field."""
+
+    detail: str | list[dict[str, str]]
+
+
 def _problem(status: int, field: str, message: str) -> JSONResponse:
     return JSONResponse(
         {"detail": [{"field": field, "message": message}]}, status_code=status, headers=CORS
@@ -66,7 +72,12 @@ def subscribe_preflight() -> Response:
             "content": {"application/json": {"schema": SubscribeRequest.model_json_schema()}},
         }
     },
-    responses={413: {"description": "Body over 16 KB"}, 422: {"description": "Invalid"}},
+    responses={
+        400: {"model": Problem, "description": "The body is not JSON"},
+        413: {"model": Problem, "description": "Body over 16 KB"},
+        422: {"model": Problem, "description": "Invalid"},
+        429: {"model": Problem, "description": "Too many attempts from here or for this address"},
+    },
 )
 def subscribe(
     request: Request, session: SessionDep, body: Annotated[bytes | None, Depends(_read_body)]
@@ -78,7 +89,7 @@ def subscribe(
     try:
         raw: Any = json.loads(body or b"null")
         data = SubscribeRequest.model_validate(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):  # not JSON, or not even text
         return _problem(400, "body", "The body must be JSON.")
     except ValidationError as exc:
         problems = [
@@ -127,6 +138,7 @@ class ReceiptVerdict(BaseModel):
     "/receipts/verify",
     response_model=ReceiptVerdict,
     summary="Is this consent receipt genuine and unaltered?",
+    responses={400: {"model": Problem, "description": "The body is not JSON"}},
 )
 def verify_receipt(receipt: dict[str, Any], session: SessionDep) -> ReceiptVerdict:
     genuine, reason = receipts.verify_receipt(session, receipt)

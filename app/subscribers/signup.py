@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import signing
@@ -114,6 +115,26 @@ def queue_already_subscribed(session: Session, subscriber: Subscriber) -> None:
     )
 
 
+def _new_subscriber(session: Session, email: str, signup: Signup) -> Subscriber:
+    """Insert the subscriber; if a simultaneous signup of the same address inserted it
+    first (the unique email refuses ours), use theirs."""
+    subscriber = Subscriber(
+        email=email,
+        address_hmac=address_hmac(email),
+        first_name=signup.first_name or None,
+        source_member_id=signup.member.id if signup.member else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(subscriber)
+    except IntegrityError:
+        existing = subscriber_by_email(session, email)
+        if existing is None:
+            raise
+        return existing
+    return subscriber
+
+
 def request_subscription(session: Session, *, signup: Signup) -> Outcome:
     """Record the requests and queue the right mail; the caller answers the same either way.
 
@@ -122,16 +143,7 @@ def request_subscription(session: Session, *, signup: Signup) -> Outcome:
     outcome = Outcome()
     if is_suppressed(session, email):
         return outcome  # silently dropped: never mailed again
-    subscriber = subscriber_by_email(session, email)
-    if subscriber is None:
-        subscriber = Subscriber(
-            email=email,
-            address_hmac=address_hmac(email),
-            first_name=signup.first_name or None,
-            source_member_id=signup.member.id if signup.member else None,
-        )
-        session.add(subscriber)
-        session.flush()
+    subscriber = subscriber_by_email(session, email) or _new_subscriber(session, email, signup)
     existing = {
         s.topic_id: s
         for s in session.exec(

@@ -1,0 +1,106 @@
+"""One small Club for the security tests: two members with owners, staff and API keys,
+an admin, topics, a newsletter with a draft and a sent issue, and a subscriber with
+their signed links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import select
+
+from app.consent import receipts
+from app.consent.models import ConsentSource
+from app.db import session_scope
+from app.members.models import Role
+from app.newsletters.models import IssueBlock
+from app.subscribers import signup
+from app.subscribers.models import Topic
+from app.subscribers.service import preferences_token, subscriber_by_email, unsubscribe_token
+from tests.members.factories import make_account, make_key, make_member
+from tests.newsletters.factories import make_issue, make_newsletter, mark_sent
+from tests.subscribers.helpers import make_topics
+
+SUBSCRIBER = "reader@example.org"
+PENDING = "pending@example.org"
+
+
+@dataclass
+class World:
+    accounts: dict = field(default_factory=dict)  # role -> Account
+    keys: dict = field(default_factory=dict)  # role -> API key secret
+    ids: dict = field(default_factory=dict)  # path parameter -> value
+    tokens: dict = field(default_factory=dict)  # route prefix -> the subscriber's token
+    newsletter_slug: str = "commons"
+
+
+def build_world() -> World:
+    world = World()
+    topics = make_topics()  # also the active member "riverside"
+    a = make_member("member-a")
+    b = make_member("member-b")
+    world.accounts = {
+        "a_owner": make_account("owner@a.example.org", member=a),
+        "a_staff": make_account("staff@a.example.org", member=a, role=Role.staff),
+        "b_owner": make_account("owner@b.example.org", member=b),
+        "admin": make_account("admin@club.example.org", role=Role.admin, member=None),
+    }
+    other_staff = make_account("second@a.example.org", member=a, role=Role.staff)
+    # Each key-holding role has its own key; {key_id} is a third key of member A.
+    _, world.keys["a_owner"] = make_key(a, "Owner's script")
+    _, world.keys["a_staff"] = make_key(a, "Staff script")
+    _, world.keys["b_owner"] = make_key(b, "B's website")
+    target_key, _ = make_key(a, "Website")
+
+    with session_scope() as session:
+        food = session.get(Topic, topics["food"])
+        # A confirmed subscriber (preferences, unsubscribe, receipt) and a pending one
+        # (the confirmation link).
+        for address in (SUBSCRIBER, PENDING):
+            signup.request_subscription(
+                session,
+                signup=signup.Signup(email=address, topics=[food], source=ConsentSource.api),
+            )
+        subscriber = subscriber_by_email(session, SUBSCRIBER)
+        confirmed = signup.confirm(
+            session, token=signup.confirm_token(subscriber.id, subscriber.confirm_nonce)
+        )
+        pending = subscriber_by_email(session, PENDING)
+        world.tokens = {
+            "/confirm/": signup.confirm_token(pending.id, pending.confirm_nonce),
+            "/preferences/": preferences_token(subscriber),
+            "/u/": unsubscribe_token(subscriber, None),
+            "/receipts/": receipts.download_token([e.id for e in confirmed]),
+        }
+
+    with session_scope() as session:
+        food = session.get(Topic, topics["food"])
+    newsletter = make_newsletter(world.newsletter_slug, topics=[food])
+    sent = make_issue(newsletter, subject="Last month")
+    mark_sent(sent)
+    draft = make_issue(newsletter, subject="Next month")
+    with session_scope() as session:
+        block = session.exec(select(IssueBlock).where(IssueBlock.issue_id == draft.id)).first()
+        block_id = block.id
+    world.ids = {
+        "slug": "member-a",
+        "member_slug": "riverside",
+        "topic_slug": "food",
+        "member_id": a.id,
+        "action": "suspend",
+        "account_id": other_staff.id,
+        "key_id": target_key,
+        "newsletter_id": newsletter.id,
+        "issue_id": draft.id,
+        "block_id": block_id,
+        "number": sent.number,
+    }
+    return world
+
+
+def fill_path(path: str, world: World, token: str | None) -> str:
+    ids = dict(world.ids)
+    if path.startswith("/archive/"):
+        ids["slug"] = world.newsletter_slug
+    if token is not None:
+        ids["token"] = token
+    return path.format(**ids)
