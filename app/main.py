@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app import db, jobs
 from app.auth import api as auth_api
@@ -94,6 +95,17 @@ def openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method any route serves at this path. Starlette names only the first route
+    that matched the path, and a path often has one route per method (GET and POST)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
     """The web app. With `run_jobs_in_process` and no Redis configured (the embedded
     default), Dramatiq worker threads and the sweep ticker run inside this process;
@@ -129,6 +141,10 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        exc = StarletteHTTPException(exc.status_code, exc.detail, headers)
         if wants_json(request):
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers

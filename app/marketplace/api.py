@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Path
 from sqlmodel import Session
 
 from app.auth.deps import ApiMember
@@ -22,7 +22,19 @@ from app.marketplace.models import (
 from app.payments import credits, stripe_gateway
 from app.payments.models import PaymentMethodChoice
 
-router = APIRouter(prefix="/api/v1", tags=["marketplace"])
+# What any marketplace call may answer besides success (the body is always {"detail": …}).
+REFUSAL_RESPONSES: dict[int | str, dict[str, str]] = {
+    400: {"description": "The body is not JSON"},
+    401: {"description": "Missing, unknown or revoked key, or suspended member"},
+    402: {"description": "Not enough credits"},
+    404: {"description": "No such slot or booking for your co-op"},
+    409: {"description": "The slot or booking is not in a state that allows this"},
+    422: {"description": "Invalid input; the detail names the field"},
+    503: {"description": "The payment provider cannot be reached"},
+}
+router = APIRouter(prefix="/api/v1", tags=["marketplace"], responses=REFUSAL_RESPONSES)
+# Ids are 32-bit integers in the database: a larger number is refused, not looked up.
+BookingId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def booking_error(exc: Exception) -> HTTPException:
@@ -77,7 +89,7 @@ def public(session: Session, booking: Booking, client_secret: str | None = None)
     )
 
 
-def own_booking(booking_id: int, principal: ApiMember, session: SessionDep) -> Booking:
+def own_booking(booking_id: BookingId, principal: ApiMember, session: SessionDep) -> Booking:
     # A dependency, so another member's id is 404 before the body is even read.
     try:
         return service.get_own(session, member_id=principal.member.id or 0, booking_id=booking_id)

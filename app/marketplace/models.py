@@ -169,7 +169,7 @@ class CreativeInput(SQLModel):
 
 
 class BookingCreate(SQLModel):
-    slot_id: int
+    slot_id: int = Field(ge=1, le=2**31 - 1)  # a 32-bit id in the database
 
 
 class SlotPublic(SQLModel):

@@ -20,6 +20,7 @@ from app.newsletters.models import (
     IssueBlock,
     IssueStatus,
     Newsletter,
+    NewsletterBase,
 )
 from app.newsletters.render import IssueRenderError, compile_issue
 from app.subscribers.models import Topic
@@ -87,6 +88,12 @@ def _form_page(
     )
 
 
+def _as_shown(newsletter_id: int | None, values: dict[str, object]) -> dict[str, object]:
+    """What the form shows again after an error: the input as typed (never stored)."""
+    blank = NewsletterBase(name="", slug="", sender_name="", sender_address="").model_dump()
+    return {**blank, **values, "id": newsletter_id}
+
+
 @router.get("/newsletters/new", response_class=HTMLResponse)
 def new_newsletter(request: Request, session: SessionDep, admin: RequireAdmin) -> Response:
     blank = Newsletter(name="", slug="", sender_name="Co-op Data Club", sender_address="")
@@ -113,7 +120,7 @@ async def save_newsletter(
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     values, errors = service.read_newsletter_form(session, fields, newsletter_id=newsletter_id)
     if errors:
-        shown = Newsletter.model_construct(id=newsletter_id, **values)
+        shown = _as_shown(newsletter_id, values)
         return _form_page(request, session, shown, topic_ids, errors, 422)
     newsletter = existing or Newsletter.model_validate(values)
     newsletter.sqlmodel_update(values)
@@ -121,7 +128,7 @@ async def save_newsletter(
         service.save_newsletter(session, newsletter, topic_ids=sorted(topic_ids))
     except service.NewsletterError as exc:
         session.rollback()
-        shown = Newsletter.model_construct(id=newsletter_id, **values)
+        shown = _as_shown(newsletter_id, values)
         return _form_page(request, session, shown, topic_ids, {exc.field or "form": str(exc)}, 422)
     return redirect(f"/admin/newsletters/{newsletter.id}", f"Saved “{newsletter.name}”.")
 

@@ -206,9 +206,16 @@ def default_blocks(newsletter: Newsletter) -> list[IssueBlock]:
     ]
 
 
-def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> Issue:
+def _check_subject(subject: str, preheader: str = "") -> None:
     if not subject.strip():
         raise NewsletterError("give the issue a subject", field="subject")
+    for name, value in (("subject", subject), ("preheader", preheader)):
+        if "\r" in value or "\n" in value:
+            raise NewsletterError(f"the {name} must be one line (no line breaks)", field=name)
+
+
+def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> Issue:
+    _check_subject(subject)
     last = session.exec(
         select(func.max(Issue.number)).where(Issue.newsletter_id == newsletter.id)
     ).one()
@@ -256,8 +263,7 @@ def update_issue(
     session: Session, issue: Issue, *, subject: str, preheader: str, blocks: Sequence[BlockInput]
 ) -> None:
     _require_draft(issue)
-    if not subject.strip():
-        raise NewsletterError("give the issue a subject", field="subject")
+    _check_subject(subject, preheader)
     issue.subject, issue.preheader = subject.strip(), preheader.strip()
     by_id = {b.id: b for b in blocks_of(session, issue.id or 0)}
     for change in blocks:

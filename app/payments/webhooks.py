@@ -15,7 +15,14 @@ from app.payments.models import StripeEvent
 router = APIRouter(tags=["webhooks"])
 
 
-@router.post("/webhooks/stripe", summary="Stripe events (signed)")
+@router.post(
+    "/webhooks/stripe",
+    summary="Stripe events (signed)",
+    responses={
+        400: {"description": "Unsigned, wrongly signed or stale event"},
+        404: {"description": "Stripe is not configured on this Club"},
+    },
+)
 async def stripe_webhook(request: Request, session: SessionDep) -> dict[str, str]:
     raw = await request.body()
     try:

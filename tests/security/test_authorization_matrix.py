@@ -171,12 +171,7 @@ def all_routes() -> list[tuple[str, str, str]]:
 ROUTES = all_routes()
 # Bugs this matrix found that belong to another domain, reported to its owner. Strict:
 # once fixed, the row passes, the xfail fails, and the entry must go.
-KNOWN_BUGS = {
-    ("POST", "/admin/newsletters/new", "admin"): "newsletter form with errors answers 500 "
-    "(pages.save_newsletter re-shows a Newsletter.model_construct(), which SQLAlchemy "
-    "cannot read)",
-    ("POST", "/admin/newsletters/{newsletter_id}/edit", "admin"): "same as /admin/newsletters/new",
-}
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
 ROWS = [
     pytest.param(
         m,

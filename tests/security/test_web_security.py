@@ -343,11 +343,6 @@ def test_cr_lf_in_form_fields_never_reaches_a_mail_header(client, smtp, run_jobs
         assert "\n" not in str(received.message["Subject"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="newsletters: a subject with CR/LF is saved; its test copy then fails in the "
-    "job (the stdlib refuses the header) and stays 'sending' instead of a 422 at save",
-)
 def test_an_issue_subject_with_cr_lf_is_refused_when_saved(client, smtp, run_jobs):
     world = build_world()
     log_in(client, world.accounts["admin"])
