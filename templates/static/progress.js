@@ -20,7 +20,7 @@
         set("p-eta", p.eta_seconds === null ? "" : "· about " + p.eta_seconds + " s left");
         var bar = document.getElementById("p-bar");
         bar.setAttribute("aria-valuenow", p.percent);
-        bar.firstElementChild.style.width = p.percent + "%";
+        bar.querySelector("rect").setAttribute("width", p.percent);
         if (p.status === "sending" || p.status === "scheduled" || p.status === "paused") {
           setTimeout(poll, 2000);
         }
