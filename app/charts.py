@@ -14,7 +14,8 @@ from html import escape
 
 from markupsafe import Markup
 
-# Okabe-Ito: told apart by people with the common kinds of colour blindness.
+# Okabe-Ito: told apart by people with the common kinds of colour blindness. The legend's
+# swatches use the same colours by index (.swatch-0 ... in style.css): no style attributes.
 PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"]
 
 
@@ -87,8 +88,41 @@ def line_chart(
             )
     parts.append("</svg>")
     legend = "".join(
-        f'<li><span class="swatch" style="background:{PALETTE[n % len(PALETTE)]}"></span>'
+        f'<li><span class="swatch swatch-{n % len(PALETTE)}"></span>'
         f"{escape(s.label)}: <strong>{s.latest:,}</strong></li>"
         for n, s in enumerate(series)
     )
     return Markup("".join(parts) + f'<ul class="chart-legend">{legend}</ul>')  # noqa: S704
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    colour: int = 0  # index into PALETTE
+
+
+def bar_chart(*, title: str, bars: Sequence[Bar], width: int = 640) -> Markup:
+    """Horizontal bars from zero, one per row, each labelled and with its value at its end."""
+    row, gap, left, right, top = 26, 10, 110, 70, 4
+    height = top + len(bars) * (row + gap)
+    plot_w = width - left - right
+    top_value = nice_ceiling(max((b.value for b in bars), default=0))
+    parts = [
+        f'<svg class="chart chart-bars" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, bar in enumerate(bars):
+        y = top + i * (row + gap)
+        length = plot_w * bar.value / top_value
+        colour = PALETTE[bar.colour % len(PALETTE)]
+        parts.append(
+            f'<text x="{left - 8}" y="{y + row / 2 + 4:.1f}" text-anchor="end">'
+            f"{escape(bar.label)}</text>"
+            f'<rect x="{left}" y="{y}" width="{plot_w}" height="{row}" class="chart-track"/>'
+            f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{row}" fill="{colour}"/>'
+            f'<text x="{left + length + 6:.1f}" y="{y + row / 2 + 4:.1f}" class="chart-value">'
+            f"{bar.value:,}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704

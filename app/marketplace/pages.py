@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from app import charts
 from app.auth.deps import MemberStaff
 from app.config import get_settings
 from app.db import SessionDep, utcnow
@@ -106,6 +108,11 @@ def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
         except stripe_gateway.StripeUnavailable:
             client_secret = None
     slot: Slot = info["slot"]
+    sponsor_report = (
+        report.report_for(session, booking)
+        if booking.status in (BookingStatus.placed, BookingStatus.sent)
+        else None
+    )
     return {
         **info,
         "labels": states.LABELS,
@@ -117,11 +124,20 @@ def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
         "editable": booking.status
         in (BookingStatus.paid, BookingStatus.creative_submitted, BookingStatus.approved)
         and slot.creative_deadline > utcnow(),
-        "report": report.report_for(session, booking)
-        if booking.status in (BookingStatus.placed, BookingStatus.sent)
-        else None,
+        "report": sponsor_report,
+        "report_chart": report_chart(sponsor_report) if sponsor_report else None,
         "limits": slot.limits,
     }
+
+
+def report_chart(sponsor_report: report.SponsorReport) -> Markup:
+    return charts.bar_chart(
+        title="Your sponsor report: people it was delivered to, and clicks on your link",
+        bars=[
+            charts.Bar("Delivered", sponsor_report.delivered, 0),
+            charts.Bar("Clicked", sponsor_report.clicks, 1),
+        ],
+    )
 
 
 def stripe_js_url() -> str:

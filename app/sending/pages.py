@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app import charts
 from app.auth.deps import RequireAdmin
 from app.config import get_settings
 from app.db import SessionDep, utcnow
@@ -83,17 +85,36 @@ def sending_page(
             raise HTTPException(422, f"unknown status filter {status!r}")
         query = query.where(col(Delivery.status) == status)
     log = session.execute(query).all()
+    report = progress_report(session, issue)
     return render(
         request,
         "sending/issue.html",
         issue=issue,
         newsletter=newsletter,
-        report=progress_report(session, issue),
+        report=report,
+        delivery_chart=delivery_chart(report),
         log=log,
         status_filter=status,
         statuses=[s.value for s in DeliveryStatus],
         next_after=log[-1][0].id if len(log) == LOG_PAGE else None,
     )
+
+
+def delivery_chart(report: dict[str, object]) -> Markup | None:
+    """Deliveries by outcome as bars; none before the audience is assembled."""
+    counts: dict[str, int] = report["counts"]  # type: ignore[assignment]
+    if not report["total"]:
+        return None
+    bars = [
+        charts.Bar("Sent", counts["sent"], 2),
+        charts.Bar("Failed", counts["failed"], 1),
+        charts.Bar("Bounced", counts["bounced"] + counts["complained"], 3),
+        charts.Bar("Skipped", counts["skipped"], 4),
+        charts.Bar("Still queued", counts["queued"] + counts["sending"], 5),
+    ]
+    if counts["cancelled"]:
+        bars.append(charts.Bar("Cancelled", counts["cancelled"], 6))
+    return charts.bar_chart(title="Deliveries of this issue by outcome", bars=bars)
 
 
 @router.get("/admin/issues/{issue_id}/progress.json")

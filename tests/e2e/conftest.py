@@ -98,18 +98,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
-@pytest.fixture
-def context(chromium, base_url: str):
+def new_context(chromium, base_url: str):
     ctx = chromium.new_context(base_url=base_url, viewport=DESKTOP, accept_downloads=True)
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
     ctx.set_default_timeout(10_000)
+    return ctx
+
+
+@pytest.fixture
+def context(chromium, base_url: str):
+    ctx = new_context(chromium, base_url)
     yield ctx
     ctx.close()
 
 
-@pytest.fixture
-def page(context, request: pytest.FixtureRequest):
-    page = context.new_page()
+def tracked(page):
+    """Record the page's main-frame navigations, for the check that each was audited."""
     visits = Visits()
     page.visits = visits  # type: ignore[attr-defined]
 
@@ -118,13 +122,34 @@ def page(context, request: pytest.FixtureRequest):
             visits.seen.append(frame.url)
 
     page.on("framenavigated", navigated)
-    yield page
+    return page
+
+
+def after_test(page, request: pytest.FixtureRequest, suffix: str = "") -> None:
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
-        save_artifacts(page, request.node.name)
+        save_artifacts(page, request.node.name + suffix)
     elif report is not None and report.passed:
-        missing = visits.unaudited()
+        missing = page.visits.unaudited()
         assert not missing, f"pages visited but not checked with audit(): {missing}"
+
+
+@pytest.fixture
+def page(context, request: pytest.FixtureRequest):
+    page = tracked(context.new_page())
+    yield page
+    after_test(page, request)
+
+
+@pytest.fixture
+def other_page(chromium, base_url: str, request: pytest.FixtureRequest):
+    """A second person's page, in its own browser context (its own cookies), checked the
+    same way as `page`: for paths where two people take turns."""
+    ctx = new_context(chromium, base_url)
+    page = tracked(ctx.new_page())
+    yield page
+    after_test(page, request, "-other")
+    ctx.close()
 
 
 def save_artifacts(page, name: str) -> None:

@@ -47,10 +47,12 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
     from sqlmodel import select
 
+    import workers  # noqa: F401  (declares the actors: the demo's booking queues mail)
     from app import demo
     from app.auth.service import issue_login_link
     from app.db import session_scope
     from app.main import create_app
+    from app.marketplace.models import Booking
     from app.members.models import Account
     from app.migrations import upgrade
     from app.newsletters.models import Issue, IssueStatus
@@ -63,6 +65,8 @@ def main() -> int:
     with session_scope() as session:
         draft = session.exec(select(Issue).where(Issue.status == IssueStatus.draft)).first()
         draft_id = draft.id if draft else None
+        booking = session.exec(select(Booking).order_by(Booking.id)).first()
+        booking_id = booking.id if booking else None
         priya = session.exec(select(Subscriber).where(Subscriber.email == "priya@example.org"))
         preferences = preferences_url(priya.one()).removeprefix(base)
 
@@ -84,7 +88,10 @@ def main() -> int:
         ("preferences", None, preferences, DESKTOP),
         ("member-dashboard", OWNER, "/member", DESKTOP),
         ("member-dashboard-phone", OWNER, "/member", PHONE),
+        ("member-slots", OWNER, "/member/slots", DESKTOP),
+        ("member-booking", OWNER, f"/member/bookings/{booking_id}", DESKTOP),
         ("admin-overview", ADMIN, "/admin", DESKTOP),
+        ("admin-marketplace", ADMIN, "/admin/marketplace", DESKTOP),
         ("admin-overview-phone", ADMIN, "/admin", PHONE),
         ("issue-editor", ADMIN, f"/admin/issues/{draft_id}", DESKTOP),
         ("archive", None, "/archive/commons/1", DESKTOP),

@@ -15,6 +15,7 @@ from app.sending.models import Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
 from tests.marketplace.factories import CREATIVE, make_booking, make_slots
 from tests.members.factories import log_in, make_account, make_key, make_member, post_form
+from tests.test_charts import bars
 
 
 def creative_of(booking) -> Creative:
@@ -106,6 +107,29 @@ def test_the_report_counts_what_was_delivered_and_clicked(client):
     page = client.get(f"/member/bookings/{booking.id}")
     assert re.search(r'id="report-delivered">3<', page.text)
     assert re.search(r'id="report-clicks">2<', page.text)
+    assert "(66.7% of the people it reached)" in page.text
+    assert 'aria-label="Your sponsor report: people it was delivered to' in page.text
+    drawn = bars(page.text)
+    assert {label: value for label, (_, value) in drawn.items()} == {"Delivered": 3, "Clicked": 2}
+    assert drawn["Delivered"][0] > drawn["Clicked"][0] > 0
+    assert 'style="' not in page.text
+
+
+def test_the_report_chart_waits_until_something_was_delivered(client):
+    member = make_member("riverside")
+    owner = make_account("owner@riverside.example.org", member=member)
+    issue, slots = make_slots()
+    booking = make_booking(member, slots[0], upto=BookingStatus.approved)
+    log_in(client, owner)
+    page = client.get(f"/member/bookings/{booking.id}").text
+    assert "report-delivered" not in page and "<svg" not in page  # approved: no report yet
+    with session_scope() as session:
+        row = session.get(Issue, issue.id)
+        lifecycle.start(session, row)
+        stop_before_assembly(session, row)
+    page = client.get(f"/member/bookings/{booking.id}").text
+    assert re.search(r'id="report-delivered">0<', page)
+    assert "the chart appears once the issue goes out" in page and "<svg" not in page
 
 
 def test_a_member_books_pays_by_invoice_and_previews_the_creative_in_the_issue(client):
