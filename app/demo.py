@@ -319,3 +319,50 @@ def seed(session: Session) -> None:
     seed_subscribers(session, members, topics)
     seed_newsletter(session, topics)
     seed_marketplace(session, members)
+    seed_sharing(session, members, topics)
+
+
+def seed_sharing(session: Session, members: dict[str, Member], topics: dict[str, Topic]) -> None:
+    """An active agreement (Riverside shares its kitchen list with Northwind) and the
+    recruiting credits the demo's recruited subscribers earned."""
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.payments import credits
+    from app.sharing import service as sharing
+    from app.sharing.models import RecruitCredit, SharingAgreement
+
+    riverside, northwind = members["riverside-food-coop"], members["northwind-energy"]
+    if session.exec(select(SharingAgreement)).first() is None:
+        agreement = sharing.offer(
+            session,
+            member=riverside,
+            receiving_slug=northwind.slug,
+            topic_slug="riverside-kitchen",
+            purpose_category="offers",
+            purpose="Northwind's community solar offers for Riverside's kitchen subscribers.",
+            ends_at=utcnow() + timedelta(days=365),
+        )
+        sharing.accept(session, agreement=agreement, member_id=northwind.id or 0)
+    for subscriber in session.exec(
+        select(Subscriber).where(Subscriber.source_member_id.is_not(None))  # type: ignore[union-attr]
+    ).all():
+        if session.exec(
+            select(RecruitCredit).where(RecruitCredit.address_hmac == subscriber.address_hmac)
+        ).first():
+            continue
+        record = RecruitCredit(
+            address_hmac=subscriber.address_hmac,
+            member_id=subscriber.source_member_id or 0,
+            amount=500,
+        )
+        session.add(record)
+        session.flush()
+        if record.member_id == riverside.id:
+            continue  # the marketplace seed already credits Riverside's recruits in one entry
+        credits.add(
+            session,
+            member_id=record.member_id,
+            amount=500,
+            reason=f"Recruited a new subscriber (recruit #{record.id})",
+        )

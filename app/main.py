@@ -38,6 +38,8 @@ from app.newsletters import pages as newsletter_pages
 from app.payments import webhooks as payment_webhooks
 from app.security import SecurityHeaders, install_log_redaction
 from app.sending import pages as sending_pages
+from app.sharing import pages as sharing_pages
+from app.sharing import withdrawal as sharing_withdrawal
 from app.subscribers import admin_pages as subscribers_admin
 from app.subscribers import api as subscribers_api
 from app.subscribers import pages as subscribers_pages
@@ -231,6 +233,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         marketplace_api.router,
         marketplace_admin.router,
         payment_webhooks.router,
+        sharing_pages.router,
+        sharing_withdrawal.router,
     ):
         app.include_router(router)
 

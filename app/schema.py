@@ -8,6 +8,14 @@ from app.members.models import Account, Member
 from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
 from app.payments.models import CreditEntry, StripeEvent
 from app.sending.models import BounceReport, Delivery
+from app.sharing.models import (
+    MemberMailing,
+    RecruitCredit,
+    RecruitingRate,
+    SharingAgreement,
+    SharingAgreementEvent,
+    SharingWithdrawal,
+)
 from app.subscribers.models import Subscriber, Subscription, Suppression, Topic
 
 __all__ = [
@@ -26,8 +34,14 @@ __all__ = [
     "IssueBlock",
     "LoginNonce",
     "Member",
+    "MemberMailing",
     "Newsletter",
     "NewsletterTopic",
+    "RecruitCredit",
+    "RecruitingRate",
+    "SharingAgreement",
+    "SharingAgreementEvent",
+    "SharingWithdrawal",
     "Slot",
     "StripeEvent",
     "Subscriber",

@@ -148,10 +148,13 @@ def _apply(
     scope: ConsentScope,
     action: ConsentAction,
     topic: Topic | None,
+    member: Member | None,
 ) -> None:
     """Change the subscription the event is about, so state and ledger never disagree."""
     if action == ConsentAction.erased or scope == ConsentScope.sponsored:
         return  # erasure deletes the rows itself; sponsored consent has no state yet
+    if scope == ConsentScope.sharing and topic is None and member is not None:
+        return  # sharing with one named member: app.sharing keeps that state
     if topic is None:
         raise ValueError(f"a {scope} consent needs a topic")
     subscription = session.exec(
@@ -192,7 +195,7 @@ def record_consent(
     """
     if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
         raise ValueError("a request or confirmation must record the consent text shown")
-    _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic)
+    _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic, member=member)
     _lock_ledger(session)
     seq, prev_hash = _ledger_head(session)
     event = ConsentEvent(

@@ -17,6 +17,7 @@ from app.db import utcnow
 from app.jobs import Job, enqueue
 from app.newsletters.models import Issue, IssueStatus, NewsletterTopic
 from app.sending.models import Delivery, DeliveryStatus
+from app.sharing.service import mailing_audience_query
 from app.subscribers.models import Subscriber
 from app.subscribers.service import active_subscriber_ids_query
 
@@ -30,6 +31,13 @@ def topic_ids(session: Session, newsletter_id: int) -> list[int]:
             select(NewsletterTopic.topic_id).where(NewsletterTopic.newsletter_id == newsletter_id)
         ).scalars()
     )
+
+
+def audience_query(session: Session, issue: Issue):  # type: ignore[no-untyped-def]
+    """Everyone the issue may go to now: active subscribers of its topics, plus, for a
+    member mailing, the member's shared audiences (consent and suppressions applied)."""
+    own = active_subscriber_ids_query(topic_ids(session, issue.newsletter_id))
+    return mailing_audience_query(session, issue_id=issue.id or 0, own=own)
 
 
 def lock_issue(session: Session, issue_id: int) -> Issue | None:
@@ -53,7 +61,7 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
 def assemble_page(session: Session, issue: Issue, page_size: int) -> int:
     """Insert the next page of the audience as one batch; returns how many were added
     (0 means the audience is complete)."""
-    audience = active_subscriber_ids_query(topic_ids(session, issue.newsletter_id))
+    audience = audience_query(session, issue)
     if issue.assembled_upto is not None:
         audience = audience.where(col(Subscriber.id) > issue.assembled_upto)
     page = audience.limit(page_size).subquery()

@@ -21,16 +21,20 @@ from app.db import get_engine, session_scope, utcnow
 from app.jobs import send_now
 from app.mailing.message import sender_domain
 from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
+from app.members.models import Member
 from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus, Newsletter
 from app.sending import lifecycle, throttle
-from app.sending.assembly import SEND_BATCH, lock_issue, topic_ids
+from app.sending.assembly import SEND_BATCH, audience_query, lock_issue, topic_ids
 from app.sending.composer import IssueComposer, Recipient, verp_address
 from app.sending.models import Delivery, DeliveryStatus
+from app.sharing import credits as recruiting
+from app.sharing.service import mailing_member_id, stop_sharing_url
 from app.subscribers.models import Subscriber
 from app.subscribers.service import (
     active_subscriber_ids_query,
     preferences_url,
+    subscriber_by_email,
     suppress,
     unsubscribe_url,
 )
@@ -73,9 +77,12 @@ def _composer(session: Session, issue: Issue) -> IssueComposer:
     assert newsletter is not None and issue.compiled_html and issue.compiled_text
     settings = get_settings()
     domain = sender_domain(settings.mail_from)
+    member_id = mailing_member_id(session, issue.id or 0)
+    member = session.get(Member, member_id) if member_id else None
     return IssueComposer(
         subject=issue.subject,
-        sender_name=newsletter.sender_name,
+        # A member mailing shows the member as the sender, from the Club's own address.
+        sender_name=member.name if member else newsletter.sender_name,
         sender_address=newsletter.sender_address,
         reply_to=newsletter.reply_to,
         list_id=f"{newsletter.slug}.{domain}",
@@ -99,11 +106,19 @@ def _recipients(
     ).all()
     ids = [s.id for _, s in rows if s is not None]
     newsletter_topics = topic_ids(session, issue.newsletter_id)
-    audience = active_subscriber_ids_query(newsletter_topics)
+    own = active_subscriber_ids_query(newsletter_topics)
+    audience = audience_query(session, issue)
     eligible = (
         set(session.execute(audience.where(col(Subscriber.id).in_(ids))).scalars())
         if ids
         else set()
+    )
+    member_id = mailing_member_id(session, issue.id or 0)
+    # People reached only through sharing get a link that withdraws sharing with the member.
+    own_ids = (
+        set(session.execute(own.where(col(Subscriber.id).in_(ids))).scalars())
+        if ids and member_id
+        else eligible
     )
     recipients, skipped = [], []
     for delivery_id, subscriber in rows:
@@ -116,7 +131,9 @@ def _recipients(
                     delivery_id=delivery_id,
                     email=subscriber.email,
                     first_name=subscriber.first_name,
-                    unsubscribe_url=unsubscribe_url(subscriber, newsletter_topics),
+                    unsubscribe_url=unsubscribe_url(subscriber, newsletter_topics)
+                    if subscriber.id in own_ids or member_id is None
+                    else stop_sharing_url(subscriber, member_id),
                     preferences_url=preferences_url(subscriber),
                 ),
                 subscriber,
@@ -218,6 +235,9 @@ def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
             .where(col(Delivery.id) == recipient.delivery_id)
             .values(status=DeliveryStatus.failed, error=error[:300])
         )
+        subscriber = subscriber_by_email(session, recipient.email)
+        if subscriber is not None:
+            recruiting.reverse(session, subscriber=subscriber, reason="hard-bounce")
         suppress(session, recipient.email, "hard-bounce")
         issue = lock_issue(session, issue_id)  # one pause and one alert, however many batches
         if issue is None:

@@ -9,12 +9,15 @@ from sqlmodel import Session
 from app.newsletters.models import Issue
 from app.sending.assembly import topic_ids
 from app.sending.models import Delivery
+from app.sharing import credits as recruiting
 from app.subscribers import preferences
 from app.subscribers.models import Subscriber
 from app.subscribers.service import suppress
 
 
 def suppress_subscriber(session: Session, subscriber: Subscriber, reason: str) -> None:
+    if reason == "hard-bounce":
+        recruiting.reverse(session, subscriber=subscriber, reason=reason)
     suppress(session, subscriber.email, reason)
 
 
@@ -27,4 +30,5 @@ def complaint(session: Session, subscriber: Subscriber, delivery: Delivery) -> N
             topic_ids=topic_ids(session, issue.newsletter_id),
             token=None,
         )
+    recruiting.reverse(session, subscriber=subscriber, reason="complaint")
     suppress(session, subscriber.email, "complaint")

@@ -18,6 +18,7 @@ from app.consent.models import ConsentScope, ConsentSource
 from app.consent.service import CONSENT_TEXTS
 from app.db import SessionDep
 from app.members.models import Member, MemberStatus
+from app.sharing.service import members_sharing_with
 from app.subscribers import abuse, preferences, signup
 from app.subscribers.models import (
     Subscriber,
@@ -332,6 +333,7 @@ def _preferences_context(session: Session, subscriber: Subscriber, token: str) -
         "state": state,
         "sharing": any(s.sharing == SubscriptionStatus.active for s, _ in mine),
         "sharing_text": CONSENT_TEXTS[ConsentScope.sharing],
+        "shared_with": members_sharing_with(session, subscriber),
     }
 
 

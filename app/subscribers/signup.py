@@ -26,6 +26,7 @@ from app.consent.models import (
 from app.consent.service import current_text, record_consent, token_digest
 from app.mailing.service import queue_transactional
 from app.members.models import Member
+from app.sharing import credits as recruiting
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.subscribers.service import (
     address_hmac,
@@ -277,4 +278,5 @@ def confirm(session: Session, *, token: str) -> list[ConsentEvent]:
                 member=member,
             )
         )
+    recruiting.earn_for_confirmation(session, subscriber=subscriber, confirmed=confirmed)
     return confirmed

@@ -1,0 +1,1 @@
+"""Sharing agreements between members, member mailings and recruiting credits."""
