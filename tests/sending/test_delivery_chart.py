@@ -19,7 +19,7 @@ def test_the_sending_page_charts_deliveries_by_outcome(client):
     log_in(client, make_account("admin@club.example.org", role=Role.admin))
     page = client.get(f"/admin/issues/{issue.id}/sending").text
     assert CHART not in page and "Nothing has been sent yet" in page
-    assert 'width="0.0"' in page  # the progress bar, drawn as SVG, starts empty
+    assert 'id="p-bar" max="100" value="0.0"' in page  # the progress bar starts empty
     assert 'style="' not in page
 
     outcomes = (
@@ -54,5 +54,5 @@ def test_the_sending_page_charts_deliveries_by_outcome(client):
     }
     assert drawn["Sent"][0] == 2 * drawn["Skipped"][0] > 0
     assert "reload to bring it up to date" in page
-    assert 'width="90.0"' in page  # 9 of 10 done
+    assert 'id="p-bar" max="100" value="90.0"' in page  # 9 of 10 done
     assert 'style="' not in page
