@@ -72,9 +72,14 @@ def current_text(session: Session, scope: ConsentScope) -> ConsentText:
     """The consent text shown now for `scope`, creating its next version if it changed."""
     body = CONSENT_TEXTS[scope]
     digest = text_digest(body)
-    found = session.exec(
-        select(ConsentText).where(ConsentText.scope == scope, ConsentText.digest == digest)
-    ).first()
+    query = select(ConsentText).where(ConsentText.scope == scope, ConsentText.digest == digest)
+    found = session.exec(query).first()
+    if found is not None:
+        return found
+    # A new wording: serialised with the ledger's appends, so that two first uses of it
+    # cannot both create a version; the second sees the first's once it has the lock.
+    _lock_ledger(session)
+    found = session.exec(query).first()
     if found is not None:
         return found
     latest = session.exec(
