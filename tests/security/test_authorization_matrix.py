@@ -31,13 +31,22 @@ from tests.security.world import build_world, fill_path
 
 APP = create_app()
 ROLES = ("anonymous", "subscriber", "a_staff", "a_owner", "b_owner", "admin")
-TOKEN_ROUTES = ("/confirm/", "/preferences/", "/u/", "/receipts/")
+TOKEN_ROUTES = (
+    "/confirm/",
+    "/preferences/",
+    "/u/",
+    "/receipts/",
+    "/sharing/stop/",
+    "/sharing/stop-all/",
+)
 # On the link routes everyone but the subscriber holds a genuine token of ANOTHER kind.
 WRONG_KIND = {
     "/confirm/": "/preferences/",
     "/preferences/": "/u/",
     "/u/": "/confirm/",
     "/receipts/": "/preferences/",
+    "/sharing/stop/": "/u/",
+    "/sharing/stop-all/": "/confirm/",
 }
 
 LOGIN = "a 303 to /login"
@@ -113,6 +122,10 @@ PUBLIC = {
     ("GET", "/archive/{slug}/feed.atom"),
     ("GET", "/archive/{slug}/{number}"),
     ("POST", "/webhooks/bounces"),
+    # A sponsor's link in an issue: the signed token names only the creative.
+    ("GET", "/r/{token}"),
+    # Stripe's signature on the raw body is the authority, not a session or a key.
+    ("POST", "/webhooks/stripe"),
 }
 
 LOGGED_IN = ("a_staff", "a_owner", "b_owner", "admin")
@@ -126,6 +139,11 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
     # Authenticated by a shared secret alone; no secret is configured here, so it is
     # off for everyone: neither a session nor a key opens it.
     ("POST", "/webhooks/bounces"): {role: 404 for role in ROLES},
+    # Without a Stripe signature the event is refused for everyone: a session or a key
+    # does not stand in for it.
+    ("POST", "/webhooks/stripe"): {role: 400 for role in ROLES},
+    # The click redirect sends anyone holding the link on to the sponsor's site.
+    ("GET", "/r/{token}"): {role: 303 for role in ROLES},
 }
 
 JSON_BODIES = {
