@@ -167,6 +167,11 @@ def run_jobs(worker):
 @pytest.fixture(autouse=True)
 def clean_state(database):
     yield
+    empty_tables()
+    reset_transient_state()
+
+
+def empty_tables() -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with get_engine().begin() as conn:
         if ON_POSTGRES:
@@ -174,6 +179,10 @@ def clean_state(database):
         else:
             for name in tables:
                 conn.execute(text(f'DELETE FROM "{name}"'))
+
+
+def reset_transient_state() -> None:
+    """Rate-limit counters and received mail: what outlives a request but not a test."""
     client = jobs.redis_client()
     if client is not None:
         for key in client.scan_iter(match=f"{get_settings().redis_namespace}:app:*"):

@@ -63,10 +63,15 @@ def stop_all(request: Request, token: str, session: SessionDep) -> Response:
 
 
 @router.post("/preferences/{token}/sharing/{member_id}", dependencies=[CsrfProtected])
-def preferences_withdraw(token: str, member_id: int, session: SessionDep) -> Response:
+def preferences_withdraw(
+    request: Request, token: str, member_id: int, session: SessionDep
+) -> Response:
     subscriber, problem = _resolve(session, token)
+    if problem is not None:
+        # As the preference centre's own form does: a forged or wrong-kind link is a 400.
+        return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
     member = session.get(Member, member_id)
-    if problem is None and subscriber is not None and member is not None:
+    if subscriber is not None and member is not None:
         service.withdraw_from_member(session, subscriber=subscriber, member=member, token=token)
         return redirect(f"/preferences/{token}", f"{member.name} will no longer write to you.")
     return redirect(f"/preferences/{token}", "That link no longer works.", kind="error")

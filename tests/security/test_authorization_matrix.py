@@ -22,22 +22,34 @@ import re
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlmodel import SQLModel
 
 from app.auth.deps import api_member, member_owner, member_staff, require_admin
+from app.db import get_engine
 from app.main import create_app
+from tests.conftest import empty_tables, reset_transient_state
 from tests.members.factories import csrf_for_logged_in, log_in
 from tests.security.conftest import FIGURES
-from tests.security.world import build_world, fill_path
+from tests.security.world import World, build_world, fill_path
 
 APP = create_app()
 ROLES = ("anonymous", "subscriber", "a_staff", "a_owner", "b_owner", "admin")
-TOKEN_ROUTES = ("/confirm/", "/preferences/", "/u/", "/receipts/")
+TOKEN_ROUTES = (
+    "/confirm/",
+    "/preferences/",
+    "/u/",
+    "/receipts/",
+    "/sharing/stop/",
+    "/sharing/stop-all/",
+)
 # On the link routes everyone but the subscriber holds a genuine token of ANOTHER kind.
 WRONG_KIND = {
     "/confirm/": "/preferences/",
     "/preferences/": "/u/",
     "/u/": "/confirm/",
     "/receipts/": "/preferences/",
+    "/sharing/stop/": "/u/",
+    "/sharing/stop-all/": "/confirm/",
 }
 
 LOGIN = "a 303 to /login"
@@ -113,6 +125,10 @@ PUBLIC = {
     ("GET", "/archive/{slug}/feed.atom"),
     ("GET", "/archive/{slug}/{number}"),
     ("POST", "/webhooks/bounces"),
+    # A sponsor's link in an issue: the signed token names only the creative.
+    ("GET", "/r/{token}"),
+    # Stripe's signature on the raw body is the authority, not a session or a key.
+    ("POST", "/webhooks/stripe"),
 }
 
 LOGGED_IN = ("a_staff", "a_owner", "b_owner", "admin")
@@ -126,6 +142,11 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
     # Authenticated by a shared secret alone; no secret is configured here, so it is
     # off for everyone: neither a session nor a key opens it.
     ("POST", "/webhooks/bounces"): {role: 404 for role in ROLES},
+    # Without a Stripe signature the event is refused for everyone: a session or a key
+    # does not stand in for it.
+    ("POST", "/webhooks/stripe"): {role: 400 for role in ROLES},
+    # The click redirect sends anyone holding the link on to the sponsor's site.
+    ("GET", "/r/{token}"): {role: 303 for role in ROLES},
 }
 
 JSON_BODIES = {
@@ -255,18 +276,63 @@ def judge(expected: int | str, method: str, response) -> bool:
     return status == expected
 
 
+# The world is built once and kept for the next row while no request changes the
+# database; a row that changed it (or queued jobs that might) empties the tables and the
+# next row builds afresh. So every row still starts from the same world, and a refused
+# request is checked to have changed nothing at all.
+REFUSALS = (LOGIN, 400, 401, 403, 404)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@pytest.fixture(scope="module")
+def kept(database):
+    holder: dict[str, World] = {}
+    yield holder
+    empty_tables()  # leave empty tables to the next module, as every test does
+
+
+@pytest.fixture(autouse=True)
+def clean_state(database):
+    """Overrides the suite's per-test wipe of the tables (`kept` decides when); what
+    outlives a request but not a test is still reset after every row."""
+    yield
+    reset_transient_state()
+
+
+def database_state() -> dict[str, list[tuple]]:
+    with get_engine().connect() as conn:
+        return {
+            table.name: sorted((tuple(row) for row in conn.execute(table.select())), key=repr)
+            for table in SQLModel.metadata.sorted_tables
+        }
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kind", "role"),
     ROWS,
 )
-def test_authorization_matrix(method, path, kind, role):
-    world = build_world()
+def test_authorization_matrix(method, path, kind, role, kept, run_jobs):
+    if "world" not in kept:
+        kept["world"] = build_world()
+        FIGURES["authorization matrix worlds built"] += 1
+        run_jobs()  # the world's own mail is sent before any row looks at the tables
+    world = kept["world"]
     client = client_for(role, world)
     expected = expected_for(method, path, kind, role)
+    before = database_state()
     response = send(client, role, world, method, path, kind)
+    if method not in SAFE_METHODS:
+        run_jobs()  # what the request queued runs now, not during a later row
+    changed = sorted(name for name, rows in database_state().items() if rows != before.get(name))
+    if changed:
+        del kept["world"]
+        empty_tables()
     FIGURES["authorization matrix rows checked"] += 1
     assert judge(expected, method, response), (
         f"{method} {path} ({kind}) as {role}: expected {expected}, "
         f"got {response.status_code} {response.headers.get('location', '')} "
         f"{response.text[:200]!r}"
+    )
+    assert not (changed and expected in REFUSALS), (
+        f"{method} {path} as {role} was refused ({response.status_code}) but changed {changed}"
     )

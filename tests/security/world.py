@@ -1,6 +1,8 @@
 """One small Club for the security tests: two members with owners, staff and API keys,
-an admin, topics, a newsletter with a draft and a sent issue, and a subscriber with
-their signed links."""
+an admin, topics, a newsletter with a draft and a sent issue, a subscriber with their
+signed links, and member A's marketplace and sharing objects (a booking, a submitted
+creative's click link, a free slot, a sharing agreement offered to A, a submitted
+member mailing)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,17 @@ from sqlmodel import select
 from app.consent import receipts
 from app.consent.models import ConsentSource
 from app.db import session_scope
-from app.members.models import Role
+from app.marketplace import placement
+from app.marketplace.models import BookingStatus, Creative
+from app.members.models import Member, Role
 from app.newsletters.models import IssueBlock
 from app.subscribers import signup
 from app.subscribers.models import Topic
 from app.subscribers.service import preferences_token, subscriber_by_email, unsubscribe_token
+from tests.marketplace.factories import make_booking, make_slots
 from tests.members.factories import make_account, make_key, make_member
 from tests.newsletters.factories import make_issue, make_newsletter, mark_sent
+from tests.sharing.helpers import agreement, owned_topic, person, submitted_mailing
 from tests.subscribers.helpers import make_topics
 
 SUBSCRIBER = "reader@example.org"
@@ -30,6 +36,8 @@ class World:
     keys: dict = field(default_factory=dict)  # role -> API key secret
     ids: dict = field(default_factory=dict)  # path parameter -> value
     tokens: dict = field(default_factory=dict)  # route prefix -> the subscriber's token
+    # Per-path {action}: each route family has its own verbs.
+    actions: dict = field(default_factory=dict)  # path prefix -> a legal action
     newsletter_slug: str = "commons"
 
 
@@ -70,6 +78,9 @@ def build_world() -> World:
             "/preferences/": preferences_token(subscriber),
             "/u/": unsubscribe_token(subscriber, None),
             "/receipts/": receipts.download_token([e.id for e in confirmed]),
+            # A member mailing's unsubscribe link carries the preferences token.
+            "/sharing/stop/": preferences_token(subscriber),
+            "/sharing/stop-all/": preferences_token(subscriber),
         }
 
     with session_scope() as session:
@@ -81,12 +92,21 @@ def build_world() -> World:
     with session_scope() as session:
         block = session.exec(select(IssueBlock).where(IssueBlock.issue_id == draft.id)).first()
         block_id = block.id
+    market = _marketplace(a)
+    sharing = _sharing(a, riverside_id=_riverside_id())
+    world.tokens["/r/"] = market.pop("click_token")
+    world.actions = {
+        "/admin/members/": "suspend",
+        "/admin/marketplace/bookings/": "cancel",
+        "/admin/marketplace/slots/": "withdraw",
+    }
     world.ids = {
+        **market,
+        **sharing,
         "slug": "member-a",
         "member_slug": "riverside",
         "topic_slug": "food",
         "member_id": a.id,
-        "action": "suspend",
         "account_id": other_staff.id,
         "key_id": target_key,
         "newsletter_id": newsletter.id,
@@ -97,10 +117,41 @@ def build_world() -> World:
     return world
 
 
+def _riverside_id() -> int:
+    with session_scope() as session:
+        return session.exec(select(Member.id).where(Member.slug == "riverside")).one()
+
+
+def _marketplace(a: Member) -> dict:
+    """Member A's held booking, a creative A submitted (for its click
+    link), and a free slot for the admin's slot actions."""
+    _issue, slots = make_slots("market")
+    booking = make_booking(a, slots[0])
+    submitted = make_booking(a, slots[1], upto=BookingStatus.creative_submitted)
+    with session_scope() as session:
+        creative = session.exec(select(Creative).where(Creative.booking_id == submitted.id)).one()
+        click_token = placement.click_token(creative.id)
+    return {"booking_id": booking.id, "slot_id": slots[2].id, "click_token": click_token}
+
+
+def _sharing(a: Member, *, riverside_id: int) -> dict:
+    """An agreement another member offered A (A's owner may accept or revoke it, B is no
+    party to it), and a mailing A submitted for review (A has one subscriber of its own)."""
+    with session_scope() as session:
+        riverside = session.get(Member, riverside_id)
+    offered = agreement(riverside, a, None, accept=False)
+    person("a-reader@example.org", [owned_topic("a-news", a)], sharing=False, member=a)
+    mailing = submitted_mailing(a)
+    return {"agreement_id": offered.id, "mailing_id": mailing.id}
+
+
 def fill_path(path: str, world: World, token: str | None) -> str:
     ids = dict(world.ids)
+    ids["action"] = next((v for p, v in world.actions.items() if path.startswith(p)), None)
     if path.startswith("/archive/"):
         ids["slug"] = world.newsletter_slug
+    if token is None and path.startswith("/r/"):
+        token = world.tokens["/r/"]
     if token is not None:
         ids["token"] = token
     return path.format(**ids)
