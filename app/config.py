@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     stripe_publishable_key: str | None = None  # for Stripe.js on the booking page
     embedded_worker_threads: int = Field(default=4, ge=1, le=64)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # A queued transactional mail whose job has not run by then is presumed lost with
+    # its message, and the sweep sends the job again.
+    transactional_retry_after_seconds: float = Field(default=60.0, gt=0)
     # The send pipeline
     send_batch_size: int = Field(default=500, ge=1, le=10_000)
     send_rate_per_second: int = Field(default=0, ge=0)  # 0: as fast as the server takes

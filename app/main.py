@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -179,6 +180,21 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
             status=422,
             detail="; ".join(f"{p['field']}: {p['message']}" for p in problems),
         )
+
+    @app.exception_handler(DataError)
+    async def unstorable_input(request: Request, exc: DataError) -> Response:
+        # The database refused a value the person sent (a NUL character, a number out
+        # of range): their input, so a 422, and nothing was stored.
+        log.info(
+            "refused unstorable input on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__,
+        )
+        detail = "Part of the request cannot be stored (a NUL character or an out-of-range number)."
+        if wants_json(request):
+            return JSONResponse({"detail": detail}, status_code=422)
+        return render(request, "error.html", status_code=422, status=422, detail=detail)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -36,3 +36,12 @@ def test_openapi_docs_are_served(client):
     schema = client.get("/openapi.json").json()
     assert schema["info"]["title"] == "Co-op Data Club"
     assert "/healthz" in schema["paths"]
+
+
+def test_input_the_database_cannot_store_is_a_422_not_a_500(client):
+    """PostgreSQL refuses NUL characters in text; SQLite stores them. Either way the
+    person gets an answer, never a 500."""
+    response = client.get("/api/v1/members", params={"q": "\x00"})
+    assert response.status_code in (200, 422)
+    if response.status_code == 422:
+        assert "cannot be stored" in response.json()["detail"]

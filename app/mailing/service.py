@@ -34,8 +34,6 @@ DELIVER_TRANSACTIONAL = Job("deliver_transactional", "mail")
 
 # A claimed row not marked sent within this time is presumed lost with its worker.
 CLAIM_LEASE = timedelta(minutes=5)
-# A queued row whose job has not run within this time is presumed lost with its message.
-QUEUE_GRACE = timedelta(seconds=60)
 # Sent messages hold an address: keep them only long enough to debug delivery.
 KEEP_SENT = timedelta(days=7)
 MAX_ATTEMPTS = 8
@@ -143,7 +141,10 @@ def sweep_transactional(session: Session) -> None:
         .where(
             or_(
                 (col(TransactionalEmail.status) == TransactionalStatus.queued)
-                & (col(TransactionalEmail.created_at) < now - QUEUE_GRACE),
+                & (
+                    col(TransactionalEmail.created_at)
+                    < now - timedelta(seconds=get_settings().transactional_retry_after_seconds)
+                ),
                 (col(TransactionalEmail.status) == TransactionalStatus.sending)
                 & (col(TransactionalEmail.claimed_at) < now - CLAIM_LEASE),
             )
