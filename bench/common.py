@@ -36,6 +36,13 @@ SECRET = "bench-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway databas
 STOP_SECONDS = 15
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")  # so every `finally` cleans up
+
+
+signal.signal(signal.SIGTERM, _terminate)
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
