@@ -84,14 +84,18 @@ print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_kb": peak_kb}))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="COOPCLUB_SEND_BATCH_SIZE (page size)"
+    )
     args = parser.parse_args()
+    extra = {"COOPCLUB_SEND_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}
 
     with (
         common.workdir("assemble") as work,
         common.fresh_database("assemble") as database_url,
         common.redis_namespace("assemble") as namespace,
     ):
-        env = common.product_env(database_url, namespace, work)
+        env = common.product_env(database_url, namespace, work, **extra)
         common.migrate(env)
         common.use_env(env)
         topic_ids = common.seed_topics(TOPICS)
@@ -163,7 +167,7 @@ def main() -> None:
             "(target <= 300 MB)"
         )
         common.write_result(
-            "assemble",
+            f"assemble-batch{args.batch_size}" if args.batch_size else "assemble",
             {
                 "subscribers": args.subscribers,
                 "subscriptions": counts[0],
