@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint install demo bench clean browser screenshots
+.PHONY: run test lint install demo bench bench-tools clean browser screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,21 @@ test: $(STAMP)
 screenshots: $(STAMP)
 	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)
 	$(BIN)/python -m tests.e2e.screenshots
+
+# Debian's postfix brings smtp-sink/smtp-source (the postfix daemon itself stays off),
+# wrk drives the signup load. Needs PostgreSQL and Redis on 127.0.0.1 (bench/README.md).
+bench-tools:
+	@if ! command -v smtp-sink >/dev/null || ! command -v wrk >/dev/null; then \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix wrk; \
+	fi
+	@-postfix stop >/dev/null 2>&1; true
+
+bench: $(STAMP) bench-tools
+	$(BIN)/python -m bench.send_throughput
+	$(BIN)/python -m bench.assemble
+	$(BIN)/python -m bench.signup_load
+	@grep -h '"ratio"' bench/results/*.json >/dev/null && echo "results: bench/results/*.json; summary: bench/RESULTS.md"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

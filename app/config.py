@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # A queued transactional mail whose job has not run by then is presumed lost with
     # its message, and the sweep sends the job again.
     transactional_retry_after_seconds: float = Field(default=60.0, gt=0)
+    # Signup attempts allowed per client address (per 10 minutes) and per email address
+    # (per hour), on every signup form and the API; 0 turns that limit off.
+    signup_limit_per_client: int = Field(default=20, ge=0)
+    signup_limit_per_address: int = Field(default=5, ge=0)
     # The send pipeline
     send_batch_size: int = Field(default=500, ge=1, le=10_000)
     send_rate_per_second: int = Field(default=0, ge=0)  # 0: as fast as the server takes

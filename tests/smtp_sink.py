@@ -46,10 +46,15 @@ class Handler:
     # Replies given once, then the address is accepted (a mailbox that comes back).
     rcpt_replies_once: dict[str, str] = field(default_factory=dict)
     sessions: int = 0
+    # Real servers (Postfix, Exim, the big providers) announce RFC 2920 PIPELINING, so
+    # the sink does too; a test may turn it off to exercise the one-by-one exchange.
+    pipelining: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
         with self.lock:
             self.sessions += 1
             session.sink_id = self.sessions

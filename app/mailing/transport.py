@@ -8,6 +8,7 @@ Permanent (this recipient will never accept it) so callers can decide.
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 import threading
@@ -84,7 +85,11 @@ class SmtpTransport:
     def _send_once(self, message: bytes, mail_from: str, rcpt_to: list[str]) -> None:
         if self._connection is None:
             self._connection = self._connect()
-        refused = self._connection.sendmail(mail_from, rcpt_to, message)
+        connection = self._connection
+        if connection.has_extn("pipelining") and all(a.isascii() for a in [mail_from, *rcpt_to]):
+            refused = _pipelined_sendmail(connection, mail_from, rcpt_to, message)
+        else:
+            refused = connection.sendmail(mail_from, rcpt_to, message)
         if refused:
             code, text = next(iter(refused.values()))
             error = PermanentDeliveryError if code >= 500 else TransientDeliveryError
@@ -138,6 +143,58 @@ class SmtpTransport:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._connection.quit()
             self._drop()
+
+
+LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _pipelined_sendmail(
+    connection: smtplib.SMTP, mail_from: str, rcpt_to: list[str], message: bytes
+) -> dict[str, tuple[int, bytes]]:
+    """`SMTP.sendmail` with MAIL, RCPT and DATA written at once and their replies read
+    together (RFC 2920 PIPELINING): one wait for the server instead of three before
+    the body. Raises the same smtplib exceptions and returns the same refusals."""
+    mail = f"MAIL FROM:{smtplib.quoteaddr(mail_from)}"
+    if connection.has_extn("size"):
+        mail += f" SIZE={len(message)}"
+    commands = [mail] + [f"RCPT TO:{smtplib.quoteaddr(r)}" for r in rcpt_to] + ["DATA"]
+    connection.send("".join(command + "\r\n" for command in commands))
+    replies = [connection.getreply() for _ in commands]
+
+    def fail() -> None:
+        if any(code == 421 for code, _ in replies):
+            connection.close()
+        else:
+            connection.rset()
+
+    code, text = replies[0]
+    if code != 250:
+        fail()
+        raise smtplib.SMTPSenderRefused(code, text, mail_from)
+    refused = {
+        address: (code, text)
+        for address, (code, text) in zip(rcpt_to, replies[1:-1], strict=True)
+        if code not in (250, 251)
+    }
+    if len(refused) == len(rcpt_to):
+        fail()
+        raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+    code, text = replies[-1]
+    if code != 354:
+        fail()
+        raise smtplib.SMTPDataError(code, text)
+    body = LEADING_DOT.sub(b"..", message)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    connection.send(body + b".\r\n")
+    code, text = connection.getreply()
+    if code != 250:
+        if code == 421:
+            connection.close()
+        else:
+            connection.rset()
+        raise smtplib.SMTPDataError(code, text)
+    return refused
 
 
 class OutboxTransport:

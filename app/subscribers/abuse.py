@@ -9,6 +9,7 @@ import time
 from fastapi import HTTPException, Request
 
 from app import ratelimit, signing
+from app.config import get_settings
 from app.subscribers.service import address_hmac
 
 HONEYPOT_FIELD = "website"  # humans never see it; form-filling robots fill it in
@@ -17,8 +18,8 @@ MIN_FORM_SECONDS = 2
 MAX_FORM_SECONDS = 24 * 3600
 MAX_BODY_BYTES = 16 * 1024
 
-SIGNUP_PER_CLIENT = (20, 600)  # attempts per window (seconds)
-SIGNUP_PER_ADDRESS = (5, 3600)
+CLIENT_WINDOW = 600  # seconds; the limits themselves are settings (0: off)
+ADDRESS_WINDOW = 3600
 
 
 def form_timestamp() -> str:
@@ -46,16 +47,23 @@ def client_address(request: Request) -> str:
 
 def within_limits(scope: str, request: Request, email: str | None) -> bool:
     """Count one attempt per client and per address; False once either is over."""
-    limit, window = SIGNUP_PER_CLIENT
-    ok = ratelimit.hit(
-        f"{scope}-client", client_address(request), limit=limit, window_seconds=window
-    )
-    if email:
-        limit, window = SIGNUP_PER_ADDRESS
+    settings = get_settings()
+    ok = True
+    if settings.signup_limit_per_client:
+        ok = ratelimit.hit(
+            f"{scope}-client",
+            client_address(request),
+            limit=settings.signup_limit_per_client,
+            window_seconds=CLIENT_WINDOW,
+        )
+    if email and settings.signup_limit_per_address:
         ok = (
             # Keyed by the HMAC: no address is written to Redis.
             ratelimit.hit(
-                f"{scope}-address", address_hmac(email.lower()), limit=limit, window_seconds=window
+                f"{scope}-address",
+                address_hmac(email.lower()),
+                limit=settings.signup_limit_per_address,
+                window_seconds=ADDRESS_WINDOW,
             )
             and ok
         )

@@ -126,6 +126,10 @@ def subscribe(
         )
     except InvalidAddress as exc:
         return _problem(422, "email", str(exc))
+    # Commit here rather than in the session dependency's teardown: the consent ledger's
+    # lock is held until commit, and the teardown runs only after another hop through
+    # the event loop, during which every other signup waits for that lock.
+    session.commit()
     return JSONResponse({"status": "pending"}, status_code=202, headers=CORS)
 
 

@@ -87,9 +87,15 @@ def _pending_topics(session: Session, subscriber: Subscriber) -> list[Topic]:
 
 
 def _queue_confirmation(
-    session: Session, subscriber: Subscriber, token: str, *, repermission: bool
+    session: Session,
+    subscriber: Subscriber,
+    token: str,
+    *,
+    repermission: bool,
+    topics: list[Topic] | None = None,
 ) -> None:
-    topics = _pending_topics(session, subscriber)
+    if topics is None:
+        topics = _pending_topics(session, subscriber)
     queue_transactional(
         session,
         kind="repermission" if repermission else "confirm-subscription",
@@ -168,6 +174,19 @@ def request_subscription(session: Session, *, signup: Signup) -> Outcome:
     token = _new_confirmation_link(subscriber)
     digest = token_digest(token)
     texts = {scope: current_text(session, scope) for scope, _ in to_request}
+    # The email is rendered (the slow part) before the first ledger append: an append
+    # holds the ledger's lock until commit, and every signup waits for that lock.
+    # Afterwards pending = pending now + what is being requested.
+    pending = {t.id: t for t in _pending_topics(session, subscriber)}
+    pending.update((topic.id, topic) for _, topic in to_request)
+    _queue_confirmation(
+        session,
+        subscriber,
+        token,
+        repermission=signup.source == ConsentSource.import_,
+        topics=sorted(pending.values(), key=lambda t: t.name),
+    )
+    session.flush()  # write the rows above now, not while holding the ledger's lock
     for scope, topic in to_request:
         record_consent(
             session,
@@ -181,9 +200,6 @@ def request_subscription(session: Session, *, signup: Signup) -> Outcome:
             member=signup.member,
         )
         outcome.requested.append(f"{scope}:{topic.slug}")
-    _queue_confirmation(
-        session, subscriber, token, repermission=signup.source == ConsentSource.import_
-    )
     outcome.mailed = "confirm"
     return outcome
 

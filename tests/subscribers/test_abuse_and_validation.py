@@ -136,3 +136,15 @@ def test_rate_limits_per_address_and_per_client(client):
     assert _api(client, "one-more@example.org").status_code == 429
     page = client.post("/subscribe", data=hosted_form(client, email="x@example.org"))
     assert page.status_code == 429 and "Too many attempts" in page.text
+
+
+def test_rate_limits_can_be_turned_off_by_setting(client, monkeypatch):
+    from app.config import get_settings
+
+    make_topics()
+    monkeypatch.setattr(get_settings(), "signup_limit_per_client", 0)
+    monkeypatch.setattr(get_settings(), "signup_limit_per_address", 0)
+    for i in range(25):  # past both default limits, from one client
+        assert _api(client, f"load{i}@example.org").status_code == 202
+    for _ in range(6):
+        assert _api(client, "same@example.org").status_code == 202

@@ -1,0 +1,1 @@
+"""The benchmarks behind `make bench` (see bench/README.md)."""

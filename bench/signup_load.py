@@ -1,0 +1,261 @@
+"""Signup load: `coopclub serve --workers 2` on PostgreSQL + Redis, wrk (a separate
+process) POSTing distinct addresses to /api/v1/subscribe for 30 s, against the same
+server's /healthz; then a paced 500 requests/s for the latency target; then a check
+that every accepted signup's confirmation was delivered (by `coopclub worker`, into
+smtp-sink).
+
+    .venv/bin/python -m bench.signup_load [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import httpx
+import psycopg
+
+from bench import common
+from bench.common import log
+
+LUA = common.ROOT / "bench" / "signup.lua"
+
+
+def wrk(port: int, *, path: str, seconds: int, connections: int, prefix: str) -> dict:
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise SystemExit("wrk not found: run `make bench` (it installs wrk)")
+    env = dict(os.environ, BENCH_PATH=path, BENCH_PREFIX=prefix)
+    done = subprocess.run(  # noqa: S603
+        [
+            binary,
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH "))
+    result = json.loads(line.removeprefix("BENCH "))
+    result["per_s"] = result["requests"] / result["seconds"]
+    return result
+
+
+async def paced(port: int, *, rate: int, seconds: int, prefix: str, clients: int = 64) -> dict:
+    """An open-loop client: request n is due at start + n/rate whatever came before,
+    and its latency counts from then (a stall is not hidden by waiting for it).
+    `clients` connections take the requests in order; what is not done 30 s after
+    the last is due counts as failed."""
+    total = rate * seconds
+    latencies: list[float] = []
+    accepted = 0
+    next_request = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+    ) as client:
+        start = time.perf_counter()
+        deadline = start + seconds + 30
+
+        async def connection() -> None:
+            nonlocal accepted, next_request
+            while next_request < total and time.perf_counter() < deadline:
+                n, next_request = next_request, next_request + 1
+                due = start + n / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                try:
+                    response = await client.post(
+                        "/api/v1/subscribe",
+                        json={"email": f"{prefix}{n}@example.org", "topics": ["food"]},
+                    )
+                except httpx.HTTPError:
+                    latencies.append(float("inf"))
+                    continue
+                latencies.append(time.perf_counter() - due)
+                accepted += response.status_code == 202
+
+        await asyncio.gather(*(connection() for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    latencies.extend([float("inf")] * (total - len(latencies)))  # never sent in time
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "requests": total,
+        "accepted": accepted,
+        "seconds": round(elapsed, 2),
+        "per_s": accepted / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "failed_or_late": sum(1 for x in latencies if x == float("inf")),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--paced-seconds", type=int, default=20)
+    args = parser.parse_args()
+
+    with (
+        common.workdir("signup_load") as work,
+        common.fresh_database("signup") as database_url,
+        common.redis_namespace("signup") as namespace,
+    ):
+        sink = common.SmtpSink(work)
+        procs: list[common.Proc] = []
+        try:
+            port = common.free_port()
+            env = common.product_env(
+                database_url,
+                namespace,
+                work,
+                COOPCLUB_SMTP_URL=sink.url,
+                COOPCLUB_BASE_URL=f"http://127.0.0.1:{port}",
+                # One client address sends everything: the per-client limit is off for
+                # the run (a setting, documented in the README).
+                COOPCLUB_SIGNUP_LIMIT_PER_CLIENT="0",
+                COOPCLUB_SIGNUP_LIMIT_PER_ADDRESS="0",
+            )
+            common.migrate(env)
+            common.use_env(env)
+            from app.db import session_scope
+            from app.subscribers.models import Topic
+
+            with session_scope() as session:
+                session.add(Topic(slug="food", name="Food co-ops"))
+            serve = [
+                common.COOPCLUB,
+                "serve",
+                "--workers",
+                "2",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+            procs.append(common.Proc("serve", serve, env, work))
+            procs.append(common.Proc("worker", [common.COOPCLUB, "worker", "-p", "2"], env, work))
+
+            def healthy() -> bool:
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).is_success
+                except httpx.HTTPError:
+                    return False
+
+            if not common.wait_until(healthy, 60, 0.25):
+                raise SystemExit("the server did not come up:\n" + procs[0].tail())
+            time.sleep(2)  # both web processes and the worker settle
+            log(f"server on 127.0.0.1:{port} (2 web processes), worker, smtp-sink")
+
+            # Warm each process's pools and caches.
+            wrk(port, path="/api/v1/subscribe", seconds=3, connections=8, prefix="warm")
+            log(f"reference: wrk GET /healthz, {args.connections} connections")
+            reference = wrk(
+                port,
+                path="/healthz",
+                seconds=min(args.seconds, 15),
+                connections=args.connections,
+                prefix="x",
+            )
+            log(
+                f"reference: {reference['per_s']:,.0f} req/s, p50 {reference['p50_ms']:.1f} ms,"
+                f" p99 {reference['p99_ms']:.1f} ms"
+            )
+            log(f"product: wrk POST /api/v1/subscribe for {args.seconds} s")
+            load = wrk(
+                port,
+                path="/api/v1/subscribe",
+                seconds=args.seconds,
+                connections=args.connections,
+                prefix="load",
+            )
+            log(
+                f"product: {load['per_s']:,.0f} req/s ({load['accepted']:,} accepted), "
+                f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms"
+            )
+            log(f"paced: {args.rate} req/s for {args.paced_seconds} s")
+            steady = asyncio.run(
+                paced(port, rate=args.rate, seconds=args.paced_seconds, prefix="paced")
+            )
+            log(
+                f"paced: {steady['per_s']:,.0f} req/s, p50 {steady['p50_ms']:.1f} ms, "
+                f"p99 {steady['p99_ms']:.1f} ms"
+            )
+
+            accepted = load["accepted"] + steady["accepted"] + 0
+            with psycopg.connect(database_url, autocommit=True) as db:
+
+                def lost() -> int:
+                    return db.execute(
+                        "SELECT count(*) FROM subscriber s WHERE s.email NOT LIKE 'warm%%'"
+                        " AND NOT EXISTS (SELECT 1 FROM transactional_email t"
+                        " WHERE t.to_address = s.email AND t.status = 'sent')"
+                    ).fetchone()[0]  # type: ignore[index]
+
+                drained = time.perf_counter()
+                common.wait_until(lambda: lost() == 0, 300, 1.0)
+                drain_seconds = time.perf_counter() - drained
+                missing = lost()
+                subscribers = db.execute(
+                    "SELECT count(*) FROM subscriber WHERE email NOT LIKE 'warm%%'"
+                ).fetchone()[0]  # type: ignore[index]
+                statuses = dict(
+                    db.execute(
+                        "SELECT status, count(*) FROM transactional_email GROUP BY 1"
+                    ).fetchall()
+                )
+            log(
+                f"accepted {accepted:,}; subscribers {subscribers:,}; confirmations not "
+                f"delivered: {missing} (drained {drain_seconds:.0f} s after the load); {statuses}"
+            )
+            print(
+                common.ratio_line(
+                    "signup_load",
+                    load["per_s"],
+                    reference["per_s"],
+                    "req/s",
+                    ">= 1,000 req/s absolute",
+                )
+            )
+            common.write_result(
+                "signup_load",
+                {
+                    "reference_healthz": reference,
+                    "product_subscribe": load,
+                    "paced": steady,
+                    "ratio": round(load["per_s"] / reference["per_s"], 3),
+                    "accepted": accepted,
+                    "subscribers": subscribers,
+                    "confirmations_lost": missing,
+                    "drain_seconds": round(drain_seconds, 1),
+                    "transactional_statuses": statuses,
+                    "targets": {"per_s": 1000, "p99_ms_at_500": 50, "lost": 0},
+                },
+            )
+        finally:
+            for proc in reversed(procs):
+                proc.stop()
+            sink.stop()
+
+
+if __name__ == "__main__":
+    main()
