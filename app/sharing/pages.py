@@ -118,11 +118,16 @@ def _agreement_or_404(session: Session, context: MemberContext, agreement_id: in
     return agreement
 
 
-@router.post("/member/sharing/{agreement_id}/accept", dependencies=[CsrfProtected])
-def accept(session: SessionDep, context: MemberOwner, agreement_id: int) -> Response:
+def _agreement_step(
+    session: SessionDep,
+    context: MemberOwner,
+    agreement_id: int,
+    step,
+    message: str,  # type: ignore[no-untyped-def]
+) -> Response:
     agreement = _agreement_or_404(session, context, agreement_id)
     try:
-        service.accept(
+        step(
             session,
             agreement=agreement,
             member_id=context.member.id or 0,
@@ -130,22 +135,25 @@ def accept(session: SessionDep, context: MemberOwner, agreement_id: int) -> Resp
         )
     except service.SharingError as exc:
         raise HTTPException(exc.status, detail=str(exc)) from None
-    return redirect("/member/sharing", "Accepted: the shared audience is yours to mail.")
+    return redirect("/member/sharing", message)
+
+
+@router.post("/member/sharing/{agreement_id}/accept", dependencies=[CsrfProtected])
+def accept(session: SessionDep, context: MemberOwner, agreement_id: int) -> Response:
+    return _agreement_step(
+        session,
+        context,
+        agreement_id,
+        service.accept,
+        "Accepted: the shared audience is yours to mail.",
+    )
 
 
 @router.post("/member/sharing/{agreement_id}/revoke", dependencies=[CsrfProtected])
 def revoke(session: SessionDep, context: MemberOwner, agreement_id: int) -> Response:
-    agreement = _agreement_or_404(session, context, agreement_id)
-    try:
-        service.revoke(
-            session,
-            agreement=agreement,
-            member_id=context.member.id or 0,
-            account_id=context.account.id,
-        )
-    except service.SharingError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from None
-    return redirect("/member/sharing", "The agreement is revoked.")
+    return _agreement_step(
+        session, context, agreement_id, service.revoke, "The agreement is revoked."
+    )
 
 
 # Credits ------------------------------------------------------------------------------

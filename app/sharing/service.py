@@ -315,28 +315,6 @@ def share_again_with_member(
     return True
 
 
-def withdraw_from_all(session: Session, *, subscriber: Subscriber, token: str | None) -> int:
-    """Withdraw sharing consent on every topic (so from every member, now and later)."""
-    changed = 0
-    digest = token_digest(token) if token else None
-    for subscription in session.exec(
-        select(Subscription).where(Subscription.subscriber_id == subscriber.id)
-    ).all():
-        if subscription.sharing in (SubscriptionStatus.active, SubscriptionStatus.pending):
-            record_consent(
-                session,
-                subscriber=subscriber,
-                scope=ConsentScope.sharing,
-                action=ConsentAction.withdrawn,
-                source=ConsentSource.form,
-                consent_text=None,
-                token_digest=digest,
-                topic=session.get(Topic, subscription.topic_id),
-            )
-            changed += 1
-    return changed
-
-
 def mailing_audience_query(session: Session, *, issue_id: int, own: Select) -> Select:
     """The audience of an issue: `own` (active subscribers of its topics), plus, when
     the issue is a member mailing, that member's shared audience, one row per person."""

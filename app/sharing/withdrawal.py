@@ -11,6 +11,7 @@ from app import signing
 from app.db import SessionDep
 from app.members.models import Member
 from app.sharing import service
+from app.subscribers import preferences
 from app.subscribers.service import subscriber_from_preferences_token
 from app.web import CsrfProtected, redirect, render
 
@@ -58,7 +59,7 @@ def stop_all(request: Request, token: str, session: SessionDep) -> Response:
     if problem is not None:
         return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
     if subscriber is not None:
-        service.withdraw_from_all(session, subscriber=subscriber, token=token)
+        preferences.withdraw_all_sharing(session, subscriber=subscriber, token=token)
     return render(request, "sharing/stop.html", member=None, token=token, done=True, gone=False)
 
 

@@ -59,6 +59,18 @@ def _withdraw(
     return changed
 
 
+def withdraw_all_sharing(session: Session, *, subscriber: Subscriber, token: str | None) -> int:
+    """Withdraw sharing consent on every topic (so from every member, now and later);
+    the topics themselves stay. Returns how many consents changed."""
+    digest = token_digest(token) if token else None
+    return sum(
+        _withdraw(
+            session, subscriber, subscription, topic, scopes=(ConsentScope.sharing,), digest=digest
+        )
+        for subscription, topic in subscriptions_of(session, subscriber)
+    )
+
+
 def unsubscribe(
     session: Session,
     *,
