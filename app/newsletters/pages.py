@@ -12,7 +12,7 @@ from app.auth.deps import RequireAdmin
 from app.config import get_settings
 from app.db import SessionDep
 from app.mailing.templates import fill
-from app.newsletters import service
+from app.newsletters import forms, service
 from app.newsletters.models import (
     SLOT_KINDS,
     BlockKind,
@@ -118,7 +118,7 @@ async def save_newsletter(
     form = await request.form()
     topic_ids = {int(v) for v in form.getlist("topics") if str(v).isdigit()}
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    values, errors = service.read_newsletter_form(session, fields, newsletter_id=newsletter_id)
+    values, errors = forms.read_newsletter_form(session, fields, newsletter_id=newsletter_id)
     if errors:
         shown = _as_shown(newsletter_id, values)
         return _form_page(request, session, shown, topic_ids, errors, 422)

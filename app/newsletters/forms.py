@@ -1,0 +1,74 @@
+"""The newsletter settings form: what an admin may set, checked before anything is stored."""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError, field_validator
+from sqlmodel import Session, col, select
+
+from app.newsletters.models import Newsletter, NewsletterBase
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class NewsletterForm(NewsletterBase):
+    """What the newsletter form may set, checked before anything is stored."""
+
+    @field_validator("name", "sender_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("this cannot be empty")
+        return value.strip()
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not SLUG_PATTERN.match(value):
+            raise ValueError("use lowercase letters, digits and single hyphens, e.g. co-op-commons")
+        return value
+
+    @field_validator("sender_address", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return validate_email(value.strip(), check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not value.isalpha():
+            raise ValueError("use a three-letter currency code such as CAD")
+        return value.upper()
+
+
+def read_newsletter_form(
+    session: Session, fields: dict[str, str], *, newsletter_id: int | None
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Validate a submitted form: (values, errors by field). Nothing is changed."""
+    raw: dict[str, object] = {
+        name: fields.get(name, "") for name in NewsletterForm.model_fields if name in fields
+    }
+    try:
+        form = NewsletterForm.model_validate(raw)
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): e["msg"].removeprefix("Value error, ") for e in exc.errors()}
+        return raw, errors
+    values = form.model_dump()
+    if not values.get("sender_address"):
+        return values, {"sender_address": "give the address the newsletter is sent from"}
+    clash = session.exec(
+        select(Newsletter.id).where(
+            Newsletter.slug == values["slug"], col(Newsletter.id) != (newsletter_id or -1)
+        )
+    ).first()
+    if clash is not None:
+        return values, {"slug": "another newsletter already uses this slug"}
+    return values, {}
