@@ -111,6 +111,11 @@ class SmtpTransport:
                 error = PermanentDeliveryError if code >= 500 else TransientDeliveryError
                 raise error(f"recipient refused: {code} {text!r}", code=code) from exc
             except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code == 421 and attempt == 1:
+                    # "Closing the connection" (a server restarting, an idle timeout):
+                    # like a dropped connection, worth one fresh one at once.
+                    self._drop()
+                    continue
                 self._reset()
                 error = PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError
                 raise error(f"{exc.smtp_code} {exc.smtp_error!r}", code=exc.smtp_code) from exc

@@ -31,7 +31,8 @@ def test_an_admin_imports_and_reads_the_report(client, smtp, run_jobs):
         statuses = {s.status for s in session.exec(select(Subscription)).all()}
     assert statuses == {SubscriptionStatus.pending}
     run_jobs()
-    assert len(smtp.to("ana@example.org")) == 1 and len(smtp.to("bo@example.org")) == 1
+    assert len(smtp.wait_for("ana@example.org")) == 1
+    assert len(smtp.wait_for("bo@example.org")) == 1
 
 
 def test_a_file_without_an_email_column_imports_nothing(client, smtp, run_jobs):
