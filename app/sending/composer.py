@@ -59,13 +59,18 @@ def verp_address(delivery_id: int, settings: Settings) -> str:
     return f"bounces+{delivery_id}-{verp_check(delivery_id, settings)}@{domain}"
 
 
+def _verp_mac(key: str, ident: str) -> str:
+    derived = hashlib.sha256(("verp:" + key).encode()).digest()
+    return hmac.new(derived, ident.encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def verp_check(delivery_id: int, settings: Settings) -> str:
-    key = hashlib.sha256(("verp:" + settings.secret_keys[-1]).encode()).digest()
-    return hmac.new(key, str(delivery_id).encode(), hashlib.sha256).hexdigest()[:16]
+    return _verp_mac(settings.secret_keys[-1], str(delivery_id))
 
 
 def delivery_from_verp(address: str, settings: Settings | None = None) -> int | None:
-    """The delivery id in a VERP address we made, or None for anything else."""
+    """The delivery id in a VERP address we made (signed with any of our keys), or None
+    for anything else."""
     settings = settings or get_settings()
     local = address.strip("<>").rpartition("@")[0].lower()
     if not local.startswith("bounces+"):
@@ -73,11 +78,8 @@ def delivery_from_verp(address: str, settings: Settings | None = None) -> int | 
     ident, _, check = local.removeprefix("bounces+").partition("-")
     if not ident.isdigit():
         return None
-    for key in reversed(settings.secret_keys):
-        derived = hashlib.sha256(("verp:" + key).encode()).digest()
-        expected = hmac.new(derived, ident.encode(), hashlib.sha256).hexdigest()[:16]
-        if hmac.compare_digest(expected, check):
-            return int(ident)
+    if any(hmac.compare_digest(_verp_mac(key, ident), check) for key in settings.secret_keys):
+        return int(ident)
     return None
 
 
