@@ -17,8 +17,8 @@ def test_queued_mail_arrives_after_commit_with_its_text_twin(smtp, run_jobs):
             kind="test",
             to="reader@example.org",
             subject="Testing",
-            template="test_message",
-            greeting="Hello there",
+            template="admin_alert",
+            message="Hello there",
         )
     run_jobs()
     (received,) = smtp.wait_for("reader@example.org")
@@ -63,8 +63,8 @@ def test_a_permanent_refusal_marks_the_mail_failed_without_retrying(smtp, run_jo
             kind="test",
             to="nobody@example.org",
             subject="x",
-            template="test_message",
-            greeting="x",
+            template="admin_alert",
+            message="x",
         )
     run_jobs()
     with session_scope() as session:
