@@ -28,11 +28,11 @@ from app.members.models import Member
 from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus, Newsletter
 from app.sending import lifecycle, throttle
-from app.sending.assembly import SEND_BATCH, audience_query, lock_issue, topic_ids
+from app.sending.assembly import SEND_BATCH, lock_issue, topic_ids
 from app.sending.composer import IssueComposer, Recipient, verp_address
 from app.sending.models import Delivery, DeliveryStatus
 from app.sharing import credits as recruiting
-from app.sharing.service import mailing_member_id, stop_sharing_url
+from app.sharing.service import mailing_audience_query, mailing_member_id, stop_sharing_url
 from app.subscribers.models import Subscriber
 from app.subscribers.service import (
     active_subscriber_ids_query,
@@ -110,7 +110,7 @@ def _recipients(
     ids = [s.id for _, s in rows if s is not None]
     newsletter_topics = topic_ids(session, issue.newsletter_id)
     own = active_subscriber_ids_query(newsletter_topics)
-    audience = audience_query(session, issue)
+    audience = mailing_audience_query(session, issue_id=issue.id or 0, own=own)
     eligible = (
         set(session.execute(audience.where(col(Subscriber.id).in_(ids))).scalars())
         if ids
