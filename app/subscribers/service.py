@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Sequence
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, exists
+from sqlalchemy import Select, case, exists, func
 from sqlmodel import Session, col, select
 
 from app import signing
@@ -225,8 +225,6 @@ def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
 
 def member_topic_counts(session: Session, member_id: int) -> list[tuple[Topic, int, int]]:
     """A member's own topics with their active and pending subscription counts."""
-    from sqlalchemy import case, func
-
     rows = session.exec(
         select(
             Topic,
