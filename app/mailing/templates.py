@@ -8,7 +8,6 @@ each recipient. Plain-text twins are `<name>.txt` templates built from the same 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -102,10 +101,6 @@ def compile_mjml(source: str) -> str:
 @lru_cache(maxsize=256)
 def html_template(html: str) -> jinja2.Template:
     return _html_env.from_string(html)
-
-
-def source_digest(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def compile_email(name: str, **structure: Any) -> CompiledEmail:
