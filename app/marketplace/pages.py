@@ -19,6 +19,7 @@ from app.mailing.templates import fill
 from app.marketplace import inventory, placement, report, service, states
 from app.marketplace.api import REFUSALS
 from app.marketplace.models import Booking, BookingStatus, CreativeInput, Slot
+from app.marketplace.notices import format_money
 from app.newsletters import service as newsletters
 from app.newsletters.models import Newsletter
 from app.newsletters.render import IssueRenderError, PlacedCreative
@@ -90,7 +91,7 @@ def describe(session: Session, booking: Booking) -> dict[str, Any]:
         "issue": issue,
         "newsletter": newsletter,
         "creative": service.creative_of(session, booking),
-        "money": service.format_money(booking.amount, booking.currency),
+        "money": format_money(booking.amount, booking.currency),
     }
 
 
