@@ -1,5 +1,5 @@
-"""What the marketplace tells a member about its bookings: money written for people, and
-one transactional email per change to every active owner and staff account."""
+"""What the marketplace tells a member about its bookings: one transactional email per
+change to every active owner and staff account."""
 
 from __future__ import annotations
 
@@ -10,13 +10,9 @@ from app.mailing.service import queue_transactional
 from app.marketplace.models import Booking, Slot
 from app.members.models import Account, Role
 from app.newsletters.models import Issue, Newsletter
+from app.payments.money import format_money
 
-
-def format_money(amount: int, currency: str) -> str:
-    """Minor units as a person reads them: 28500, "CAD" -> "285.00 CAD"."""
-    sign = "-" if amount < 0 else ""
-    major, minor = divmod(abs(amount), 100)
-    return f"{sign}{major:,}.{minor:02d} {currency}"
+__all__ = ["format_money", "member_recipients", "notify_member"]
 
 
 def member_recipients(session: Session, member_id: int) -> list[str]:

@@ -21,6 +21,7 @@ from app.db import utcnow
 from app.marketplace import states
 from app.marketplace.inventory import is_free
 from app.marketplace.models import (
+    LIVE_STATUSES,
     Booking,
     BookingStatus,
     Creative,
@@ -73,6 +74,26 @@ def bookings_of(session: Session, *, member_id: int) -> Sequence[Booking]:
     return session.exec(
         select(Booking).where(Booking.member_id == member_id).order_by(col(Booking.id).desc())
     ).all()
+
+
+def bookings_in(
+    session: Session, statuses: Sequence[BookingStatus], method: PaymentMethod | None = None
+) -> Sequence[Booking]:
+    """Every member's bookings in these states (oldest first), for the admin's lists."""
+    query = select(Booking).where(col(Booking.status).in_(statuses)).order_by(col(Booking.id))
+    if method is not None:
+        query = query.where(Booking.method == method)
+    return session.exec(query).all()
+
+
+def live_bookings_of(session: Session, slot_ids: Sequence[int]) -> dict[int, Booking]:
+    """The live booking of each of these slots that has one, by slot id."""
+    bookings = session.exec(
+        select(Booking).where(
+            col(Booking.slot_id).in_(slot_ids), col(Booking.status).in_(LIVE_STATUSES)
+        )
+    ).all()
+    return {b.slot_id: b for b in bookings}
 
 
 def slot_of(session: Session, booking: Booking) -> Slot:
