@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     stripe_publishable_key: str | None = None  # for Stripe.js on the booking page
+    # Team invitations a member may send per hour, and an address may receive per day.
+    invitations_per_member: int = Field(default=10, ge=1)
+    invitations_per_address: int = Field(default=3, ge=1)
     # The highest price an admin may set for a slot, in minor units (cents).
     max_price: int = Field(default=10_000_000, ge=1, le=2**31 - 1)
     embedded_worker_threads: int = Field(default=4, ge=1, le=64)

@@ -5,11 +5,29 @@ HTML and JSON routes declare what they need as a parameter type:
 (session cookie), and `ApiMember` (an `Authorization: Bearer` member API key). Objects
 of a member are looked up through the resolved member, so another member's ids
 answer 404 (see members.service.staff_account and auth.service.member_key).
+
+What a member's people may do (`ROLE_RIGHTS`; the README's roles table says the same,
+and the authorization matrix test holds every route to it):
+
+| right        | what it covers                                                  | owner | staff |
+| ------------ | --------------------------------------------------------------- | ----- | ----- |
+| `see`        | the dashboard, slots, bookings, reports, credits, mailings       | yes   | yes   |
+| `creatives`  | write and submit a paid booking's creative                      | yes   | yes   |
+| `drafts`     | create and edit member mailing drafts                           | yes   | yes   |
+| `money`      | book slots, pay (credits, invoice, card), cancel bookings       | yes   | no    |
+| `mailings`   | submit a member mailing for the Club's review (it is then sent) | yes   | no    |
+| `team`       | invite, remove and change the role of people; the profile      | yes   | no    |
+| `keys`       | create and revoke API keys (a key acts with an owner's rights)   | yes   | no    |
+| `sharing`    | offer, accept and revoke sharing agreements                     | yes   | no    |
+| `export`     | download the co-op's own subscribers (personal data) as CSV     | yes   | no    |
+
+`MemberStaff` grants the rights every member account has; `MemberOwner` the rest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated
 from urllib.parse import quote
 
@@ -128,6 +146,26 @@ def require_admin(account: CurrentAccount) -> Account:
 RequireAdmin = Annotated[Account, Depends(require_admin)]
 
 
+class Right(StrEnum):
+    see = "see"
+    creatives = "creatives"
+    drafts = "drafts"
+    money = "money"
+    mailings = "mailings"
+    team = "team"
+    keys = "keys"
+    sharing = "sharing"
+    export = "export"
+
+
+ROLE_RIGHTS: dict[Role, frozenset[Right]] = {
+    Role.owner: frozenset(Right),
+    Role.staff: frozenset({Right.see, Right.creatives, Right.drafts}),
+}
+# The rights a route guarded by MemberStaff may use; everything else needs MemberOwner.
+STAFF_RIGHTS = ROLE_RIGHTS[Role.staff]
+
+
 @dataclass(frozen=True)
 class MemberContext:
     """A logged-in person acting for their member."""
@@ -138,6 +176,10 @@ class MemberContext:
     @property
     def is_owner(self) -> bool:
         return self.account.role == Role.owner
+
+    def may(self, right: Right) -> bool:
+        """For pages: show a button only to those who may press it."""
+        return right in ROLE_RIGHTS.get(self.account.role, frozenset())
 
 
 def member_staff(account: CurrentAccount, session: SessionDep) -> MemberContext:
@@ -155,9 +197,12 @@ def member_staff(account: CurrentAccount, session: SessionDep) -> MemberContext:
 
 
 def member_owner(context: Annotated[MemberContext, Depends(member_staff)]) -> MemberContext:
-    if not context.is_owner:
+    """Rights beyond STAFF_RIGHTS (money, mailings, team, keys, sharing): owners only."""
+    if not ROLE_RIGHTS.get(context.account.role, frozenset()) > STAFF_RIGHTS:
         raise HTTPException(
-            status_code=403, detail=f"Only {context.member.name}'s owners can do that."
+            status_code=403,
+            detail=f"Only {context.member.name}'s owners can do that (money, team, API keys, "
+            "sharing and sending mailings); staff write creatives and mailing drafts.",
         )
     return context
 

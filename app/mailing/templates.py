@@ -8,6 +8,8 @@ each recipient. Plain-text twins are `<name>.txt` templates built from the same 
 
 from __future__ import annotations
 
+import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +57,26 @@ def _restore_braces(compiled: str) -> str:
     return compiled.replace(_BRACE, _LITERAL_BRACE)
 
 
+# Attribute values (`[[ value|attr ]]`) are filled in AFTER MJML: MJML decodes entities
+# in attributes such as mj-image's alt and src and writes them back unescaped, so an
+# escaped quote in data would become a real one. Stage one writes an opaque token; the
+# compiled HTML gets the value escaped for an attribute (quotes included) in its place.
+_ATTR_TOKEN = re.compile("\ue001(\\d+)\ue002")
+_attr_values: ContextVar[list[str] | None] = ContextVar("attr_values", default=None)
+
+
+def _attr(value: Any) -> Markup:
+    values = _attr_values.get()
+    if values is None:
+        raise RuntimeError("|attr is only for templates compiled by compile_structured")
+    values.append(str(value))
+    return Markup(f"\ue001{len(values) - 1}\ue002")  # noqa: S704 - a token, no data
+
+
+def _fill_attributes(compiled: str, values: list[str]) -> str:
+    return _ATTR_TOKEN.sub(lambda m: str(_inert_html(values[int(m.group(1))])), compiled)
+
+
 _STRUCTURE_SYNTAX: dict[str, Any] = dict(
     block_start_string="[%",
     block_end_string="%]",
@@ -67,6 +89,7 @@ _STRUCTURE_SYNTAX: dict[str, Any] = dict(
     loader=jinja2.FileSystemLoader(EMAILS_DIR),
 )
 _structure_env = jinja2.Environment(autoescape=True, finalize=_inert_html, **_STRUCTURE_SYNTAX)
+_structure_env.filters["attr"] = _attr
 _structure_text_env = jinja2.Environment(  # plain text, never shown as HTML
     autoescape=False,  # noqa: S701
     finalize=_inert_text,
@@ -114,8 +137,13 @@ def compile_email(name: str, **structure: Any) -> CompiledEmail:
 def compile_structured(name: str, **structure: Any) -> tuple[str, str]:
     """Stage one for an email whose structure depends on data (a newsletter issue):
     returns the compiled HTML and the text twin, both still holding `{{ }}` placeholders."""
-    mjml_source = _structure_env.get_template(f"{name}.mjml").render(**structure)
-    html = compile_mjml(mjml_source)
+    values: list[str] = []
+    token = _attr_values.set(values)
+    try:
+        mjml_source = _structure_env.get_template(f"{name}.mjml").render(**structure)
+    finally:
+        _attr_values.reset(token)
+    html = _fill_attributes(compile_mjml(mjml_source), values)
     text = _structure_text_env.get_template(f"{name}.txt").render(**structure)
     return _restore_braces(html), _restore_braces(text)
 

@@ -3,15 +3,16 @@ aggregate click counters behind /r/{token}."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
-from app.newsletters.render import is_https_url
 from app.payments.models import PaymentMethod
 
 
@@ -139,6 +140,39 @@ class ClickCount(SQLModel, table=True):
 # API shapes -----------------------------------------------------------------------------
 
 
+# Characters no address or headline needs, and that could end an HTML attribute or a
+# line of a header: quotes, angle brackets, backslashes, whitespace inside a URL, and
+# every control character.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NOT_IN_URL = re.compile(r"[\s\"'<>\\`^{|}]")
+
+
+def strict_https_url(value: str) -> str:
+    """A full https:// address, parsed and written back in its canonical form, or
+    ValueError. Quotes, spaces, angle brackets and control characters are refused, not
+    escaped: an address that needs them is not one we pass on to readers."""
+    value = value.strip()
+    if _CONTROL.search(value) or _NOT_IN_URL.search(value):
+        raise ValueError("an address cannot hold spaces, quotes, < > or control characters")
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "https" or not parts.hostname or parts.username or parts.password:
+        raise ValueError("use a full https:// address")
+    host = (
+        parts.hostname.encode("idna").decode("ascii")
+        if not parts.hostname.isascii()
+        else parts.hostname
+    )
+    netloc = host.lower() + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(("https", netloc, parts.path or "/", parts.query, parts.fragment))
+
+
+def plain_text(value: str) -> str:
+    """One line of plain text: control characters refused, runs of spaces made one."""
+    if _CONTROL.search(value.replace("\t", " ")):
+        raise ValueError("use plain text on one line (no line breaks or control characters)")
+    return " ".join(value.split())
+
+
 class CreativeInput(SQLModel):
     headline: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=2000)
@@ -150,22 +184,39 @@ class CreativeInput(SQLModel):
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("headline")
+    @classmethod
+    def _plain_headline(cls, value: str) -> str:
+        return plain_text(value)
+
+    @field_validator("body")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        if _CONTROL.search(value.replace("\n", "").replace("\r", "").replace("\t", "")):
+            raise ValueError("the text holds control characters; type it again as plain text")
+        return value
+
     @field_validator("link")
     @classmethod
     def _https_link(cls, value: str) -> str:
-        value = value.strip()
-        if not is_https_url(value):
-            raise ValueError("the link must be a full https:// address")
-        return value
+        try:
+            return strict_https_url(value)
+        except ValueError as exc:
+            raise ValueError(f"the link: {exc}") from None
 
     @field_validator("image_url", mode="before")
     @classmethod
     def _https_image(cls, value: object) -> object:
         if isinstance(value, str):
             value = value.strip() or None
-        if value is not None and not (isinstance(value, str) and is_https_url(value)):
+        if value is None:
+            return None
+        if not isinstance(value, str):
             raise ValueError("the image must be a full https:// address")
-        return value
+        try:
+            return strict_https_url(value)
+        except ValueError as exc:
+            raise ValueError(f"the image: {exc}") from None
 
 
 class BookingCreate(SQLModel):

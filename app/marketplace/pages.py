@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app import charts
-from app.auth.deps import MemberStaff
+from app.auth.deps import MemberContext, MemberOwner, MemberStaff, Right
 from app.config import get_settings
 from app.db import SessionDep, utcnow
 from app.mailing.templates import fill
@@ -52,12 +52,13 @@ def slots_page(request: Request, context: MemberStaff, session: SessionDep) -> R
         member=context.member,
         issues=inventory.inventory(session),
         balance=credits.balance(session, member_id=context.member.id or 0),
+        can_book=context.may(Right.money),
     )
 
 
 @router.post("/member/bookings", response_class=HTMLResponse, dependencies=[CsrfProtected])
 def book_page(
-    context: MemberStaff, session: SessionDep, slot_id: Annotated[int, Form()] = 0
+    context: MemberOwner, session: SessionDep, slot_id: Annotated[int, Form()] = 0
 ) -> Response:
     try:
         booking = service.book(session, member=context.member, slot_id=slot_id)
@@ -97,7 +98,9 @@ def describe(session: Session, booking: Booking) -> dict[str, Any]:
     }
 
 
-def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
+def booking_page_context(
+    session: Session, booking: Booking, context: MemberContext
+) -> dict[str, Any]:
     info = describe(session, booking)
     client_secret = None
     if (
@@ -121,6 +124,7 @@ def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
     return {
         **info,
         "labels": states.LABELS,
+        "can_pay": context.may(Right.money),  # book, pay, cancel: owners (see auth.deps)
         # Credits are offered only when the balance covers the price.
         "methods": [m for m in available_methods() if m != PaymentMethod.credits or covered],
         "credits_cover": covered,
@@ -162,7 +166,7 @@ def booking_page(
         values=values,
         errors={},
         preview=None,
-        **booking_page_context(session, booking),
+        **booking_page_context(session, booking, context),
     )
 
 
@@ -170,7 +174,10 @@ def booking_page(
     "/member/bookings/{booking_id}/pay", response_class=HTMLResponse, dependencies=[CsrfProtected]
 )
 def pay_page(
-    booking: OwnBooking, session: SessionDep, method: Annotated[str, Form()] = ""
+    booking: OwnBooking,
+    _owner: MemberOwner,
+    session: SessionDep,
+    method: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         chosen = PaymentMethod(method)
@@ -208,7 +215,7 @@ async def creative_page(
 def _creative(
     request: Request,
     booking: Booking,
-    context: Any,
+    context: MemberContext,
     session: Session,
     values: dict[str, str],
     submit: bool,
@@ -244,7 +251,7 @@ def _creative(
         values=values,
         errors=errors,
         preview=preview,
-        **booking_page_context(session, booking),
+        **booking_page_context(session, booking, context),
     )
 
 
@@ -282,7 +289,7 @@ def _escape(value: str) -> str:
     response_class=HTMLResponse,
     dependencies=[CsrfProtected],
 )
-def cancel_page(booking: OwnBooking, session: SessionDep) -> Response:
+def cancel_page(booking: OwnBooking, _owner: MemberOwner, session: SessionDep) -> Response:
     try:
         service.cancel_unpaid_or_paid(session, booking, by_member=True)
     except REFUSALS as exc:

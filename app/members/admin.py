@@ -116,9 +116,18 @@ def member_status(
     action: str,
     form: PostedForm,
 ) -> Response:
-    if action not in STATUS_ACTIONS:
+    if action not in STATUS_ACTIONS and action != "decline":
         raise HTTPException(status_code=404, detail="There is no such action.")
     member = _member_or_404(session, member_id)
+    if action == "decline":
+        try:
+            service.decline(session, member=member, reason=str(form.get("reason") or ""))
+        except (service.NotAllowed, service.MemberFormError) as exc:
+            text = exc.message if isinstance(exc, service.MemberFormError) else str(exc)
+            return redirect(f"/admin/members/{member_id}", text, "error")
+        return redirect(
+            "/admin/applications", f"{member.name}'s application is declined; its owner is emailed."
+        )
     if action == "suspend":
         page = unless_confirmed(request, form, suspend_confirmation(member))
         if page is not None:

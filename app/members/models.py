@@ -17,7 +17,8 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 class MemberStatus(StrEnum):
     applied = "applied"
     active = "active"
-    suspended = "suspended"
+    suspended = "suspended"  # a member the Club stopped; reactivating brings it back
+    declined = "declined"  # an application the Club turned down, with a reason
 
 
 class Role(StrEnum):

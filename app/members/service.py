@@ -12,6 +12,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app import ratelimit
+from app.config import get_settings
 from app.mailing.service import queue_transactional
 from app.members.models import (
     Account,
@@ -55,10 +57,12 @@ def apply(session: Session, *, application: MemberApplication) -> tuple[Member, 
     email = normalise_email(application.owner_email, field="owner_email")
     if session.exec(select(Member.id).where(Member.slug == application.slug)).first():
         raise MemberFormError("slug", "Another co-op already uses this web address.")
-    if account_by_email(session, email=email) is not None:
+    existing = account_by_email(session, email=email)
+    if existing is not None and existing.active:
         raise MemberFormError(
             "owner_email",
-            "This address already has an account. Log in with it, or use another address.",
+            "This address already belongs to a person on a member co-op's team (or a Club "
+            "admin). Log in with it to reach that co-op, or apply with another address.",
         )
     member = Member(
         slug=application.slug,
@@ -67,50 +71,97 @@ def apply(session: Session, *, application: MemberApplication) -> tuple[Member, 
     )
     session.add(member)
     session.flush()
-    owner = Account(
-        email=email,
-        display_name=application.owner_name.strip(),
-        role=Role.owner,
-        member_id=member.id,
-    )
+    # A closed account (removed from a team, or a declined application) is reopened.
+    owner = existing or Account(email=email, role=Role.owner)
+    owner.display_name = application.owner_name.strip()
+    owner.role, owner.member_id, owner.active = Role.owner, member.id, True
     session.add(owner)
     session.flush()
     return member, owner
 
 
 def set_status(session: Session, *, member: Member, status: MemberStatus) -> Member:
-    """Approve (applied -> active), suspend, or reactivate; owners hear about it by email."""
+    """Approve (applied -> active), suspend a member, or reactivate it; owners hear about
+    it by email. An application is declined with `decline`, not suspended."""
     allowed = {
         MemberStatus.active: (MemberStatus.applied, MemberStatus.suspended),
-        MemberStatus.suspended: (MemberStatus.applied, MemberStatus.active),
+        MemberStatus.suspended: (MemberStatus.active,),
     }
     if member.status == status:
         return member
     if member.status not in allowed.get(status, ()):
+        if member.status == MemberStatus.applied and status == MemberStatus.suspended:
+            raise NotAllowed("An application is approved or declined, not suspended.")
         raise NotAllowed(f"A co-op that is {member.status} cannot become {status}.")
     previous, member.status = member.status, status
     session.add(member)
-    for owner in owners(session, member_id=member.id):  # type: ignore[arg-type]
-        queue_transactional(
-            session,
-            kind="member-status",
-            to=owner.email,
-            subject=_status_subject(previous, status, member),
-            template="member_status",
-            member_name=member.name,
-            status=status.value,
-            approved=previous == MemberStatus.applied and status == MemberStatus.active,
-        )
+    _tell_owners(
+        session,
+        member,
+        subject=_STATUS_SUBJECTS[status]
+        if previous != MemberStatus.applied
+        else "Welcome to Co-op Data Club: your co-op is approved",
+        status=status.value,
+        approved=previous == MemberStatus.applied and status == MemberStatus.active,
+    )
     session.flush()
     return member
 
 
-def _status_subject(previous: MemberStatus, status: MemberStatus, member: Member) -> str:
-    if previous == MemberStatus.applied and status == MemberStatus.active:
-        return f"Welcome to the Club: {member.name} is approved"
-    if status == MemberStatus.suspended:
-        return f"{member.name}'s membership is suspended"
-    return f"{member.name}'s membership is active again"
+# Subjects are the Club's words only: a member's name (typed by whoever applied) never
+# goes into a subject line; the body names the co-op, escaped.
+_STATUS_SUBJECTS = {
+    MemberStatus.active: "Your co-op's Co-op Data Club membership is active again",
+    MemberStatus.suspended: "Your co-op's Co-op Data Club membership is suspended",
+    MemberStatus.declined: "Your application to Co-op Data Club was declined",
+}
+
+
+def decline(session: Session, *, member: Member, reason: str) -> Member:
+    """Turn an application down with a reason the applicant reads. Its accounts are
+    closed, so the address can apply again (or be invited) later."""
+    reason = reason.strip()
+    if not reason:
+        raise MemberFormError(
+            "reason", "Say why the application is declined: the applicant reads it."
+        )
+    if member.status != MemberStatus.applied:
+        raise NotAllowed(f"Only an application can be declined; this co-op is {member.status}.")
+    people = list(staff(session, member_id=member.id or 0))
+    member.status = MemberStatus.declined
+    session.add(member)
+    _tell_owners(
+        session,
+        member,
+        subject=_STATUS_SUBJECTS[MemberStatus.declined],
+        status=MemberStatus.declined.value,
+        approved=False,
+        reason=reason[:1000],
+        to=[a.email for a in people if a.role == Role.owner],
+    )
+    for account in people:
+        account.active, account.member_id = False, None
+        session.add(account)
+    session.flush()
+    return member
+
+
+def _tell_owners(
+    session: Session, member: Member, *, subject: str, to: list[str] | None = None, **values: object
+) -> None:
+    recipients = (
+        to if to is not None else [a.email for a in owners(session, member_id=member.id or 0)]
+    )
+    for email in recipients:
+        queue_transactional(
+            session,
+            kind="member-status",
+            to=email,
+            subject=subject,
+            template="member_status",
+            member_name=member.name,
+            **values,
+        )
 
 
 def update_profile(session: Session, *, member: Member, profile: MemberProfile) -> Member:
@@ -210,9 +261,17 @@ def invite(
     display_name: str = "",
     role: Role = Role.staff,
 ) -> Account:
-    """Add a person to the member's staff and email them how to log in."""
+    """Add a person to the member's staff and email them how to log in.
+
+    Only an active member invites (not an application the Club has not approved), and
+    invitations are rate-limited per member and per address, so the Club's mail cannot
+    be aimed at anyone by anyone who applies."""
     if role not in (Role.owner, Role.staff):
         raise MemberFormError("role", "Choose owner or staff.")
+    if not member.is_active:
+        raise MemberFormError(
+            "email", "Your co-op can invite people once the Club has approved its membership."
+        )
     address = normalise_email(email)
     account = account_by_email(session, email=address)
     if account is not None and account.active:
@@ -220,6 +279,21 @@ def invite(
             raise MemberFormError("email", "This person is already on your staff.")
         raise MemberFormError(
             "email", "This address already has an account with another organisation."
+        )
+    limits = get_settings()
+    if not ratelimit.hit(
+        "invite-address", address, limit=limits.invitations_per_address, window_seconds=86_400
+    ):
+        raise MemberFormError(
+            "email", "This address has been invited too often today; try again tomorrow."
+        )
+    if not ratelimit.hit(
+        "invite-member", str(member.id), limit=limits.invitations_per_member, window_seconds=3600
+    ):
+        raise MemberFormError(
+            "email",
+            f"Your co-op has invited {limits.invitations_per_member} people this hour; "
+            "try again in an hour.",
         )
     if account is None:
         account = Account(email=address, role=role)
@@ -232,7 +306,8 @@ def invite(
         session,
         kind="staff-invitation",
         to=account.email,
-        subject=f"{invited_by.label} added you to {member.name} on Co-op Data Club",
+        # The Club's words only: names typed by members go in the body, escaped.
+        subject="You were added to a co-op's team on Co-op Data Club",
         template="staff_invitation",
         member_name=member.name,
         inviter=invited_by.label,

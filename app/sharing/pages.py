@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, func, select
 
-from app.auth.deps import MemberContext, MemberOwner, MemberStaff, RequireAdmin
+from app.auth.deps import MemberContext, MemberOwner, MemberStaff, RequireAdmin, Right
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope
 from app.db import SessionDep
 from app.members.models import Member
@@ -176,7 +176,7 @@ def credits_page(request: Request, session: SessionDep, context: MemberStaff) ->
 
 
 @router.get("/member/subscribers.csv")
-def own_subscribers_csv(session: SessionDep, context: MemberStaff) -> Response:
+def own_subscribers_csv(session: SessionDep, context: MemberOwner) -> Response:
     """People who subscribed to the member's own topics, with when they consented; a
     shared audience never appears here (it is not the member's)."""
     rows = session.exec(
@@ -276,6 +276,7 @@ def _show_mailing(
         issue=session.get(Issue, mailing.issue_id),
         blocks=mailings.blocks(session, mailing),
         audience=mailings.audience_size(session, mailing),
+        can_submit=context.may(Right.mailings),
         **extra,
     )
 
@@ -291,6 +292,21 @@ def mailing_page(
 async def mailing_save(
     request: Request, session: SessionDep, context: MemberStaff, mailing_id: int
 ) -> Response:
+    """Save the draft (owners and staff)."""
+    return await _save_mailing(request, session, context, mailing_id, submit=False)
+
+
+@router.post("/member/mailings/{mailing_id}/submit", dependencies=[CsrfProtected])
+async def mailing_submit(
+    request: Request, session: SessionDep, context: MemberOwner, mailing_id: int
+) -> Response:
+    """Save and submit the mailing for the Club's review (owners: it is then sent)."""
+    return await _save_mailing(request, session, context, mailing_id, submit=True)
+
+
+async def _save_mailing(
+    request: Request, session: Session, context: MemberContext, mailing_id: int, *, submit: bool
+) -> Response:
     mailing = _mailing_or_404(session, context, mailing_id)
     form = await request.form()
     bodies = {
@@ -301,7 +317,7 @@ async def mailing_save(
     subject = str(form.get("subject", ""))[:200]
     try:
         mailings.update(session, mailing=mailing, subject=subject, bodies=bodies)
-        if form.get("action") == "submit":
+        if submit:
             mailings.submit(session, mailing=mailing)
     except service.SharingError as exc:
         session.rollback()
@@ -309,7 +325,7 @@ async def mailing_save(
         return _show_mailing(
             request, session, context, mailing, status_code=exc.status, error=str(exc)
         )
-    if form.get("action") == "submit":
+    if submit:
         return redirect("/member/mailings", "Submitted: an admin will review it before it goes.")
     return redirect(f"/member/mailings/{mailing.id}", "Saved.")
 

@@ -27,7 +27,9 @@ def test_an_owner_invites_staff_who_are_emailed_and_can_log_in(client, smtp, run
     assert "new@riverside.example.org is on your team" in added.text
     run_jobs()
     (invitation,) = smtp.wait_for("new@riverside.example.org")
-    assert "Riverside Food Co-op" in invitation.message["Subject"]
+    # The subject is the Club's words; the co-op's name (typed by a member) is in the body.
+    assert invitation.message["Subject"] == "You were added to a co-op's team on Co-op Data Club"
+    assert "Riverside Food Co-op" in invitation.text()
     assert "http://testserver/login" in invitation.text()
     with session_scope() as session:
         new = session.exec(

@@ -149,6 +149,32 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/r/{token}"): {role: 303 for role in ROLES},
 }
 
+# The roles table (README "Roles"; app.auth.deps.ROLE_RIGHTS), route by route: what a
+# member's staff may do besides looking. Every member route is in exactly one of these,
+# so a new one fails until someone decides who may call it.
+STAFF_MAY = {
+    ("POST", "/member/bookings/{booking_id}/creative"),  # creatives
+    ("POST", "/member/mailings"),  # mailing drafts
+    ("POST", "/member/mailings/{mailing_id}"),
+}
+OWNERS_ONLY = {
+    ("POST", "/member/bookings"),  # money: book, pay, cancel
+    ("POST", "/member/bookings/{booking_id}/pay"),
+    ("POST", "/member/bookings/{booking_id}/cancel"),
+    ("POST", "/member/mailings/{mailing_id}/submit"),  # mailings: submit for sending
+    ("GET", "/member/profile"),  # team and profile
+    ("POST", "/member/profile"),
+    ("POST", "/member/staff"),
+    ("POST", "/member/staff/{account_id}/role"),
+    ("POST", "/member/staff/{account_id}/remove"),
+    ("POST", "/member/keys"),  # keys
+    ("POST", "/member/keys/{key_id}/revoke"),
+    ("POST", "/member/sharing"),  # sharing
+    ("POST", "/member/sharing/{agreement_id}/accept"),
+    ("POST", "/member/sharing/{agreement_id}/revoke"),
+    ("GET", "/member/subscribers.csv"),  # export of personal data
+}
+
 JSON_BODIES = {
     "/api/v1/subscribe": {"email": "matrix@example.org", "topics": ["food"]},
     "/api/v1/receipts/verify": {},
@@ -223,6 +249,20 @@ def test_every_route_has_a_decided_kind():
     stale = PUBLIC - {(m, p) for m, p, _ in ROUTES}
     assert not stale, f"PUBLIC names routes that no longer exist: {sorted(stale)}"
     assert len(ROUTES) >= 70
+
+
+def test_the_roles_table_holds_for_every_member_route():
+    """Staff look at everything of their co-op (GET), write creatives and mailing drafts;
+    everything else a member does (money, mailings, team, keys, sharing, export) is the
+    owners'. The matrix rows then check each route's kind for every caller."""
+    kinds = {(m, p): k for m, p, k in ROUTES}
+    member_routes = {route for route, kind in kinds.items() if kind in ("owner", "staff")}
+    looking = {(m, p) for m, p in member_routes if m == "GET"} - OWNERS_ONLY
+    assert {kinds[r] for r in looking} == {"staff"}
+    assert {r: kinds[r] for r in STAFF_MAY} == dict.fromkeys(STAFF_MAY, "staff")
+    assert {r: kinds[r] for r in OWNERS_ONLY} == dict.fromkeys(OWNERS_ONLY, "owner")
+    undecided = member_routes - looking - STAFF_MAY - OWNERS_ONLY
+    assert not undecided, f"member routes missing from the roles table: {sorted(undecided)}"
 
 
 def expected_for(method: str, path: str, kind: str, role: str) -> int | str:

@@ -113,8 +113,8 @@ def test_a_mailing_to_nobody_is_refused_with_422(client, run_jobs):
         body_id = mailings.blocks(session, mailing)[0].id
     response = post_form(
         client,
-        f"/member/mailings/{mailing_id}",
-        {"subject": "Hi", f"body-{body_id}": "Hello", "action": "submit"},
+        f"/member/mailings/{mailing_id}/submit",
+        {"subject": "Hi", f"body-{body_id}": "Hello"},
     )
     assert response.status_code == 422
     assert "nobody would receive" in response.text
