@@ -1,7 +1,7 @@
 """consent transparency log: entries, subtree hashes, signed checkpoints
 
 Revision ID: tlog_consent_log
-Revises: 0007
+Revises: money_once_per_booking
 Create Date: 2026-11-30 09:49:58.564868
 
 Existing events become the log's first leaves when the sequencer first runs (in id
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision = "tlog_consent_log"
-down_revision = "0007"
+down_revision = "money_once_per_booking"
 branch_labels = None
 depends_on = None
 
