@@ -2,8 +2,9 @@
 
 Every page gets a Content-Security-Policy that runs only our own scripts from /static.
 Three kinds of response need a different policy, chosen by path (see `policy_for`):
-the embeddable signup form (frameable by any member site), email renderings (inline
-styles are how emails are written; no script at all), and the issue editor (its live
+the embeddable signup form (frameable by any member site), email renderings (the
+archive, issue and creative previews: inline styles are how emails are written; no
+script at all; framed only by our own pages), and the issue editor (its live
 preview is an `iframe srcdoc`, which inherits the editor's policy, so the editor allows
 inline styles too; scripts stay our own files only).
 """
@@ -58,6 +59,9 @@ EMBED_PATH = re.compile(r"^/subscribe/embed/[^/]+/?$")
 EMAIL_PATHS = (
     re.compile(r"^/archive/[^/]+/\d+/?$"),
     re.compile(r"^/admin/issues/\d+/preview\.html$"),
+    # a booking's creative inside its issue, for the approver and for the member
+    re.compile(r"^/admin/marketplace/bookings/\d+/preview\.html$"),
+    re.compile(r"^/member/bookings/\d+/preview\.html$"),
 )
 EDITOR_PATH = re.compile(r"^/admin/issues/\d+/?$")
 DOCS_PATHS = ("/docs", "/redoc")

@@ -27,6 +27,7 @@ class Purpose(StrEnum):
     verp = "verp-return-path"
     redirect = "click-redirect"
     flash = "flash"
+    creative_preview = "creative-preview"
 
 
 class InvalidToken(Exception):

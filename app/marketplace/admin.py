@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
-from app.marketplace import inventory, report, service, states
+from app.marketplace import inventory, preview, report, service, states
 from app.marketplace.api import REFUSALS
 from app.marketplace.models import Booking, BookingStatus, Slot, SlotKind
 from app.marketplace.pages import describe
@@ -91,6 +91,12 @@ def booking_detail(
         report=report.report_for(session, booking),
         **info,
     )
+
+
+@router.get("/bookings/{booking_id}/preview.html", response_class=HTMLResponse)
+def booking_preview(booking_id: int, _admin: RequireAdmin, session: SessionDep) -> Response:
+    """The issue with this booking's creative, exactly as the email will show it."""
+    return HTMLResponse(preview.email_html(session, _booking(session, booking_id)))
 
 
 @router.post("/bookings/{booking_id}/{action}", dependencies=[CsrfProtected])

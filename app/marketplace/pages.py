@@ -15,15 +15,12 @@ from app import charts
 from app.auth.deps import MemberContext, MemberOwner, MemberStaff, Right
 from app.config import get_settings
 from app.db import SessionDep, utcnow
-from app.mailing.templates import fill
-from app.marketplace import inventory, placement, report, service, states
+from app.marketplace import inventory, placement, preview, report, service, states
 from app.marketplace.api import REFUSALS
 from app.marketplace.models import Booking, BookingStatus, CreativeInput, Slot
 from app.marketplace.notices import format_money
 from app.members.models import Member
-from app.newsletters import service as newsletters
 from app.newsletters.models import Newsletter
-from app.newsletters.render import IssueRenderError, PlacedCreative
 from app.payments import credits, stripe_gateway
 from app.payments.models import PaymentMethod
 from app.payments.providers import available_methods
@@ -165,7 +162,7 @@ def booking_page(
         "marketplace/booking.html",
         values=values,
         errors={},
-        preview=None,
+        preview_url=f"/member/bookings/{booking.id}/preview.html" if creative else None,
         **booking_page_context(session, booking, context),
     )
 
@@ -230,7 +227,7 @@ def _creative(
     slot = service.slot_of(session, booking)
     if data is not None:
         errors.update(service.check_creative(slot, data))
-    preview = None
+    preview_url = None
     if data is not None and not errors:
         if submit:
             try:
@@ -243,45 +240,26 @@ def _creative(
                 if service.invoice_open(booking)
                 else "Submitted: a Club admin will review it.",
             )
-        preview = preview_html(session, booking, slot, data, context.member)
+        preview_url = (
+            f"/member/bookings/{booking.id}/preview.html?draft={preview.draft_token(booking, data)}"
+        )
     return render(
         request,
         "marketplace/booking.html",
         status_code=422 if errors else 200,
         values=values,
         errors=errors,
-        preview=preview,
+        preview_url=preview_url,
         **booking_page_context(session, booking, context),
     )
 
 
-def preview_html(
-    session: Session, booking: Booking, slot: Slot, data: CreativeInput, member
-) -> str:  # type: ignore[no-untyped-def]
-    """The issue as a subscriber would see it, with this creative in its slot."""
-    issue = service.issue_of(session, slot)
-    creative = PlacedCreative(
-        member_name=member.name,
-        headline=data.headline,
-        body=data.body,
-        click_url=data.link,
-        image_url=data.image_url,
-    )
-    try:
-        html, text = newsletters.compile_for(session, issue, {slot.position: creative})
-    except IssueRenderError:
-        # The issue itself is still being written: show the creative on its own.
-        return f"<p><strong>{_escape(data.headline)}</strong></p><p>{_escape(data.body)}</p>"
-    html, _text = fill(
-        html, text, postal_address=get_settings().postal_address, **newsletters.SAMPLE_PERSON
-    )
-    return html
-
-
-def _escape(value: str) -> str:
-    from markupsafe import escape
-
-    return str(escape(value))
+@router.get("/member/bookings/{booking_id}/preview.html", response_class=HTMLResponse)
+def creative_preview(booking: OwnBooking, session: SessionDep, draft: str = "") -> Response:
+    """The issue with this booking's creative (or the draft just typed) as readers see it;
+    shown in a sandboxed frame on the booking page, under the email policy."""
+    typed = preview.draft_from(booking, draft) if draft else None
+    return HTMLResponse(preview.email_html(session, booking, typed))
 
 
 @router.post(

@@ -118,6 +118,9 @@ def test_a_coop_books_a_slot_and_its_approved_creative_goes_out_in_the_issue(
     expect(preview.locator("body")).to_contain_text(HEADLINE)
     expect(preview.locator("body")).to_contain_text("Members get a loaf free")
     expect(preview.locator("body")).to_contain_text("Welcome to this issue.")  # the issue itself
+    # The email's own inline styles apply inside the frame (its page allows them).
+    headline_link = preview.get_by_role("link", name=HEADLINE).last
+    expect(headline_link).to_have_css("color", "rgb(29, 107, 74)")
     owner.get_by_role("button", name="Submit for approval").click()
     expect(owner.get_by_role("status").first).to_contain_text("a Club admin will review it")
     expect(owner.locator("#booking-status")).to_have_text("creative waiting for approval")
@@ -128,6 +131,11 @@ def test_a_coop_books_a_slot_and_its_approved_creative_goes_out_in_the_issue(
     audit(admin)
     admin.get_by_role("listitem").filter(has_text=HEADLINE).get_by_role("link").click()
     expect(admin.get_by_role("heading", name=f"Booking #{booking_id}")).to_be_visible()
+    expect(admin.get_by_text("Riverside Food Co-op").first).to_be_visible()  # who booked
+    approving = admin.frame_locator("iframe[title^='The issue with']")
+    expect(approving.get_by_role("link", name=HEADLINE).last).to_have_css(
+        "color", "rgb(29, 107, 74)"
+    )  # the creative as the email will show it, styles and all
     audit(admin)
     admin.get_by_role("button", name="Approve").click()
     expect(admin.get_by_role("status").first).to_contain_text("Approved; the member is emailed")
