@@ -158,11 +158,14 @@ def cancel_booking(booking: OwnBooking, session: SessionDep) -> BookingPublic:
 @router.get("/bookings/{booking_id}/report", summary="Delivered and clicked, in aggregate")
 def booking_report(booking: OwnBooking, session: SessionDep) -> dict[str, object]:
     result = report.report_for(session, booking)
+    creative = service.creative_of(session, booking)
     return {
         "issue_id": result.issue.id,
         "sent": result.sent,
-        "delivered": result.delivered,
-        "clicks": result.clicks,
+        "delivered": result.delivered,  # people the issue was delivered to
+        "clicks": result.clicks,  # clicks, counted; not people
+        # Per link: a creative has one link today, counted through /r/{token}.
+        "links": [{"url": creative.link, "clicks": result.clicks}] if creative else [],
         "web_url": result.web_url,
     }
 

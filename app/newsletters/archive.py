@@ -16,9 +16,11 @@ from app.web import render
 router = APIRouter(prefix="/archive", tags=["archive"])
 
 
-def _newsletter(session: SessionDep, slug: str) -> Newsletter:
+def _newsletter(session: SessionDep, slug: str, *, listed: bool = True) -> Newsletter:
+    """A newsletter by slug; a member's mailings newsletter only where `listed` is False
+    (one issue's web version, reached by its link)."""
     newsletter = service.get_by_slug(session, slug)
-    if newsletter is None:
+    if newsletter is None or (listed and not service.in_archive(newsletter)):
         raise HTTPException(404, "There is no newsletter with that name.")
     return newsletter
 
@@ -78,7 +80,7 @@ def feed(slug: str, session: SessionDep) -> Response:
 
 @router.get("/{slug}/{number}", response_class=HTMLResponse, include_in_schema=False)
 def issue_web_version(slug: str, number: int, session: SessionDep) -> Response:
-    newsletter = _newsletter(session, slug)
+    newsletter = _newsletter(session, slug, listed=False)
     issue = session.exec(
         select(Issue).where(
             Issue.newsletter_id == newsletter.id,
@@ -88,4 +90,8 @@ def issue_web_version(slug: str, number: int, session: SessionDep) -> Response:
     ).first()
     if issue is None:
         raise HTTPException(404, "That issue has not been published.")
-    return HTMLResponse(service.web_version(issue))
+    if service.in_archive(newsletter):
+        return HTMLResponse(service.web_version(issue))
+    return HTMLResponse(
+        service.web_version(issue, noindex=True), headers={"X-Robots-Tag": "noindex"}
+    )

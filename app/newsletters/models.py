@@ -58,6 +58,9 @@ class Newsletter(NewsletterBase, table=True):
     __table_args__ = (sa.UniqueConstraint("slug"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Set on a member's own mailings newsletter (one per member): it is found by this id,
+    # never by its slug, and it is not in the public archive.
+    member_id: int | None = Field(default=None, foreign_key="member.id", unique=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -48,7 +48,15 @@ class IssueStateError(Exception):
 
 
 def list_newsletters(session: Session) -> Sequence[Newsletter]:
-    return session.exec(select(Newsletter).order_by(Newsletter.name)).all()
+    """The Club's newsletters (members' own mailings newsletters are not among them)."""
+    return session.exec(
+        select(Newsletter).where(col(Newsletter.member_id).is_(None)).order_by(Newsletter.name)
+    ).all()
+
+
+def in_archive(newsletter: Newsletter) -> bool:
+    """The Club's newsletters are public; a member's mailings are reachable by link only."""
+    return newsletter.member_id is None
 
 
 def get_by_slug(session: Session, slug: str) -> Newsletter | None:
@@ -368,8 +376,9 @@ def sent_issues(session: Session, newsletter_id: int) -> Sequence[Issue]:
     ).all()
 
 
-def web_version(issue: Issue) -> str:
-    """The web version: the sent email with every personal link removed."""
+def web_version(issue: Issue, *, noindex: bool = False) -> str:
+    """The web version: the sent email with every personal link removed (and, for a
+    member's mailing, marked for search engines not to list)."""
     html, _ = fill(
         issue.compiled_html or "",
         issue.compiled_text or "",
@@ -377,4 +386,6 @@ def web_version(issue: Issue) -> str:
         first_name=None,
         postal_address=get_settings().postal_address,
     )
+    if noindex:
+        html = html.replace("<head>", '<head><meta name="robots" content="noindex">', 1)
     return html

@@ -28,12 +28,13 @@ from app.subscribers.service import active_subscriber_ids_query
 
 
 def mailings_newsletter(session: Session, member: Member) -> Newsletter:
-    """The member's mailings newsletter, its topics kept equal to the member's own."""
-    slug = f"member-mailings-{member.slug}"[:80]
-    newsletter = session.exec(select(Newsletter).where(Newsletter.slug == slug)).first()
+    """The member's mailings newsletter (found by the member's id, never by a slug that two
+    members could share), its topics kept equal to the member's own."""
+    newsletter = session.exec(select(Newsletter).where(Newsletter.member_id == member.id)).first()
     if newsletter is None:
         newsletter = Newsletter(
-            slug=slug,
+            member_id=member.id,
+            slug=f"member-mailings-{member.id}",
             name=f"{member.name}: member mailings",
             sender_name=member.name[:120],
             sender_address=parseaddr(get_settings().mail_from)[1],

@@ -101,6 +101,7 @@ def test_the_report_counts_what_was_delivered_and_clicked(client):
         f"/api/v1/bookings/{booking.id}/report", headers={"Authorization": f"Bearer {secret}"}
     ).json()
     assert (report["delivered"], report["clicks"]) == (3, 2)
+    assert report["links"] == [{"url": CREATIVE["link"], "clicks": 2}]
     assert report["web_url"].endswith(f"/archive/commons/{issue.number}")
 
     log_in(client, owner)
@@ -161,8 +162,10 @@ def test_a_member_books_pays_by_invoice_and_previews_the_creative_in_the_issue(c
     )
     preview = post_form(client, f"{booking_url}/creative", {**CREATIVE, "action": "preview"})
     assert preview.status_code == 200
-    assert "srcdoc=" in preview.text and "Fresh bread at Riverside" in preview.text
-    assert "Spring at the co-ops" in preview.text  # the issue around it
+    src = re.search(r'class="preview-frame"[^>]* sandbox src="([^"]+)"', preview.text).group(1)
+    framed = client.get(src.replace("&amp;", "&")).text
+    assert "Fresh bread at Riverside" in framed
+    assert "Spring at the co-ops" in framed  # the issue around it
     with session_scope() as session:
         assert session.get(Booking, booking_id).status == BookingStatus.paid
     post_form(client, f"{booking_url}/creative", {**CREATIVE, "action": "submit"})
