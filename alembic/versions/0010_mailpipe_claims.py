@@ -2,7 +2,7 @@
 and bounces of transactional mail
 
 Revision ID: mailpipe_claims
-Revises: 0007
+Revises: tlog_consent_log
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = "mailpipe_claims"
-down_revision = "0007"
+down_revision = "tlog_consent_log"
 branch_labels = None
 depends_on = None
 
