@@ -1,7 +1,7 @@
 """member newsletters by id: a member's mailings newsletter points at its member
 
 Revision ID: money_member_newsletters
-Revises: tlog_consent_log
+Revises: mailpipe_claims
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "money_member_newsletters"
-down_revision = "tlog_consent_log"
+down_revision = "mailpipe_claims"
 branch_labels = None
 depends_on = None
 
