@@ -10,7 +10,7 @@ from app.consent.models import (
 )
 from app.mailing.models import TransactionalEmail
 from app.marketplace.models import Booking, ClickCount, Creative, Slot
-from app.members.models import Account, Member
+from app.members.models import Account, Invitation, Member
 from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
 from app.payments.models import CreditEntry, StripeEvent
 from app.sending.models import BounceReport, Delivery
@@ -40,6 +40,7 @@ __all__ = [
     "CreditEntry",
     "Delivery",
     "Issue",
+    "Invitation",
     "IssueBlock",
     "LoginNonce",
     "Member",

@@ -156,7 +156,7 @@ class SecurityHeaders:
 # /login/link?token=...). A web server's access log writes every URL; this filter
 # replaces such tokens before the line is written anywhere.
 
-TOKEN_PATH = re.compile(r"^(/(?:confirm|u|preferences|receipts)/)[^/?]+")
+TOKEN_PATH = re.compile(r"^(/(?:confirm|u|preferences|receipts|invitations)/)[^/?]+")
 TOKEN_QUERY = re.compile(r"([?&](?:token|key|secret)=)[^&]*", re.IGNORECASE)
 # itsdangerous tokens anywhere else: payload.timestamp.signature
 SIGNED = re.compile(r"[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{16,}")

@@ -28,6 +28,7 @@ class Purpose(StrEnum):
     redirect = "click-redirect"
     flash = "flash"
     creative_preview = "creative-preview"
+    invitation = "team-invitation"
 
 
 class InvalidToken(Exception):

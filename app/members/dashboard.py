@@ -17,7 +17,7 @@ from app.auth.models import ApiKey
 from app.config import get_settings
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
-from app.members import service
+from app.members import invitations, service
 from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, profile_values, validate
 from app.members.models import MemberProfile, Role
 from app.subscribers.service import member_topic_counts
@@ -122,7 +122,7 @@ def staff_invite(
 ) -> Response:
     invite = {"email": email, "display_name": display_name, "role": role}
     try:
-        account = service.invite(
+        invitation = invitations.invite(
             session,
             member=context.member,
             invited_by=context.account,
@@ -139,7 +139,10 @@ def staff_invite(
             invite=invite,
             errors={exc.field: exc.message},
         )
-    return redirect("/member#staff", f"{account.email} is on your team; we emailed them.")
+    return redirect(
+        "/member#staff",
+        f"We emailed {invitation.email} an invitation; they join your team when they accept it.",
+    )
 
 
 def _staff_or_404(session: SessionDep, context: MemberContext, account_id: int):  # type: ignore[no-untyped-def]

@@ -171,3 +171,17 @@ class Account(AccountBase, table=True):
     @property
     def label(self) -> str:
         return self.display_name or self.email
+
+
+class Invitation(SQLModel, table=True):
+    """A member's invitation of a person who has no account yet: no account exists until
+    the person accepts (by the emailed link); ignoring it leaves nothing behind."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    email: str = Field(max_length=320, index=True)
+    display_name: str = Field(default="", max_length=120)
+    role: Role = Field(sa_type=enum_type(Role))
+    invited_by: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    accepted_at: datetime | None = None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.auth import service as auth_service
+from app.auth.deps import set_session_cookie
 from app.db import SessionDep
-from app.members import service
+from app.members import invitations, service
 from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, validate
 from app.members.models import MemberApplication, MemberPublic
-from app.web import CsrfProtected, render
+from app.web import CsrfProtected, flash, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,3 +71,31 @@ def apply_submit(request: Request, session: SessionDep, form: FormDep) -> Respon
         else:
             return render(request, "members/applied.html", member=member, status_code=201)
     return render(request, "members/apply.html", status_code=422, values=values, errors=errors)
+
+
+# Invitations --------------------------------------------------------------------------------
+
+
+@router.get("/invitations/{token}", response_class=HTMLResponse)
+def invitation_page(request: Request, session: SessionDep, token: str) -> Response:
+    """Show the invitation with an Accept button (mail scanners open links too: nothing
+    happens on GET). Ignoring it leaves nothing behind."""
+    try:
+        invitation, member = invitations.read(session, token=token)
+    except invitations.InvitationRefused as exc:
+        return render(request, "members/invitation.html", status_code=400, error=str(exc))
+    return render(
+        request, "members/invitation.html", invitation=invitation, member=member, token=token
+    )
+
+
+@router.post("/invitations/{token}", dependencies=[CsrfProtected])
+def invitation_accept(request: Request, session: SessionDep, token: str) -> Response:
+    try:
+        account = invitations.accept(session, token=token)
+    except invitations.InvitationRefused as exc:
+        return render(request, "members/invitation.html", status_code=400, error=str(exc))
+    response = RedirectResponse("/member", status_code=303)
+    set_session_cookie(response, auth_service.start_session(session, account=account))
+    flash(response, f"Welcome to the team. You are logged in as {account.email}.")
+    return response

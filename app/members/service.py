@@ -12,8 +12,6 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app import ratelimit
-from app.config import get_settings
 from app.mailing.service import queue_transactional
 from app.members.models import (
     Account,
@@ -249,71 +247,6 @@ def staff_account(session: Session, *, member_id: int, account_id: int) -> Accou
     account = session.get(Account, account_id)
     if account is None or account.member_id != member_id or not account.active:
         return None
-    return account
-
-
-def invite(
-    session: Session,
-    *,
-    member: Member,
-    invited_by: Account,
-    email: str,
-    display_name: str = "",
-    role: Role = Role.staff,
-) -> Account:
-    """Add a person to the member's staff and email them how to log in.
-
-    Only an active member invites (not an application the Club has not approved), and
-    invitations are rate-limited per member and per address, so the Club's mail cannot
-    be aimed at anyone by anyone who applies."""
-    if role not in (Role.owner, Role.staff):
-        raise MemberFormError("role", "Choose owner or staff.")
-    if not member.is_active:
-        raise MemberFormError(
-            "email", "Your co-op can invite people once the Club has approved its membership."
-        )
-    address = normalise_email(email)
-    account = account_by_email(session, email=address)
-    if account is not None and account.active:
-        if account.member_id == member.id:
-            raise MemberFormError("email", "This person is already on your staff.")
-        raise MemberFormError(
-            "email", "This address already has an account with another organisation."
-        )
-    limits = get_settings()
-    if not ratelimit.hit(
-        "invite-address", address, limit=limits.invitations_per_address, window_seconds=86_400
-    ):
-        raise MemberFormError(
-            "email", "This address has been invited too often today; try again tomorrow."
-        )
-    if not ratelimit.hit(
-        "invite-member", str(member.id), limit=limits.invitations_per_member, window_seconds=3600
-    ):
-        raise MemberFormError(
-            "email",
-            f"Your co-op has invited {limits.invitations_per_member} people this hour; "
-            "try again in an hour.",
-        )
-    if account is None:
-        account = Account(email=address, role=role)
-    # A removed account keeps its row (other records point at it); inviting it revives it.
-    account.member_id, account.role, account.active = member.id, role, True
-    account.display_name = display_name.strip() or account.display_name
-    session.add(account)
-    session.flush()
-    queue_transactional(
-        session,
-        kind="staff-invitation",
-        to=account.email,
-        # The Club's words only: names typed by members go in the body, escaped.
-        subject="You were added to a co-op's team on Co-op Data Club",
-        template="staff_invitation",
-        member_name=member.name,
-        inviter=invited_by.label,
-        role=role.value,
-        email=account.email,
-    )
     return account
 
 

@@ -1,11 +1,22 @@
 """Owners invite staff, change roles and remove people; staff cannot do owner things."""
 
+import re
+
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from app.auth.models import AccountSession
 from app.db import session_scope
 from app.members.models import Account, Role
-from tests.members.factories import log_in, make_account, make_key, make_member, post_form
+from tests.members.factories import (
+    csrf,
+    csrf_for_logged_in,
+    log_in,
+    make_account,
+    make_key,
+    make_member,
+    post_form,
+)
 
 
 def team():
@@ -15,7 +26,7 @@ def team():
     return member, owner, staff
 
 
-def test_an_owner_invites_staff_who_are_emailed_and_can_log_in(client, smtp, run_jobs):
+def test_an_owner_invites_a_person_who_joins_only_by_accepting(client, smtp, run_jobs):
     _member, owner, _staff = team()
     log_in(client, owner)
     added = post_form(
@@ -24,18 +35,31 @@ def test_an_owner_invites_staff_who_are_emailed_and_can_log_in(client, smtp, run
         {"email": "New@Riverside.example.org", "display_name": "Jo", "role": "staff"},
     )
     assert added.status_code == 200
-    assert "new@riverside.example.org is on your team" in added.text
+    assert "We emailed new@riverside.example.org an invitation" in added.text
     run_jobs()
     (invitation,) = smtp.wait_for("new@riverside.example.org")
     # The subject is the Club's words; the co-op's name (typed by a member) is in the body.
-    assert invitation.message["Subject"] == "You were added to a co-op's team on Co-op Data Club"
+    assert invitation.message["Subject"] == "You are invited to a co-op's team on Co-op Data Club"
     assert "Riverside Food Co-op" in invitation.text()
-    assert "http://testserver/login" in invitation.text()
+    with session_scope() as session:  # no account until the person accepts
+        assert not session.exec(
+            select(Account).where(Account.email == "new@riverside.example.org")
+        ).first()
+
+    link = re.search(r"http://testserver(/invitations/\S+)", invitation.text()).group(1)
+    invited = TestClient(client.app)
+    page = invited.get(link)
+    assert page.status_code == 200 and "Join Riverside Food Co-op" in page.text
+    accepted = invited.post(link, data={"csrf_token": csrf(invited)}, follow_redirects=False)
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/member"
+    assert "Riverside Food Co-op" in invited.get("/member").text  # logged in, on the team
     with session_scope() as session:
         new = session.exec(
             select(Account).where(Account.email == "new@riverside.example.org")
         ).one()
-    assert new.role == Role.staff
+    assert (new.role, new.display_name, new.active) == (Role.staff, "Jo", True)
+    again = invited.post(link, data={"csrf_token": csrf_for_logged_in(invited)})
+    assert again.status_code == 400 and "accepted already" in again.text
 
 
 def test_inviting_an_address_with_another_account_reshows_the_form(client):

@@ -41,6 +41,7 @@ TOKEN_ROUTES = (
     "/receipts/",
     "/sharing/stop/",
     "/sharing/stop-all/",
+    "/invitations/",
 )
 # On the link routes everyone but the subscriber holds a genuine token of ANOTHER kind.
 WRONG_KIND = {
@@ -50,6 +51,7 @@ WRONG_KIND = {
     "/receipts/": "/preferences/",
     "/sharing/stop/": "/u/",
     "/sharing/stop-all/": "/confirm/",
+    "/invitations/": "/preferences/",
 }
 
 LOGIN = "a 303 to /login"

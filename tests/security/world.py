@@ -16,7 +16,8 @@ from app.consent.models import ConsentSource
 from app.db import session_scope
 from app.marketplace import placement
 from app.marketplace.models import BookingStatus, Creative
-from app.members.models import Member, Role
+from app.members import invitations
+from app.members.models import Account, Member, Role
 from app.newsletters.models import IssueBlock
 from app.subscribers import signup
 from app.subscribers.models import Topic
@@ -96,6 +97,7 @@ def build_world() -> World:
     market = _marketplace(a)
     sharing = _sharing(a, riverside_id=_riverside_id())
     world.tokens["/r/"] = market.pop("click_token")
+    world.tokens["/invitations/"] = _invitation(a, world.accounts["a_owner"])
     world.actions = {
         "/admin/members/": "suspend",
         "/admin/marketplace/bookings/": "cancel",
@@ -123,6 +125,18 @@ def _sequence_consent_log() -> int:
     """Integrate the world's consents into the log, as the sequencer would."""
     with session_scope() as session:
         return consent_log.integrate(session).size
+
+
+def _invitation(a: Member, owner) -> str:  # type: ignore[no-untyped-def]
+    """A pending invitation to A's team, for someone without an account."""
+    with session_scope() as session:
+        invitation = invitations.invite(
+            session,
+            member=session.get(Member, a.id),
+            invited_by=session.get(Account, owner.id),
+            email="invited@example.org",
+        )
+        return invitations.token_for(invitation)
 
 
 def _riverside_id() -> int:
