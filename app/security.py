@@ -62,6 +62,9 @@ EMAIL_PATHS = (
     # a booking's creative inside its issue, for the approver and for the member
     re.compile(r"^/admin/marketplace/bookings/\d+/preview\.html$"),
     re.compile(r"^/member/bookings/\d+/preview\.html$"),
+    # a member mailing as its readers will get it
+    re.compile(r"^/admin/mailings/\d+/preview\.html$"),
+    re.compile(r"^/member/mailings/\d+/preview\.html$"),
 )
 EDITOR_PATH = re.compile(r"^/admin/issues/\d+/?$")
 DOCS_PATHS = ("/docs", "/redoc")

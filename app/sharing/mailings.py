@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
+from markupsafe import escape
 from sqlmodel import Session, col, func, select
 
 from app.config import get_settings
@@ -20,6 +21,7 @@ from app.db import utcnow
 from app.members.models import Member
 from app.newsletters import service as newsletters
 from app.newsletters.models import Issue, IssueBlock, IssueStatus, Newsletter
+from app.newsletters.render import IssueRenderError
 from app.sending import lifecycle
 from app.sharing.models import MailingStatus, MemberMailing
 from app.sharing.service import SharingError, shared_subscriber_ids_query
@@ -170,3 +172,18 @@ def reject(session: Session, *, mailing: MemberMailing, note: str) -> None:
     mailing.status, mailing.decided_at = MailingStatus.rejected, utcnow()
     mailing.review_note = note.strip()[:500]
     session.flush()
+
+
+def preview_html(session: Session, mailing: MemberMailing) -> str:
+    """The mailing exactly as its readers will get it (for a sample reader), for the
+    member writing it and the admin approving it."""
+    issue = session.get(Issue, mailing.issue_id)
+    assert issue is not None
+    try:
+        html, _text = newsletters.preview(session, issue)
+    except IssueRenderError as exc:
+        return (
+            "<!doctype html><meta charset='utf-8'><p><em>Not ready to show yet: "
+            f"{escape(str(exc))}.</em></p>"
+        )
+    return html

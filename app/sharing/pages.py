@@ -23,7 +23,7 @@ from app.members.models import Member
 from app.payments import credits as ledger
 from app.sharing import credits as recruiting
 from app.sharing import mailings, service
-from app.sharing.models import PurposeCategory
+from app.sharing.models import MemberMailing, PurposeCategory
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.web import CsrfProtected, redirect, render
 
@@ -288,6 +288,13 @@ def mailing_page(
     return _show_mailing(request, session, context, _mailing_or_404(session, context, mailing_id))
 
 
+@router.get("/member/mailings/{mailing_id}/preview.html", response_class=HTMLResponse)
+def mailing_preview(session: SessionDep, context: MemberStaff, mailing_id: int) -> Response:
+    """The mailing as readers will get it; the approving admin sees the same."""
+    mailing = _mailing_or_404(session, context, mailing_id)
+    return HTMLResponse(mailings.preview_html(session, mailing))
+
+
 @router.post("/member/mailings/{mailing_id}", dependencies=[CsrfProtected])
 async def mailing_save(
     request: Request, session: SessionDep, context: MemberStaff, mailing_id: int
@@ -351,6 +358,14 @@ def _submitted_mailing(session: Session, mailing_id: int):  # type: ignore[no-un
     if mailing is None:
         raise HTTPException(404, detail="There is no such mailing.")
     return mailing
+
+
+@router.get("/admin/mailings/{mailing_id}/preview.html", response_class=HTMLResponse)
+def admin_mailing_preview(session: SessionDep, admin: RequireAdmin, mailing_id: int) -> Response:
+    mailing = session.get(MemberMailing, mailing_id)
+    if mailing is None:
+        raise HTTPException(404, detail="There is no such mailing.")
+    return HTMLResponse(mailings.preview_html(session, mailing))
 
 
 @router.post("/admin/mailings/{mailing_id}/approve", dependencies=[CsrfProtected])

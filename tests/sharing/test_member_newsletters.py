@@ -4,15 +4,17 @@ public archive: their web version is reachable by its link only, marked noindex.
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from app.db import session_scope
-from app.members.models import Member
+from app.members.models import Member, Role
 from app.newsletters.models import Issue, Newsletter
 from app.sharing import mailings
-from tests.members.factories import make_member
+from tests.members.factories import log_in, make_account, make_member
 from tests.newsletters.factories import make_issue, make_newsletter, make_topic, mark_sent
-from tests.sharing.helpers import owned_topic
+from tests.sharing.helpers import owned_topic, person
 
 LONG = "a-very-long-co-operative-name-that-goes-on-and-on-for-sixty-four-chars"
 
@@ -57,3 +59,33 @@ def test_member_mailings_are_not_in_the_public_archive(client):
     assert '<meta name="robots" content="noindex">' in web.text
     club_web = client.get(f"/archive/commons/{club_issue.number}")
     assert club_web.status_code == 200 and "noindex" not in club_web.text
+
+
+def test_the_member_and_the_approver_see_the_mailing_as_readers_will(client):
+    member = make_member("riverside", name="Riverside Bakery")
+    owner = make_account("owner@riverside.example.org", member=member)
+    person(
+        "reader@example.org", [owned_topic("riverside-news", member)], sharing=False, member=member
+    )
+    with session_scope() as session:
+        mailing = mailings.create(session, member=session.get(Member, member.id), subject="Hi")
+        first = mailings.blocks(session, mailing)[0]
+        mailings.update(
+            session, mailing=mailing, subject="Rye news", bodies={first.id: "Fresh *rye*."}
+        )
+    log_in(client, owner)
+    page = client.get(f"/member/mailings/{mailing.id}").text
+    src = re.search(r'class="preview-frame"[^>]* sandbox src="([^"]+)"', page).group(1)
+    mine = client.get(src)
+    assert mine.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "<em>rye</em>" in mine.text and "*rye*" not in mine.text
+    client.post("/logout")
+    client.cookies.clear()
+    log_in(client, make_account("admin@club.example.org", role=Role.admin))
+    assert f"/admin/mailings/{mailing.id}/preview.html" not in client.get("/admin/mailings").text
+    with session_scope() as session:
+        mailings.submit(session, mailing=session.get(type(mailing), mailing.id))
+    queue = client.get("/admin/mailings").text
+    assert f'sandbox src="/admin/mailings/{mailing.id}/preview.html"' in queue
+    assert "<pre>" not in queue
+    assert client.get(f"/admin/mailings/{mailing.id}/preview.html").text == mine.text
