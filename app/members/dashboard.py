@@ -63,6 +63,7 @@ def show_dashboard(
         me=context.account,
         is_owner=context.is_owner,
         staff=service.staff(session, member_id=member.id),  # type: ignore[arg-type]
+        invited=invitations.pending(session, member_id=member.id or 0) if context.is_owner else [],
         keys=auth_service.member_keys(session, member_id=member.id),  # type: ignore[arg-type]
         embed=embed_snippets(member.slug),
         topics=member_topic_counts(session, member.id),  # type: ignore[arg-type]

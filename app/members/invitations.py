@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app import ratelimit, signing
 from app.config import get_settings
@@ -90,6 +90,21 @@ def invite(
         days=LIFETIME.days,
     )
     return invitation
+
+
+def pending(session: Session, *, member_id: int) -> list[Invitation]:
+    """Invitations of this member not accepted yet and not expired, newest first."""
+    return list(
+        session.exec(
+            select(Invitation)
+            .where(
+                Invitation.member_id == member_id,
+                col(Invitation.accepted_at).is_(None),
+                col(Invitation.created_at) > utcnow() - LIFETIME,
+            )
+            .order_by(col(Invitation.id).desc())
+        ).all()
+    )
 
 
 def token_for(invitation: Invitation) -> str:

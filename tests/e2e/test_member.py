@@ -1,5 +1,5 @@
 """A member co-op's owner in a real browser: log in by the emailed link, copy the signup
-form, manage the team and API keys."""
+form, invite a teammate (who accepts in their own browser), and manage API keys."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def log_in_by_mail(page, smtp, run_jobs, address: str) -> None:
 
 
 def test_owner_logs_in_copies_the_signup_form_and_manages_team_and_keys(
-    page, smtp, run_jobs, base_url
+    page, other_page, smtp, run_jobs, base_url
 ):
     member = make_member("riverside", name="Riverside Food Co-op")
     make_account(OWNER, role=Role.owner, member=member)
@@ -48,19 +48,33 @@ def test_owner_logs_in_copies_the_signup_form_and_manages_team_and_keys(
     assert f'action="{base_url}/subscribe/embed/riverside"' in copied
     assert copied == page.locator("#embed-form").text_content()
 
-    # Adding a teammate: a mistake is marked on the field, then it works.
+    # Inviting a teammate: a mistake is marked on the field, then it works.
     page.get_by_label("Email address").fill("not an address")
-    page.get_by_role("button", name="Add and email them").click()
+    page.get_by_role("button", name="Invite by email").click()
     audit(page)
     expect(page.get_by_label("Email address")).to_have_attribute("aria-invalid", "true")
     page.get_by_label("Email address").fill("jon@riverside.example.org")
     page.get_by_role("textbox", name="Name Optional.", exact=True).fill("Jon Tremblay")
-    page.get_by_role("button", name="Add and email them").click()
+    page.get_by_role("button", name="Invite by email").click()
     expect(page.get_by_role("status").first).to_contain_text("jon@riverside.example.org")
     audit(page)
-    expect(page.get_by_role("cell", name="Jon Tremblay")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text="Jon Tremblay")).to_contain_text("staff")
+    expect(page.get_by_role("cell", name="Jon Tremblay")).to_have_count(0)  # not joined yet
     run_jobs()
-    assert smtp.wait_for("jon@riverside.example.org")
+    [invitation] = smtp.wait_for("jon@riverside.example.org")
+
+    # Jon opens the invitation in his own browser and accepts it.
+    jon = other_page
+    jon.goto(link_from_mail(invitation, r"/invitations/"))
+    expect(jon.get_by_role("heading", name="Join Riverside Food Co-op")).to_be_visible()
+    audit(jon)
+    jon.get_by_role("button", name="Accept and log in").click()
+    expect(jon.get_by_role("heading", name="Riverside Food Co-op", level=1)).to_be_visible()
+    expect(jon.get_by_role("status").first).to_contain_text("Welcome to the team")
+    audit(jon)
+    page.reload()
+    expect(page.get_by_role("cell", name="Jon Tremblay")).to_be_visible()
+    audit(page)
 
     # An API key: named, shown once, then revoked.
     page.get_by_role("button", name="Create API key").click()
