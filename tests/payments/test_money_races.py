@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import itertools
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from app.db import session_scope
-from app.marketplace.models import Booking, BookingStatus
+from app.db import session_scope, utcnow
+from app.jobs import run_sweeps
+from app.marketplace.models import Booking, BookingStatus, Slot
 from app.members.models import Role
 from app.payments import credits
 from app.payments.models import CreditEntry
-from tests.marketplace.factories import make_booking, make_slots
+from tests.marketplace.factories import CREATIVE, make_booking, make_slots
 from tests.members.factories import csrf_for_logged_in, log_in, make_account, make_key, make_member
 
 pytestmark = pytest.mark.postgres
@@ -186,3 +188,42 @@ def test_the_ledger_refuses_a_second_spend_or_refund_of_one_booking(coop):
             credits.add(
                 session, member_id=member_id, amount=amount, reason="y", booking_id=booking.id
             )
+
+
+def admin_reject(live_app: str, admin_browser: tuple, booking_id: int):
+    cookies, token = admin_browser
+
+    def call() -> int:
+        with httpx.Client(base_url=live_app, timeout=60, cookies=cookies) as http:
+            return http.post(
+                f"/admin/marketplace/bookings/{booking_id}/reject",
+                data={"csrf_token": token, "reason": "Not this time."},
+                follow_redirects=False,
+            ).status_code
+
+    return call
+
+
+def sweep() -> str:
+    return run_sweeps()["marketplace"]
+
+
+def test_the_deadline_sweep_racing_admins_refunds_once(live_app, coop, admin_browser):
+    _issue, slots = make_slots()
+    booking = make_booking(coop["member"], slots[0])
+    assert at_once([pay(live_app, coop, booking.id, "credits")]) == [200]
+    creative = httpx.put(
+        f"{live_app}/api/v1/bookings/{booking.id}/creative", json=CREATIVE, headers=coop["auth"]
+    )
+    assert creative.json()["status"] == "creative_submitted"
+    with session_scope() as session:
+        session.get(Slot, slots[0].id).creative_deadline = utcnow() - timedelta(seconds=1)
+    # The deadline passed: the sweep releases it, while admins cancel and reject it.
+    calls = [admin_cancel(live_app, admin_browser, booking.id)] * 6
+    calls += [admin_reject(live_app, admin_browser, booking.id)] * 6
+    calls += [sweep] * 4
+    results = at_once(calls)
+    assert all(r in (303, 409, "ok") for r in results), results
+    entries, balance, status = ledger(coop["member"].id, booking.id)
+    assert entries == [-PRICE, PRICE] and status == S.refunded
+    assert balance == api_balance(live_app, coop) == START
