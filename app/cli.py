@@ -49,13 +49,19 @@ def serve(host: str, port: int, web_workers: int) -> None:
     import uvicorn
 
     settings = get_settings()
+    # X-Forwarded-For is believed only from the configured proxies (none by default):
+    # uvicorn then takes the client as the last address in it that is not a proxy's.
+    proxies = {
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }
     if settings.broker_kind == "embedded":
         if web_workers != 1:
             raise click.UsageError("--workers > 1 needs COOPCLUB_REDIS_URL (a shared broker)")
         import workers  # noqa: F401  (declares the actors the in-process worker runs)
         from app.main import create_app
 
-        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, proxy_headers=True)
+        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, **proxies)
     else:
         uvicorn.run(
             "app.main:create_app",
@@ -63,7 +69,7 @@ def serve(host: str, port: int, web_workers: int) -> None:
             host=host,
             port=port,
             workers=web_workers,
-            proxy_headers=True,
+            **proxies,
         )
 
 
