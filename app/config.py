@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     stripe_publishable_key: str | None = None  # for Stripe.js on the booking page
+    # The highest price an admin may set for a slot, in minor units (cents).
+    max_price: int = Field(default=10_000_000, ge=1, le=2**31 - 1)
     embedded_worker_threads: int = Field(default=4, ge=1, le=64)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     # A queued transactional mail whose job has not run by then is presumed lost with

@@ -32,6 +32,7 @@ from app.config import get_settings
 from app.marketplace import admin as marketplace_admin
 from app.marketplace import api as marketplace_api
 from app.marketplace import pages as marketplace_pages
+from app.marketplace import payment_events  # noqa: F401  (bookings take payment events)
 from app.members import admin as member_admin
 from app.members import api as members_api
 from app.members import dashboard as member_dashboard
