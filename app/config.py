@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_path: Path | None = None
+    # The consent transparency log (docs/consent-log.md): its name in every checkpoint
+    # (default: BASE_URL's host + "/consent-log"), the Ed25519 key that signs checkpoints
+    # and receipts (default: generated once as var/consent_log_key; required in
+    # production), and how often the sequencer integrates new events.
+    log_origin: str | None = None
+    log_signing_key_path: Path | None = None
+    log_sequencer_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     # Operations (docs/deploy.md)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # JSON and forms; 413 past it
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); none by default.

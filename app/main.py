@@ -29,6 +29,7 @@ from app.auth.deps import (
 )
 from app.body_limits import BodyLimit
 from app.config import get_settings
+from app.consent import log_api as consent_log_api
 from app.marketplace import admin as marketplace_admin
 from app.marketplace import api as marketplace_api
 from app.marketplace import pages as marketplace_pages
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 
 
 def wants_json(request: Request) -> bool:
-    if request.url.path.startswith(("/api/", "/webhooks/", "/healthz")):
+    if request.url.path.startswith(("/api/", "/webhooks/", "/healthz", "/consent-log/")):
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -266,6 +267,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         payment_webhooks.router,
         sharing_pages.router,
         sharing_withdrawal.router,
+        consent_log_api.router,
     ):
         app.include_router(router)
 
