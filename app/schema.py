@@ -16,7 +16,16 @@ from app.sharing.models import (
     SharingAgreementEvent,
     SharingWithdrawal,
 )
-from app.subscribers.models import Subscriber, Subscription, Suppression, Topic
+from app.subscribers.models import (
+    ExportJob,
+    ImportJob,
+    LedgerRollup,
+    Subscriber,
+    Subscription,
+    Suppression,
+    Topic,
+    TopicDay,
+)
 
 __all__ = [
     "Account",
@@ -30,8 +39,11 @@ __all__ = [
     "Creative",
     "CreditEntry",
     "Delivery",
+    "ExportJob",
+    "ImportJob",
     "Issue",
     "IssueBlock",
+    "LedgerRollup",
     "LoginNonce",
     "Member",
     "MemberMailing",
@@ -48,5 +60,6 @@ __all__ = [
     "Subscription",
     "Suppression",
     "Topic",
+    "TopicDay",
     "TransactionalEmail",
 ]

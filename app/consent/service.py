@@ -123,6 +123,8 @@ def event_hash(event: ConsentEvent) -> str:
         "occurred_at": _timestamp(event.occurred_at),
         "prev_hash": event.prev_hash,
     }
+    if event.actor_account_id is not None:  # only in events that have one: older
+        fields["actor_account_id"] = event.actor_account_id  # hashes stay as they were
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -191,13 +193,17 @@ def record_consent(
     token_digest: str | None,
     topic: Topic | None = None,
     member: Member | None = None,
+    actor_account_id: int | None = None,
 ) -> ConsentEvent:
     """Append one ConsentEvent and make the subscription say the same thing.
 
     `member` is the member the consent concerns: the one whose form or API key
     collected it, or the one a sharing consent is about. `token_digest` is the sha256
     of the signed link that carried the request or confirmation (never the link).
+    `actor_account_id` names the Club admin who made the change for the person.
     """
+    if (source == ConsentSource.admin) != (actor_account_id is not None):
+        raise ValueError("a change by an admin (and only that) names the admin")
     if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
         raise ValueError("a request or confirmation must record the consent text shown")
     _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic, member=member)
@@ -213,6 +219,7 @@ def record_consent(
         source=source,
         consent_text_id=consent_text.id if consent_text else None,
         token_digest=token_digest,
+        actor_account_id=actor_account_id,
         occurred_at=utcnow(),
         prev_hash=prev_hash,
     )
