@@ -108,10 +108,11 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(event: ConsentEvent) -> str:
-    """sha256 over the canonical JSON of every field but `id` and `hash` itself."""
-    fields = {
-        "seq": event.seq,
+def event_fields(event: ConsentEvent) -> dict[str, object]:
+    """What every hash over an event covers: each of its fields, none of them personal.
+    The admin who acted is covered only in events that name one, so every hash made
+    before that field existed stays as it was."""
+    fields: dict[str, object] = {
         "subscriber_key": event.subscriber_key,
         "scope": str(event.scope),
         "action": str(event.action),
@@ -121,10 +122,16 @@ def event_hash(event: ConsentEvent) -> str:
         "consent_text_id": event.consent_text_id,
         "token_digest": event.token_digest,
         "occurred_at": _timestamp(event.occurred_at),
-        "prev_hash": event.prev_hash,
     }
-    if event.actor_account_id is not None:  # only in events that have one: older
-        fields["actor_account_id"] = event.actor_account_id  # hashes stay as they were
+    if event.actor_account_id is not None:
+        fields["actor_account_id"] = event.actor_account_id
+    return fields
+
+
+def event_hash(event: ConsentEvent) -> str:
+    """The old chain's hash: sha256 over the canonical JSON of the fields, `seq` and
+    `prev_hash`."""
+    fields = {**event_fields(event), "seq": event.seq, "prev_hash": event.prev_hash}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
