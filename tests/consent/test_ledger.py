@@ -14,7 +14,7 @@ from app.consent.logverify import leaf_hash
 from app.consent.models import ConsentEvent, ConsentLogEntry
 from app.db import get_engine, session_scope
 from app.subscribers.models import Subscription, SubscriptionStatus
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, owner_engine
 from tests.subscribers.helpers import confirm_from_mail, make_topics
 
 
@@ -45,7 +45,7 @@ LEDGER_TABLES = ("consent_event", "consent_log_entry", "consent_log_node", "cons
 
 def _edit(*statements: str) -> None:
     """What an operator with the owner's database role can do: lift the guards, edit."""
-    with get_engine().begin() as conn:
+    with owner_engine().begin() as conn:
         if ON_POSTGRES:
             for table in LEDGER_TABLES:
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only"))
@@ -134,17 +134,27 @@ def test_verify_catches_an_active_subscription_nobody_confirmed(client, smtp, ru
 
 @pytest.mark.postgres
 def test_postgres_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
+    """The app's role has no right to change the past at all; even the owner's role is
+    stopped by the append-only triggers until it lifts them."""
     _some_history(client, smtp, run_jobs)
-    for sql in (
+    edits = (
         "UPDATE consent_event SET action = 'withdrawn' WHERE id = 1",
         "DELETE FROM consent_event WHERE id = 1",
         "UPDATE consent_text SET body = 'something else'",
         "DELETE FROM consent_log_entry WHERE log_index = 1",
         "UPDATE consent_log_node SET hash = hash WHERE level = 0",
         "DELETE FROM consent_checkpoint",
-    ):
-        with pytest.raises(DBAPIError, match="append-only"), get_engine().begin() as conn:
+    )
+    for sql in edits:
+        with pytest.raises(DBAPIError, match="permission denied"), get_engine().begin() as conn:
             conn.execute(text(sql))
+        with pytest.raises(DBAPIError, match="append-only"), owner_engine().begin() as conn:
+            conn.execute(text(sql))
+    for table in LEDGER_TABLES + ("consent_text",):
+        with pytest.raises(DBAPIError, match="permission denied"), get_engine().begin() as conn:
+            conn.execute(text(f"TRUNCATE {table} CASCADE"))
+    with pytest.raises(DBAPIError, match="must be owner"), get_engine().begin() as conn:
+        conn.execute(text("ALTER TABLE consent_event DISABLE TRIGGER consent_event_append_only"))
     assert _verify().exit_code == 0
 
 
