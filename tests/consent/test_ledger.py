@@ -2,6 +2,8 @@
 bad event, a removed one or a rewritten tree; on PostgreSQL the ledger and the log refuse
 edits and deletions themselves."""
 
+from datetime import UTC, datetime
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
@@ -11,7 +13,15 @@ from sqlmodel import select
 from app.cli import cli
 from app.consent import log as consent_log
 from app.consent.logverify import leaf_hash
-from app.consent.models import ConsentEvent, ConsentLogEntry
+from app.consent.models import (
+    GENESIS_HASH,
+    ConsentAction,
+    ConsentEvent,
+    ConsentLogEntry,
+    ConsentScope,
+    ConsentSource,
+)
+from app.consent.service import event_hash
 from app.db import get_engine, session_scope
 from app.subscribers.models import Subscription, SubscriptionStatus
 from tests.conftest import ON_POSTGRES, owner_engine
@@ -106,6 +116,32 @@ def test_verify_catches_a_rewritten_tree(client, smtp, run_jobs):
     assert result.exit_code == 1 and "no longer hash to the signed root" in result.output
 
 
+def test_events_from_before_the_log_keep_their_chain(client, smtp, run_jobs):
+    """A deployment upgraded from the hash chain: its old events become the first leaves,
+    and their chain is still checked."""
+    previous = GENESIS_HASH
+    with session_scope() as session:
+        for seq, action in enumerate(("requested", "confirmed", "withdrawn"), start=1):
+            event = ConsentEvent(
+                seq=seq,
+                subscriber_key="old-person",
+                scope=ConsentScope.topic,
+                action=ConsentAction(action),
+                source=ConsentSource.form,
+                occurred_at=datetime(2026, 1, seq, tzinfo=UTC),
+                prev_hash=previous,
+            )
+            event.hash = previous = event_hash(event)
+            session.add(event)
+    _some_history(client, smtp, run_jobs)
+    CliRunner().invoke(cli, ["consent", "sequence", "--full"])
+    assert _logged(0).seq == 1  # the old events lead the log, in chain order
+    assert _verify().exit_code == 0
+    _edit(f"UPDATE consent_event SET hash = '{'0' * 64}' WHERE seq = 2")
+    result = _verify()
+    assert result.exit_code == 1 and "(seq 2)" in result.output
+
+
 def test_events_never_sequenced_are_reported(client, smtp, run_jobs):
     _some_history(client, smtp, run_jobs)
     old = "2000-01-01 00:00:00"
@@ -159,7 +195,7 @@ def test_postgres_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
 
 
 @pytest.mark.postgres
-def test_concurrent_appends_do_not_fork_the_chain(client, smtp, run_jobs):
+def test_concurrent_appends_do_not_fork_the_log(client, smtp, run_jobs):
     from concurrent.futures import ThreadPoolExecutor
 
     make_topics()
