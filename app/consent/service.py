@@ -143,10 +143,12 @@ def _apply(
         return  # sharing with one named member: app.sharing keeps that state
     if topic is None:
         raise ValueError(f"a {scope} consent needs a topic")
+    # Locked: two changes of one subscription take turns, so the later one's event has
+    # the later id (the log's order) and the row ends as its last event says.
     subscription = session.exec(
-        select(Subscription).where(
-            Subscription.subscriber_id == subscriber.id, Subscription.topic_id == topic.id
-        )
+        select(Subscription)
+        .where(Subscription.subscriber_id == subscriber.id, Subscription.topic_id == topic.id)
+        .with_for_update()
     ).first()
     status = _NEXT_STATUS[action]
     if subscription is None:
@@ -182,6 +184,7 @@ def record_consent(
     if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
         raise ValueError("a request or confirmation must record the consent text shown")
     _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic, member=member)
+    session.flush()  # the subscription's row lock is taken before the event gets its id
     event = ConsentEvent(
         subscriber_key=subscriber.key,
         scope=scope,
