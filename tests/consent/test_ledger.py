@@ -24,7 +24,7 @@ from app.consent.models import (
 from app.consent.service import event_hash
 from app.db import get_engine, session_scope
 from app.subscribers.models import Subscription, SubscriptionStatus
-from tests.conftest import ON_POSTGRES, owner_engine
+from tests.conftest import ON_POSTGRES, guards_lifted, owner_engine
 from tests.subscribers.helpers import confirm_from_mail, make_topics
 
 
@@ -55,15 +55,9 @@ LEDGER_TABLES = ("consent_event", "consent_log_entry", "consent_log_node", "cons
 
 def _edit(*statements: str) -> None:
     """What an operator with the owner's database role can do: lift the guards, edit."""
-    with owner_engine().begin() as conn:
-        if ON_POSTGRES:
-            for table in LEDGER_TABLES:
-                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only"))
+    with owner_engine().begin() as conn, guards_lifted(conn):
         for sql in statements:
             conn.execute(text(sql))
-        if ON_POSTGRES:
-            for table in LEDGER_TABLES:
-                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only"))
 
 
 def _logged(index: int) -> ConsentEvent:
@@ -191,6 +185,21 @@ def test_postgres_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
             conn.execute(text(f"TRUNCATE {table} CASCADE"))
     with pytest.raises(DBAPIError, match="must be owner"), get_engine().begin() as conn:
         conn.execute(text("ALTER TABLE consent_event DISABLE TRIGGER consent_event_append_only"))
+    assert _verify().exit_code == 0
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the PostgreSQL guards are tested above")
+def test_sqlite_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
+    _some_history(client, smtp, run_jobs)
+    for sql in (
+        "UPDATE consent_event SET action = 'withdrawn' WHERE id = 1",
+        "DELETE FROM consent_event WHERE id = 1",
+        "UPDATE consent_text SET body = 'something else'",
+        "DELETE FROM consent_log_node",
+        "DELETE FROM consent_checkpoint",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), get_engine().begin() as conn:
+            conn.execute(text(sql))
     assert _verify().exit_code == 0
 
 
