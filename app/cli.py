@@ -122,6 +122,26 @@ def db_upgrade(revision: str) -> None:
         click.echo(f"{moved} subscribers' address HMACs re-keyed under the suppression pepper")
 
 
+@db.command("grant")
+@click.argument("role")
+@click.option("--print", "print_only", is_flag=True, help="Print the SQL instead of running it.")
+def db_grant(role: str, print_only: bool) -> None:
+    """Give ROLE (the role the app runs as) what it needs and no more: only SELECT and
+    INSERT on the consent ledger and log, no DDL. Run it as the owner after every
+    `db upgrade` (PostgreSQL only)."""
+    from app.migrations import app_role_grants, grant_app_role
+
+    try:
+        if print_only:
+            click.echo(";\n".join(app_role_grants(role)) + ";")
+            return
+        grant_app_role(role)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(f"{role} may now run the app, and only append to the consent ledger")
+
+
 @cli.command()
 def demo() -> None:
     """Seed demo member co-ops, accounts and content (safe to run again)."""
