@@ -1,7 +1,7 @@
 """ops: legacy suppression peppers, sealed under COOPCLUB_SUPPRESSION_PEPPER
 
 Revision ID: ops_legacy_pepper
-Revises: admindata_topics_jobs
+Revises: tlog_sqlite_append_only
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "ops_legacy_pepper"
-down_revision = "admindata_topics_jobs"
+down_revision = "tlog_sqlite_append_only"
 branch_labels = None
 depends_on = None
 
