@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, or_, select, text, update
 from sqlmodel import Session, col
 
+from app import flows
 from app.config import get_settings
 from app.db import get_engine, session_scope, utcnow
 from app.jobs import send_now
@@ -31,7 +32,6 @@ from app.sending import lifecycle, throttle
 from app.sending.assembly import SEND_BATCH, lock_issue, topic_ids
 from app.sending.composer import IssueComposer, Recipient, verp_address
 from app.sending.models import Delivery, DeliveryStatus
-from app.sharing import credits as recruiting
 from app.sharing.service import mailing_audience_query, mailing_member_id, stop_sharing_url
 from app.subscribers.models import Subscriber
 from app.subscribers.service import (
@@ -276,7 +276,7 @@ def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
         )
         subscriber = subscriber_by_email(session, recipient.email)
         if subscriber is not None:
-            recruiting.reverse(session, subscriber=subscriber, reason="hard-bounce")
+            flows.hard_bounced(session, subscriber=subscriber)
         suppress(session, recipient.email, "hard-bounce")
         issue = lock_issue(session, issue_id)  # one pause and one alert, however many batches
         if issue is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import signing
+from app import flows, signing
 from app.config import get_settings
 from app.consent.models import (
     ConsentAction,
@@ -26,7 +26,6 @@ from app.consent.models import (
 from app.consent.service import current_text, record_consent, token_digest
 from app.mailing.service import queue_transactional
 from app.members.models import Member
-from app.sharing import credits as recruiting
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.subscribers.service import (
     address_hmac,
@@ -294,5 +293,5 @@ def confirm(session: Session, *, token: str) -> list[ConsentEvent]:
                 member=member,
             )
         )
-    recruiting.earn_for_confirmation(session, subscriber=subscriber, confirmed=confirmed)
+    flows.confirmed(session, subscriber=subscriber, events=confirmed)
     return confirmed
