@@ -6,7 +6,9 @@
   if (window.parent === window) return;
   var last = 0;
   function post() {
-    var height = Math.ceil(document.documentElement.scrollHeight);
+    // The root element's own height is its content's, whatever the frame's size is
+    // now (scrollHeight would never report less than the frame), so it can shrink too.
+    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
     if (height === last) return;
     last = height;
     window.parent.postMessage({ type: "coopclub:height", height: height }, "*");
