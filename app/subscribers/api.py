@@ -65,7 +65,11 @@ def subscribe_preflight() -> Response:
     response_model=SubscribeAccepted,
     summary="Ask to subscribe an address (double opt-in)",
     description='Always answers 202 {"status": "pending"} for a well-formed request, '
-    "whatever the address's state; the person confirms from the email we send.",
+    "whatever the address's state; the person confirms from the email we send. "
+    "The signup is a member's recruit (it can earn the member recruiting credits) only "
+    "when it carries the member's API key (`Authorization: Bearer`, from a server) or "
+    "the `form_token` of the member's signup snippet (which also limits the topics). "
+    "The `source` field is ignored: naming a member attributes nothing.",
     openapi_extra={
         "requestBody": {
             "required": True,

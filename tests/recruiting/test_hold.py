@@ -21,7 +21,7 @@ from tests.recruiting.helpers import (
     sign_up_and_confirm,
 )
 from tests.sending import factories as sending
-from tests.sending.test_bounces import ARF, DSN, SECRET
+from tests.sending.test_bounces import ARF, DSN, SECRET, _post
 
 
 @dataclass
@@ -98,12 +98,8 @@ def _sent_to(smtp, run_jobs, monkeypatch, *addresses: str) -> dict[str, str]:
     return sent
 
 
-def _report(client, raw: str):
-    response = client.post(
-        "/webhooks/bounces",
-        content=raw.encode(),
-        headers={"content-type": "message/rfc822", "x-bounce-secret": SECRET},
-    )
+def _report(client, raw: str) -> None:
+    response = _post(client, raw)
     assert response.status_code == 202, response.text
 
 
