@@ -102,3 +102,15 @@ def test_the_embed_form_without_a_token_is_the_clubs_and_a_forged_one_is_refused
         )
         assert refused.status_code == 400 and "signup form is damaged" in refused.text
     assert recruits() == [] and other.id is not None
+
+
+def test_a_person_is_anyones_recruit_once_ever(client, smtp, run_jobs):
+    first, second = make_member("riverside"), make_member("northwind")
+    make_topic("food")
+    make_topic("housing")
+    for member, topic in ((first, "food"), (second, "housing")):
+        auth = {"Authorization": f"Bearer {make_key(member)[1]}"}
+        sign_up_and_confirm(
+            client, smtp, run_jobs, "sought@example.org", topics=[topic], headers=auth
+        )
+    assert recruits() == [(first.id, "pending", 500)]
