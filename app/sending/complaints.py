@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from app import flows
 from app.newsletters.models import Issue
-from app.sending.assembly import topic_ids
+from app.newsletters.service import topic_ids
 from app.sending.models import Delivery
 from app.subscribers import preferences
 from app.subscribers.models import Subscriber
