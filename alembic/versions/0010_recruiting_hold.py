@@ -1,7 +1,7 @@
 """recruiting credits wait out a holding period; caps count recipient domains
 
 Revision ID: recruiting_hold
-Revises: 0007
+Revises: tlog_consent_log
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "recruiting_hold"
-down_revision = "0007"
+down_revision = "tlog_consent_log"
 branch_labels = None
 depends_on = None
 
