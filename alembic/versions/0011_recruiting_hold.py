@@ -1,7 +1,7 @@
 """recruiting credits wait out a holding period; caps count recipient domains
 
 Revision ID: recruiting_hold
-Revises: tlog_consent_log
+Revises: mailpipe_claims
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "recruiting_hold"
-down_revision = "tlog_consent_log"
+down_revision = "mailpipe_claims"
 branch_labels = None
 depends_on = None
 
