@@ -1,7 +1,7 @@
 """recruiting credits wait out a holding period; caps count recipient domains
 
 Revision ID: recruiting_hold
-Revises: mailpipe_claims
+Revises: admindata_topics_jobs
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "recruiting_hold"
-down_revision = "mailpipe_claims"
+down_revision = "admindata_topics_jobs"
 branch_labels = None
 depends_on = None
 
