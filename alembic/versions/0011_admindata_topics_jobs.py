@@ -2,7 +2,7 @@
 daily topic rollup, and the indexes the admin subscriber list pages through
 
 Revision ID: admindata_topics_jobs
-Revises: tlog_consent_log
+Revises: mailpipe_claims
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = "admindata_topics_jobs"
-down_revision = "tlog_consent_log"
+down_revision = "mailpipe_claims"
 branch_labels = None
 depends_on = None
 
