@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -26,7 +26,6 @@ from app.config import get_settings
 from app.consent.models import ConsentEvent, ConsentScope, ConsentSource
 from app.db import utcnow
 from app.jobs import register_sweep
-from app.members.models import Member
 from app.payments import credits
 from app.recruiting.models import RecruitCredit, RecruitingRate, RecruitStatus
 from app.subscribers.models import Subscriber
@@ -35,6 +34,7 @@ from app.subscribers.service import address_hmac
 DEFAULT_RATE = 500  # credits per recruit until an admin sets a rate
 RECRUITING_SOURCES = (ConsentSource.embed, ConsentSource.api)
 GRANT_BATCH = 500
+RECRUITING_LOCK_SPACE = 0x52435254  # "RCRT": the first key of our advisory locks per member
 
 
 def rate(session: Session) -> int:
@@ -96,6 +96,19 @@ def _over_cap(session: Session, *, member_id: int, domain: str, now: datetime) -
     )
 
 
+def _lock_member_recruiting(session: Session, member_id: int) -> None:
+    """Counting against the caps and inserting happen under this lock (until commit), so
+    simultaneous confirmations for one member cannot all slip under a cap. An advisory
+    lock rather than the member's row: inserting a consent event or a recruit takes a
+    key-share lock on that row, and upgrading it would deadlock two confirmations.
+    SQLite serialises writers anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :member)"),
+            {"space": RECRUITING_LOCK_SPACE, "member": member_id},
+        )
+
+
 def hold_for_confirmation(
     session: Session, *, subscriber: Subscriber, confirmed: Sequence[ConsentEvent]
 ) -> RecruitCredit | None:
@@ -109,9 +122,7 @@ def hold_for_confirmation(
         select(RecruitCredit.id).where(RecruitCredit.address_hmac == subscriber.address_hmac)
     ).first():
         return None
-    # Counting against the caps and inserting happen under the member's row lock, so
-    # simultaneous confirmations for one member cannot all slip under a cap.
-    session.exec(select(Member.id).where(Member.id == member_id).with_for_update()).first()
+    _lock_member_recruiting(session, member_id)
     now = utcnow()
     domain = domain_hmac(subscriber.email)
     over = _over_cap(session, member_id=member_id, domain=domain, now=now)
