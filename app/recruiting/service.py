@@ -29,7 +29,7 @@ from app.jobs import register_sweep
 from app.payments import credits
 from app.recruiting.models import RecruitCredit, RecruitingRate, RecruitStatus
 from app.subscribers.models import Subscriber
-from app.subscribers.service import address_hmac
+from app.subscribers.suppression_keys import address_hmac, legacy_hmacs
 
 DEFAULT_RATE = 500  # credits per recruit until an admin sets a rate
 RECRUITING_SOURCES = (ConsentSource.embed, ConsentSource.api)
@@ -53,6 +53,12 @@ def domain_hmac(email: str) -> str:
     """The recipient domain, keyed like a suppression: countable, never readable. The
     leading "@" keeps it apart from any address's HMAC."""
     return address_hmac("@" + email.rsplit("@", 1)[-1])
+
+
+def _person_hmacs(session: Session, subscriber: Subscriber) -> list[str]:
+    """The person's address HMAC, and its legacy forms: a recruit recorded before the
+    dedicated suppression pepper carries one of those."""
+    return [subscriber.address_hmac, *legacy_hmacs(session, subscriber.email)]
 
 
 def _recruiting_member(subscriber: Subscriber, confirmed: Sequence[ConsentEvent]) -> int | None:
@@ -119,7 +125,9 @@ def hold_for_confirmation(
     if member_id is None:
         return None
     if session.exec(
-        select(RecruitCredit.id).where(RecruitCredit.address_hmac == subscriber.address_hmac)
+        select(RecruitCredit.id).where(
+            col(RecruitCredit.address_hmac).in_(_person_hmacs(session, subscriber))
+        )
     ).first():
         return None
     _lock_member_recruiting(session, member_id)
@@ -150,7 +158,7 @@ def cancel(session: Session, *, subscriber: Subscriber, reason: str) -> bool:
     result = session.execute(
         update(RecruitCredit)
         .where(
-            col(RecruitCredit.address_hmac) == subscriber.address_hmac,
+            col(RecruitCredit.address_hmac).in_(_person_hmacs(session, subscriber)),
             col(RecruitCredit.status) == RecruitStatus.pending,
             col(RecruitCredit.matures_at) > now,
         )

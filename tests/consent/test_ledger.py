@@ -10,8 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+from app import signing
 from app.cli import cli
 from app.consent import log as consent_log
+from app.consent import receipts
 from app.consent.logverify import leaf_hash
 from app.consent.models import (
     GENESIS_HASH,
@@ -131,6 +133,18 @@ def test_events_from_before_the_log_keep_their_chain(client, smtp, run_jobs):
     CliRunner().invoke(cli, ["consent", "sequence", "--full"])
     assert _logged(0).seq == 1  # the old events lead the log, in chain order
     assert _verify().exit_code == 0
+    # A receipt issued then (signed with the Club's secret key, quoting seq and hash)
+    # still verifies online.
+    legacy = {
+        "version": "KI-CR-v1.1.0",
+        "piiPrincipalId": "old-person",
+        "services": [{"purposes": [{"ledgerEvent": {"seq": 2, "hash": _logged(1).hash}}]}],
+    }
+    legacy["signature"] = signing.sign(
+        signing.Purpose.receipt, {"k": "receipt", "d": receipts._canonical_digest(legacy)}
+    )
+    verdict = client.post("/api/v1/receipts/verify", json=legacy).json()
+    assert verdict == {"genuine": True, "reason": "genuine and unaltered"}
     _edit(f"UPDATE consent_event SET hash = '{'0' * 64}' WHERE seq = 2")
     result = _verify()
     assert result.exit_code == 1 and "(seq 2)" in result.output

@@ -1,7 +1,7 @@
 """recruiting credits wait out a holding period; caps count recipient domains
 
 Revision ID: recruiting_hold
-Revises: tlog_sqlite_append_only
+Revises: ops_legacy_pepper
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "recruiting_hold"
-down_revision = "tlog_sqlite_append_only"
+down_revision = "ops_legacy_pepper"
 branch_labels = None
 depends_on = None
 
