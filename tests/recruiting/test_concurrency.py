@@ -31,7 +31,7 @@ from tests.subscribers.helpers import hidden
 
 pytestmark = pytest.mark.postgres
 
-PEOPLE = 24
+PEOPLE = 16
 
 
 @pytest.fixture
