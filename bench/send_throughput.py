@@ -145,7 +145,7 @@ def sample_size(issue_id: int) -> int:
 
     from app.db import session_scope
     from app.newsletters.models import Issue
-    from app.sending.batches import _composer
+    from app.sending.batches import issue_composer
     from app.sending.composer import Recipient
     from app.subscribers.models import Subscriber
     from app.subscribers.service import preferences_url, unsubscribe_url
@@ -153,7 +153,7 @@ def sample_size(issue_id: int) -> int:
     with session_scope() as session:
         issue = session.get(Issue, issue_id)
         subscriber = session.exec(select(Subscriber)).first()
-        composer = _composer(session, issue)  # type: ignore[arg-type]
+        composer = issue_composer(session, issue)  # type: ignore[arg-type]
         raw = composer.compose(
             Recipient(
                 delivery_id=1,
@@ -163,7 +163,7 @@ def sample_size(issue_id: int) -> int:
                 preferences_url=preferences_url(subscriber),  # type: ignore[arg-type]
             )
         )
-    return len(raw)
+    return len(raw.raw)
 
 
 if __name__ == "__main__":

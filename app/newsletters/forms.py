@@ -8,6 +8,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from app.config import get_settings
+from app.mailing.alignment import alignment_problem
 from app.newsletters.models import Newsletter, NewsletterBase
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -64,11 +66,15 @@ def read_newsletter_form(
     values = form.model_dump()
     if not values.get("sender_address"):
         return values, {"sender_address": "give the address the newsletter is sent from"}
+    errors = {}
+    problem = alignment_problem(str(values["sender_address"]), get_settings())
+    if problem:
+        errors["sender_address"] = problem
     clash = session.exec(
         select(Newsletter.id).where(
             Newsletter.slug == values["slug"], col(Newsletter.id) != (newsletter_id or -1)
         )
     ).first()
     if clash is not None:
-        return values, {"slug": "another newsletter already uses this slug"}
-    return values, {}
+        errors["slug"] = "another newsletter already uses this slug"
+    return values, errors

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.db import utcnow
-from app.mailing.service import queue_prepared
+from app.mailing.alignment import alignment_problem
 from app.mailing.templates import fill
 from app.newsletters.models import (
     SLOT_KINDS,
@@ -95,6 +95,9 @@ def save_newsletter(
     ).first()
     if clash is not None:
         raise NewsletterError("another newsletter already uses this slug", field="slug")
+    problem = alignment_problem(newsletter.sender_address, get_settings())
+    if problem:
+        raise NewsletterError(problem, field="sender_address")
     session.add(newsletter)
     session.flush()
     set_topics(session, newsletter, topic_ids)
@@ -282,13 +285,6 @@ def preview(session: Session, issue: Issue) -> tuple[str, str]:
         else compile_for(session, issue)
     )
     return fill(html, text, postal_address=get_settings().postal_address, **SAMPLE_PERSON)
-
-
-def send_test(session: Session, issue: Issue, *, to: str) -> None:
-    html, text = preview(session, issue)
-    queue_prepared(
-        session, kind="issue-test", to=to, subject=f"[Test] {issue.subject}", html=html, text=text
-    )
 
 
 def parse_schedule(when: str, timezone: str) -> datetime:

@@ -15,6 +15,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from gettext import ngettext
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select, text, update
 from sqlmodel import Session, col
@@ -22,14 +24,20 @@ from sqlmodel import Session, col
 from app.config import get_settings
 from app.db import get_engine, session_scope, utcnow
 from app.jobs import send_now
-from app.mailing.message import sender_domain
-from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
+from app.mailing.message import AddressError, ListInfo, sender_domain
+from app.mailing.transport import (
+    MailTransport,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnsupportedAddressError,
+)
 from app.members.models import Member
 from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus, Newsletter
+from app.newsletters.service import web_url
 from app.sending import lifecycle, throttle
 from app.sending.assembly import SEND_BATCH, lock_issue, topic_ids
-from app.sending.composer import IssueComposer, Recipient, verp_address
+from app.sending.composer import IssueComposer, Recipient
 from app.sending.models import Delivery, DeliveryStatus
 from app.sharing import credits as recruiting
 from app.sharing.service import mailing_audience_query, mailing_member_id, stop_sharing_url
@@ -75,24 +83,41 @@ def claim(session: Session, issue_id: int, batch: int) -> list[int]:
     return [row[0] for row in result]
 
 
-def _composer(session: Session, issue: Issue) -> IssueComposer:
+def issue_composer(
+    session: Session, issue: Issue, *, html: str | None = None, text: str | None = None, **kw: Any
+) -> IssueComposer:
+    """The issue's composer; a test copy passes its own compiled bodies and options."""
     newsletter = session.get(Newsletter, issue.newsletter_id)
-    assert newsletter is not None and issue.compiled_html and issue.compiled_text
+    html, text = html or issue.compiled_html, text or issue.compiled_text
+    assert newsletter is not None and html and text
     settings = get_settings()
     domain = sender_domain(settings.mail_from)
     member_id = mailing_member_id(session, issue.id or 0)
     member = session.get(Member, member_id) if member_id else None
+    base = settings.base_url
+    list_info = ListInfo(
+        list_id=f"{newsletter.slug}.{domain}",
+        name=newsletter.name,
+        # A member mailing is not in the public archive; a newsletter issue is.
+        archive_url=None if member else f"{base}/archive/{newsletter.slug}",
+        archived_at=None if member else web_url(newsletter, issue),
+    )
+    kw.setdefault("subject", issue.subject)
     return IssueComposer(
-        subject=issue.subject,
         # A member mailing shows the member as the sender, from the Club's own address.
         sender_name=member.name if member else newsletter.sender_name,
         sender_address=newsletter.sender_address,
         reply_to=newsletter.reply_to,
-        list_id=f"{newsletter.slug}.{domain}",
-        list_name=newsletter.name,
-        html=issue.compiled_html,
-        text=issue.compiled_text,
+        list_info=list_info,
+        html=html,
+        text=text,
         settings=settings,
+        feedback_id=(
+            f"{issue.id}:member{member_id}:mailing:coopclub"
+            if member_id
+            else f"{issue.id}:{newsletter.slug}:newsletter:coopclub"
+        ),
+        **kw,
     )
 
 
@@ -207,7 +232,7 @@ def run_batch(issue_id: int, batch: int, transport: MailTransport) -> BatchOutco
     with session_scope() as session:
         issue = session.get(Issue, issue_id)
         assert issue is not None
-        composer = _composer(session, issue)
+        composer = issue_composer(session, issue)
         recipients, skipped = _recipients(session, issue, claimed)
     _set_status(skipped, DeliveryStatus.skipped)
     outcome.skipped = len(skipped)
@@ -232,19 +257,25 @@ def _send_all(
     outcome: BatchOutcome,
     mark_sent: Callable[[int], None],
 ) -> None:
-    settings = get_settings()
     for index, recipient in enumerate(pending):
         domain = recipient.email.rpartition("@")[2].lower()
         if not limiter.admit(domain):
             outcome.deferred.append(recipient.delivery_id)
             continue
         try:
-            raw = composer.compose(recipient)
+            message = composer.compose(recipient)
             transport.send(
-                raw,
-                mail_from=verp_address(recipient.delivery_id, settings),
-                rcpt_to=[recipient.email],
+                message.raw,
+                mail_from=message.mail_from,
+                rcpt_to=[message.rcpt_to],
+                smtputf8=message.smtputf8,
             )
+        except (AddressError, UnsupportedAddressError) as exc:
+            # Our side cannot write or hand over this address: fail it with the reason,
+            # but it is no bounce, so the address is not suppressed.
+            outcome.failed += 1
+            _set_status([recipient.delivery_id], DeliveryStatus.failed, error=str(exc)[:300])
+            continue
         except PermanentDeliveryError as exc:
             outcome.failed += 1
             _hard_failure(issue_id, recipient, str(exc))
@@ -290,7 +321,12 @@ def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
                 issue,
                 by="failures",
                 reason=(
-                    f"{issue.failure_streak} messages in a row were refused (last: {error[:120]}). "
+                    ngettext(
+                        "{n} message in a row was refused",
+                        "{n} messages in a row were refused",
+                        issue.failure_streak,
+                    ).format(n=issue.failure_streak)
+                    + f" (last: {error[:120]}). "
                     "Check the sender settings and the mail server, then resume."
                 ),
             )
