@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from markupsafe import escape
 
@@ -34,38 +34,37 @@ def qp(text: str) -> bytes:
 
 class EncodedBody:
     """One part's body (HTML or text), in one or more variants (e.g. with and without
-    a first name), each already encoded apart from its slots."""
+    a first name), each already encoded apart from its slots. `render(variant)` gives
+    a variant's text with slot markers; each variant is rendered once, when first used."""
 
-    def __init__(self, variants: Mapping[str, str], *, html: bool) -> None:
+    def __init__(self, render: Callable[[str], str], *, html: bool) -> None:
         self.html = html
+        self.render = render
         # Per variant: encoded text and slot names, alternating; and the same pieces in
         # DKIM's relaxed canonical form, so a signature need not canonicalise the
         # whole body again for every recipient (slots sit between soft line breaks,
         # so canonicalising the pieces apart gives the same bytes as the whole).
         self.variants: dict[str, list[bytes | str]] = {}
         self.canonical: dict[str, list[bytes | str]] = {}
-        for variant, rendered in variants.items():
-            pieces = _SLOT.split(rendered)
-            # split() alternates: text, slot name, text, slot name, ..., text
-            encoded = [qp(p) if index % 2 == 0 else p for index, p in enumerate(pieces)]
-            self.variants[variant] = encoded
-            self.canonical[variant] = [
-                relaxed_piece(p) if isinstance(p, bytes) else p for p in encoded
-            ]
+
+    def _prepare(self, variant: str) -> None:
+        pieces = _SLOT.split(self.render(variant))
+        # split() alternates: text, slot name, text, slot name, ..., text
+        encoded = [qp(p) if index % 2 == 0 else p for index, p in enumerate(pieces)]
+        self.canonical[variant] = [relaxed_piece(p) if isinstance(p, bytes) else p for p in encoded]
+        self.variants[variant] = encoded
 
     @classmethod
     def fixed(cls, rendered: str, *, html: bool) -> EncodedBody:
         """A body with nothing personal left to fill (transactional mail)."""
-        return cls({"": rendered}, html=html)
-
-    @property
-    def slots(self) -> set[str]:
-        return {p for pieces in self.variants.values() for p in pieces if isinstance(p, str)}
+        return cls(lambda _variant: rendered, html=html)
 
     def encode(
         self, values: Mapping[str, str] | None = None, variant: str = ""
     ) -> tuple[bytes, bytes]:
         """The encoded body with `values` in its slots, and its relaxed canonical form."""
+        if variant not in self.variants:
+            self._prepare(variant)
         pieces, canonical = self.variants[variant], self.canonical[variant]
         if len(pieces) == 1:
             return pieces[0], canonical[0]  # type: ignore[return-value]

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from sqlmodel import Session
 
+from app.audiences.service import for_issue
 from app.config import get_settings
 from app.mailing.models import TransactionalEmail
 from app.mailing.service import queue_prepared
@@ -17,7 +18,6 @@ from app.mailing.verp import transactional_verp_address
 from app.marketplace.placement import creatives_for_issue
 from app.newsletters.models import Issue
 from app.newsletters.service import compile_for
-from app.sending.assembly import topic_ids
 from app.sending.batches import issue_composer
 from app.sending.composer import Recipient
 from app.subscribers.models import Subscriber
@@ -26,19 +26,32 @@ from app.subscribers.service import preferences_url, subscriber_by_email, unsubs
 
 def send_test_copy(session: Session, issue: Issue, *, to: str) -> TransactionalEmail:
     html, text = compile_for(session, issue, creatives_for_issue(session, issue, place=False))
+    audience = for_issue(session, issue)
     subscriber = subscriber_by_email(session, to)
     # Someone not on the list gets links of the same kind that lead to the same pages
     # and change nothing (they name no one), so every link in the copy can be tried.
     holder = subscriber or Subscriber(id=0, key="test-copy", email=to, address_hmac="")
+    reason = (
+        audience.reasons(session, [subscriber.id or 0]).get(subscriber.id or 0)
+        if subscriber
+        else None
+    )
     recipient = Recipient(
         delivery_id=0,
         email=to,
         first_name=subscriber.first_name if subscriber else None,
-        unsubscribe_url=unsubscribe_url(holder, sorted(topic_ids(session, issue.newsletter_id))),
+        unsubscribe_url=unsubscribe_url(holder, sorted(audience.topic_ids)),
         preferences_url=preferences_url(holder),
+        reason=audience.sentence(reason) if reason else "",
     )
     composer = issue_composer(
-        session, issue, html=html, text=text, subject=f"[Test] {issue.subject}", seed_prefix="test"
+        session,
+        issue,
+        audience,
+        html=html,
+        text=text,
+        subject=f"[Test] {issue.subject}",
+        seed_prefix="test",
     )
 
     def build(email: TransactionalEmail) -> bytes:
@@ -51,10 +64,8 @@ def send_test_copy(session: Session, issue: Issue, *, to: str) -> TransactionalE
         html,
         text,
         personal=True,
-        first_name=recipient.first_name,
         postal_address=get_settings().postal_address,
-        unsubscribe_url=recipient.unsubscribe_url,
-        preferences_url=recipient.preferences_url,
+        **recipient.values(),
     )
     return queue_prepared(
         session,
