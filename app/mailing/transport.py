@@ -12,6 +12,7 @@ import re
 import smtplib
 import ssl
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,6 +275,37 @@ def make_transport(settings: Settings) -> MailTransport:
 
 
 _local = threading.local()
+
+# Whether the configured server announces SMTPUTF8, asked at most once per interval.
+_SMTPUTF8_RECHECK_SECONDS = 300.0
+_smtputf8_answers: dict[str, tuple[float, bool]] = {}
+
+
+def server_takes_utf8_addresses(settings: Settings) -> bool:
+    """Whether mail to a non-ASCII local part can be handed over at all (the server
+    announces SMTPUTF8; the outbox takes anything). Asked before accepting such an
+    address at signup. An unreachable server counts as able: the mail then waits in
+    the queue like any other, rather than the signup being refused for an outage."""
+    if settings.smtp_url is None:
+        return True
+    now = time.monotonic()
+    known = _smtputf8_answers.get(settings.smtp_url)
+    if known is not None and now - known[0] < _SMTPUTF8_RECHECK_SECONDS:
+        return known[1]
+    transport = SmtpTransport(settings.smtp)  # type: ignore[arg-type]
+    try:
+        answer = transport.supports_smtputf8()
+    except DeliveryError:
+        return True
+    finally:
+        transport.close()
+    _smtputf8_answers[settings.smtp_url] = (now, answer)
+    return answer
+
+
+def forget_server_answers() -> None:
+    """Ask the server again next time (its configuration changed)."""
+    _smtputf8_answers.clear()
 
 
 def thread_transport(settings: Settings) -> MailTransport:

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from app.config import get_settings
 from app.mailing.alignment import alignment_problem
 from app.newsletters.models import Newsletter, NewsletterBase
+from app.one_line_text import one_line
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -23,6 +24,7 @@ class NewsletterForm(NewsletterBase):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("this cannot be empty")
+        one_line(value)
         return value.strip()
 
     @field_validator("slug")

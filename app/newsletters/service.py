@@ -29,6 +29,7 @@ from app.newsletters.models import (
     NewsletterTopic,
 )
 from app.newsletters.render import BlockProblem, IssueRenderError, PlacedCreative, compile_issue
+from app.one_line_text import PROBLEM, has_control_characters
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Suppression, Topic
 
 
@@ -154,8 +155,8 @@ def _check_subject(subject: str, preheader: str = "") -> None:
     if not subject.strip():
         raise NewsletterError("give the issue a subject", field="subject")
     for name, value in (("subject", subject), ("preheader", preheader)):
-        if "\r" in value or "\n" in value:
-            raise NewsletterError(f"the {name} must be one line (no line breaks)", field=name)
+        if has_control_characters(value):
+            raise NewsletterError(f"the {name} {PROBLEM}", field=name)
 
 
 def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> Issue:
