@@ -8,10 +8,12 @@ Each test starts from empty tables. Mail goes to a real SMTP server in this proc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,7 +102,7 @@ if not REDIS_URL:
 
 # Only now may the app be imported: the broker and engine read the settings above.
 import dramatiq  # noqa: E402
-from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy import Connection, Engine, text  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import workers  # noqa: E402, F401  (declares the actors)
@@ -205,14 +207,38 @@ def owner_engine() -> Engine:
     return get_engine() if not ON_POSTGRES else make_engine(OWNER_DATABASE_URL)
 
 
+@contextlib.contextmanager
+def guards_lifted(conn: Connection) -> Iterator[None]:
+    """What only the schema's owner can do: lift the append-only triggers of the consent
+    ledger for the statements in the block (test cleanup, or a test's rogue operator)."""
+    if ON_POSTGRES:
+        query = "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE tgname LIKE %s"
+        names = conn.execute(text(query % "'%append_only'")).all()
+        for table, name in names:
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {name}"))
+        yield
+        for table, name in names:
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {name}"))
+        return
+    triggers = conn.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    ).all()
+    for name, _ in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _, sql in triggers:
+        conn.execute(text(sql))
+
+
 def empty_tables() -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with owner_engine().begin() as conn:
         if ON_POSTGRES:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
-            for name in tables:
-                conn.execute(text(f'DELETE FROM "{name}"'))
+            with guards_lifted(conn):
+                for name in tables:
+                    conn.execute(text(f'DELETE FROM "{name}"'))
 
 
 def reset_transient_state() -> None:

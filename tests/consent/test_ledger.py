@@ -10,8 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+from app import signing
 from app.cli import cli
 from app.consent import log as consent_log
+from app.consent import receipts
 from app.consent.logverify import leaf_hash
 from app.consent.models import (
     GENESIS_HASH,
@@ -24,7 +26,7 @@ from app.consent.models import (
 from app.consent.service import event_hash
 from app.db import get_engine, session_scope
 from app.subscribers.models import Subscription, SubscriptionStatus
-from tests.conftest import ON_POSTGRES, owner_engine
+from tests.conftest import ON_POSTGRES, guards_lifted, owner_engine
 from tests.subscribers.helpers import confirm_from_mail, make_topics
 
 
@@ -55,15 +57,9 @@ LEDGER_TABLES = ("consent_event", "consent_log_entry", "consent_log_node", "cons
 
 def _edit(*statements: str) -> None:
     """What an operator with the owner's database role can do: lift the guards, edit."""
-    with owner_engine().begin() as conn:
-        if ON_POSTGRES:
-            for table in LEDGER_TABLES:
-                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only"))
+    with owner_engine().begin() as conn, guards_lifted(conn):
         for sql in statements:
             conn.execute(text(sql))
-        if ON_POSTGRES:
-            for table in LEDGER_TABLES:
-                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only"))
 
 
 def _logged(index: int) -> ConsentEvent:
@@ -137,6 +133,18 @@ def test_events_from_before_the_log_keep_their_chain(client, smtp, run_jobs):
     CliRunner().invoke(cli, ["consent", "sequence", "--full"])
     assert _logged(0).seq == 1  # the old events lead the log, in chain order
     assert _verify().exit_code == 0
+    # A receipt issued then (signed with the Club's secret key, quoting seq and hash)
+    # still verifies online.
+    legacy = {
+        "version": "KI-CR-v1.1.0",
+        "piiPrincipalId": "old-person",
+        "services": [{"purposes": [{"ledgerEvent": {"seq": 2, "hash": _logged(1).hash}}]}],
+    }
+    legacy["signature"] = signing.sign(
+        signing.Purpose.receipt, {"k": "receipt", "d": receipts._canonical_digest(legacy)}
+    )
+    verdict = client.post("/api/v1/receipts/verify", json=legacy).json()
+    assert verdict == {"genuine": True, "reason": "genuine and unaltered"}
     _edit(f"UPDATE consent_event SET hash = '{'0' * 64}' WHERE seq = 2")
     result = _verify()
     assert result.exit_code == 1 and "(seq 2)" in result.output
@@ -191,6 +199,21 @@ def test_postgres_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
             conn.execute(text(f"TRUNCATE {table} CASCADE"))
     with pytest.raises(DBAPIError, match="must be owner"), get_engine().begin() as conn:
         conn.execute(text("ALTER TABLE consent_event DISABLE TRIGGER consent_event_append_only"))
+    assert _verify().exit_code == 0
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the PostgreSQL guards are tested above")
+def test_sqlite_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
+    _some_history(client, smtp, run_jobs)
+    for sql in (
+        "UPDATE consent_event SET action = 'withdrawn' WHERE id = 1",
+        "DELETE FROM consent_event WHERE id = 1",
+        "UPDATE consent_text SET body = 'something else'",
+        "DELETE FROM consent_log_node",
+        "DELETE FROM consent_checkpoint",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), get_engine().begin() as conn:
+            conn.execute(text(sql))
     assert _verify().exit_code == 0
 
 
