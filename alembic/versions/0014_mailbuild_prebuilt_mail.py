@@ -1,7 +1,7 @@
 """transactional mail may carry its finished message (test copies of an issue)
 
 Revision ID: mailbuild_prebuilt_mail
-Revises: admindata_topics_jobs
+Revises: ops_legacy_pepper
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "mailbuild_prebuilt_mail"
-down_revision = "admindata_topics_jobs"
+down_revision = "ops_legacy_pepper"
 branch_labels = None
 depends_on = None
 
