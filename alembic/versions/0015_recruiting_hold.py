@@ -1,7 +1,7 @@
 """recruiting credits wait out a holding period; caps count recipient domains
 
 Revision ID: recruiting_hold
-Revises: ops_legacy_pepper
+Revises: mailbuild_prebuilt_mail
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "recruiting_hold"
-down_revision = "ops_legacy_pepper"
+down_revision = "mailbuild_prebuilt_mail"
 branch_labels = None
 depends_on = None
 
