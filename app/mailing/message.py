@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 
 import idna
 
@@ -89,9 +90,14 @@ class Outgoing:
     smtputf8: bool
 
 
+@lru_cache(maxsize=8)
+def _message_id_key(secret: str) -> bytes:
+    return hashlib.sha256(("message-id:" + secret).encode()).digest()
+
+
 def message_id(settings: Settings, seed: str, domain: str) -> str:
     """Stable for the same seed (a re-sent message keeps its id), opaque otherwise."""
-    key = hashlib.sha256(("message-id:" + settings.secret_keys[0]).encode()).digest()
+    key = _message_id_key(settings.secret_keys[0])
     digest = hmac.new(key, seed.encode(), hashlib.sha256).digest()[:15]
     return f"<{base64.b32encode(digest).decode().lower()}@{domain}>"
 
@@ -170,6 +176,7 @@ class MessageBuilder:
         self._canonical = [
             dkim_signer.relaxed_piece(p) for p in (self._text_head, self._html_head, self._end)
         ]
+        self._canonical_headers = dkim_signer.relaxed_fields(self.static_headers)
 
     def build(
         self,
@@ -185,14 +192,9 @@ class MessageBuilder:
         delivery or transactional email it is); `values` fill the bodies' slots."""
         wire = wire_address(to)
         utf8 = needs_smtputf8(wire)
+        date, msgid = _dates.now(), message_id(self.settings, seed, self.domain).encode()
         head = (
-            b"To: "
-            + wire.encode()
-            + b"\r\nDate: "
-            + _dates.now()
-            + b"\r\nMessage-ID: "
-            + message_id(self.settings, seed, self.domain).encode()
-            + b"\r\n"
+            b"To: " + wire.encode() + b"\r\nDate: " + date + b"\r\nMessage-ID: " + msgid + b"\r\n"
         )
         if self.bulk:
             if unsubscribe_url is None:
@@ -205,5 +207,18 @@ class MessageBuilder:
         if self.dkim_key is not None:
             c_text_head, c_html_head, c_end = self._canonical
             canonical = c_text_head + text_canonical + c_html_head + html_canonical + c_end
-            raw = dkim_signer.sign(raw, self.dkim_key, relaxed_body_canon=canonical)
+            relaxed = dkim_signer.relaxed_header
+            headers = {
+                **self._canonical_headers,
+                b"to": [relaxed(b"To", b" " + wire.encode())],
+                b"date": [relaxed(b"Date", b" " + date)],
+                b"message-id": [relaxed(b"Message-ID", b" " + msgid)],
+            }
+            if unsubscribe_url is not None and self.bulk:
+                headers[b"list-unsubscribe"] = [
+                    relaxed(b"List-Unsubscribe", b" <" + unsubscribe_url.encode() + b">")
+                ]
+            raw = dkim_signer.sign(
+                raw, self.dkim_key, relaxed_body_canon=canonical, relaxed_headers=headers
+            )
         return Outgoing(raw=raw, mail_from=return_path, rcpt_to=wire, smtputf8=utf8)

@@ -222,7 +222,8 @@ def _pipelined_sendmail(
     if code != 354:
         fail()
         raise smtplib.SMTPDataError(code, text)
-    body = LEADING_DOT.sub(b"..", message)
+    # Dot-stuffing (RFC 5321 4.5.2); most messages have no line starting with a dot.
+    body = LEADING_DOT.sub(b"..", message) if b"\n." in message or message[:1] == b"." else message
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     connection.send(body + b".\r\n")

@@ -16,13 +16,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from gettext import ngettext
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from app import flows
-from app.audiences.service import IssueAudience, for_issue, stop_sharing_url
+from app.audiences.service import IssueAudience, Reason, for_issue, stop_sharing_url
 from app.config import get_settings
 from app.db import session_scope
 from app.jobs import send_now, worker_stopping
@@ -110,6 +110,16 @@ def issue_composer(
     )
 
 
+class _Person(NamedTuple):
+    """The columns of a recipient that sending needs (the link makers read `id` and
+    `key`): plain rows, since ORM objects cost more than composing the message."""
+
+    id: int
+    key: str
+    email: str
+    first_name: str | None
+
+
 def _recipients(
     session: Session, audience: IssueAudience, delivery_ids: list[int]
 ) -> tuple[list[Recipient], list[int]]:
@@ -117,32 +127,36 @@ def _recipients(
     between assembly and sending), each with the reason they do; and the deliveries
     to skip."""
     rows = session.execute(
-        select(Delivery.id, Subscriber)
+        select(Delivery.id, Subscriber.id, Subscriber.key, Subscriber.email, Subscriber.first_name)
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id), isouter=True)
         .where(col(Delivery.id).in_(delivery_ids))
         .order_by(Delivery.id)
     ).all()
-    reasons = audience.reasons(session, [s.id for _, s in rows if s is not None])
+    reasons = audience.reasons(session, [row[1] for row in rows if row[1] is not None])
+    sentences: dict[Reason, str] = {}  # many people share a reason: word it once
     member = audience.member
     recipients, skipped = [], []
-    for delivery_id, subscriber in rows:
-        reason = reasons.get(subscriber.id) if subscriber is not None else None
-        if subscriber is None or reason is None:
+    for delivery_id, *columns in rows:
+        reason = reasons.get(columns[0]) if columns[0] is not None else None
+        if reason is None:
             skipped.append(delivery_id)
             continue
+        person = cast(Subscriber, _Person(*columns))
+        if reason not in sentences:
+            sentences[reason] = audience.sentence(reason)
         # Someone reached only through sharing: their one-click link withdraws sharing
         # with this member; everyone else's withdraws exactly their own topics here.
-        stop_url = stop_sharing_url(subscriber, member) if member and reason.shared_topics else None
+        stop_url = stop_sharing_url(person, member) if member and reason.shared_topics else None
         recipients.append(
             Recipient(
                 delivery_id=delivery_id,
-                email=subscriber.email,
-                first_name=subscriber.first_name,
+                email=person.email,
+                first_name=person.first_name,
                 unsubscribe_url=stop_url
                 if reason.shared_only and stop_url
-                else unsubscribe_url(subscriber, list(reason.own_topic_ids)),
-                preferences_url=preferences_url(subscriber),
-                reason=audience.sentence(reason),
+                else unsubscribe_url(person, list(reason.own_topic_ids)),
+                preferences_url=preferences_url(person),
+                reason=sentences[reason],
                 stop_sharing_url=stop_url,
                 sharing_member=member.name if member and stop_url else None,
                 shared_only=reason.shared_only,
