@@ -246,7 +246,7 @@ def consent_new_key(path: Path, origin: str | None) -> None:
     from app.consent import log as consent_log
 
     try:
-        verifier = consent_log.generate_key_file(path, origin or consent_log.log_origin())
+        verifier = consent_log.generate_key_file(path, origin or consent_log.configured_origin())
     except FileExistsError:
         click.echo(f"{path} exists already; a log keeps its key", err=True)
         sys.exit(2)
