@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from app.config import get_settings
 from app.db import utcnow
-from app.sending.composer import delivery_from_verp
+from app.mailing import verp
 from app.sending.models import BounceReport, Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
 
@@ -43,9 +43,9 @@ def _verp_in(message: Message) -> int | None:
     for header in ADDRESS_HEADERS:
         for value in message.get_all(header) or []:
             for part in str(value).replace(",", " ").split():
-                found = delivery_from_verp(part.strip("<>;\"'"))
-                if found is not None:
-                    return found
+                found = verp.parse(part.strip("<>;\"'"))
+                if found is not None and found[0] == "":
+                    return found[1]
     return None
 
 

@@ -9,8 +9,6 @@ that are not plain ASCII take the standard library's slower, general path.
 from __future__ import annotations
 
 import binascii
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +21,8 @@ from pathlib import Path
 
 import dkim
 
-from app.config import Settings, get_settings
+from app.config import Settings
+from app.mailing import verp
 from app.mailing.message import sender_domain
 from app.mailing.templates import html_template, text_template
 
@@ -60,34 +59,8 @@ class Recipient:
 
 
 def verp_address(delivery_id: int, settings: Settings) -> str:
-    """bounces+<delivery id>-<hmac>@domain: lowercase-safe, identifies the delivery,
-    and cannot be forged to make us suppress someone else."""
-    domain = settings.bounce_domain or sender_domain(settings.mail_from)
-    return f"bounces+{delivery_id}-{verp_check(delivery_id, settings)}@{domain}"
-
-
-def _verp_mac(key: str, ident: str) -> str:
-    derived = hashlib.sha256(("verp:" + key).encode()).digest()
-    return hmac.new(derived, ident.encode(), hashlib.sha256).hexdigest()[:16]
-
-
-def verp_check(delivery_id: int, settings: Settings) -> str:
-    return _verp_mac(settings.secret_keys[-1], str(delivery_id))
-
-
-def delivery_from_verp(address: str, settings: Settings | None = None) -> int | None:
-    """The delivery id in a VERP address we made (signed with any of our keys), or None
-    for anything else."""
-    settings = settings or get_settings()
-    local = address.strip("<>").rpartition("@")[0].lower()
-    if not local.startswith("bounces+"):
-        return None
-    ident, _, check = local.removeprefix("bounces+").partition("-")
-    if not ident.isdigit():
-        return None
-    if any(hmac.compare_digest(_verp_mac(key, ident), check) for key in settings.secret_keys):
-        return int(ident)
-    return None
+    """The delivery's VERP return path (app/mailing/verp.py)."""
+    return verp.return_path("", delivery_id, settings)
 
 
 def _qp(text: str) -> bytes:
