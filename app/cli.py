@@ -207,6 +207,22 @@ def consent_key() -> None:
     click.echo(consent_log.log_verifier().encode())
 
 
+@consent.command("new-key")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--origin", default=None, help="The log's name (default: from BASE_URL).")
+def consent_new_key(path: Path, origin: str | None) -> None:
+    """Write a new log signing key to PATH (never over an existing file) and print its
+    verifier key. Point COOPCLUB_LOG_SIGNING_KEY_PATH at it; back it up."""
+    from app.consent import log as consent_log
+
+    try:
+        verifier = consent_log.generate_key_file(path, origin or consent_log.log_origin())
+    except FileExistsError:
+        click.echo(f"{path} exists already; a log keeps its key", err=True)
+        sys.exit(2)
+    click.echo(verifier.encode())
+
+
 @consent.command("verify-receipt")
 @click.argument("receipt_file", type=click.File("r"))
 @click.option("--key", "key", required=True, help="The log's verifier key, or a file holding it.")
