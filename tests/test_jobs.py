@@ -35,6 +35,20 @@ def test_a_committed_transaction_sends_its_jobs(run_jobs):
     assert sorted(RECORDED) == ["also committed", "committed"]
 
 
+def test_a_released_savepoint_does_not_send_the_transactions_jobs(run_jobs):
+    # The cause of the import-test flake: an import enqueues each person's mail, and the
+    # next row's savepoint (a duplicate-safe insert) used to hand those jobs to the
+    # broker before the import committed; a fast worker found no row and sent nothing.
+    with session_scope() as session:
+        jobs.enqueue(session, RECORD, "after the commit")
+        with session.begin_nested():
+            pass
+        run_jobs()
+        assert RECORDED == []
+    run_jobs()
+    assert RECORDED == ["after the commit"]
+
+
 def test_a_rolled_back_transaction_sends_nothing(run_jobs):
     with pytest.raises(RuntimeError), session_scope() as session:
         jobs.enqueue(session, RECORD, "rolled back")

@@ -8,6 +8,7 @@ which then calls `resume`.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import delete, or_, select, update
@@ -19,6 +20,8 @@ from app.db import utcnow
 from app.jobs import register_sweep
 from app.mailing.models import MailPause, TransactionalEmail, TransactionalStatus
 
+log = logging.getLogger(__name__)
+
 CHANNEL = "transactional"
 
 
@@ -29,6 +32,7 @@ def paused(session: Session) -> bool:
 def pause(session: Session, reason: str) -> None:
     """Stop trying transactional mail until the server answers (idempotent, also when
     several workers find the server down at once)."""
+    log.warning("the mail server cannot be reached; transactional mail pauses: %s", reason)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
         dialect.insert(MailPause)
