@@ -35,18 +35,18 @@ def test_a_committed_transaction_sends_its_jobs(run_jobs):
     assert sorted(RECORDED) == ["also committed", "committed"]
 
 
-def test_a_released_savepoint_does_not_send_the_transactions_jobs(run_jobs):
-    # The cause of the import-test flake: an import enqueues each person's mail, and the
-    # next row's savepoint (a duplicate-safe insert) used to hand those jobs to the
-    # broker before the import committed; a fast worker found no row and sent nothing.
+def test_a_savepoint_inside_the_transaction_does_not_send_its_jobs_early(run_jobs):
+    """Releasing a SAVEPOINT (begin_nested, as a signup does when it inserts a new
+    subscriber) is not the commit: a job queued before it must wait for the real one,
+    or its worker looks for rows it cannot see yet."""
     with session_scope() as session:
-        jobs.enqueue(session, RECORD, "after the commit")
+        jobs.enqueue(session, RECORD, "before the savepoint")
         with session.begin_nested():
-            pass
+            jobs.enqueue(session, RECORD, "inside the savepoint")
         run_jobs()
         assert RECORDED == []
     run_jobs()
-    assert RECORDED == ["after the commit"]
+    assert sorted(RECORDED) == ["before the savepoint", "inside the savepoint"]
 
 
 def test_a_rolled_back_transaction_sends_nothing(run_jobs):

@@ -16,6 +16,8 @@ from app.db import session_scope
 
 router = APIRouter(tags=["webhooks"])
 
+MAX_REPORT_BYTES = 5_000_000  # one report, with the message it returns
+
 
 @router.post(
     "/webhooks/bounces",
@@ -37,7 +39,7 @@ async def bounce_webhook(
     if not x_bounce_secret or not hmac.compare_digest(x_bounce_secret, secret):
         raise HTTPException(401, "Missing or wrong X-Bounce-Secret.")
     raw = await request.body()
-    if len(raw) > 5_000_000:
+    if len(raw) > MAX_REPORT_BYTES:
         raise HTTPException(413, "A bounce report is at most 5 MB.")
     # The raw body needs an async read; the database work runs in a thread.
     return await run_in_threadpool(_process, raw)
