@@ -16,7 +16,13 @@ from app.sharing.models import (
     SharingAgreementEvent,
     SharingWithdrawal,
 )
-from app.subscribers.models import Subscriber, Subscription, Suppression, Topic
+from app.subscribers.models import (
+    ConfirmationLink,
+    Subscriber,
+    Subscription,
+    Suppression,
+    Topic,
+)
 
 __all__ = [
     "Account",
@@ -25,6 +31,7 @@ __all__ = [
     "Booking",
     "BounceReport",
     "ClickCount",
+    "ConfirmationLink",
     "ConsentEvent",
     "ConsentText",
     "Creative",
