@@ -82,6 +82,10 @@ def send_now(job: Job, *args: Any, delay_ms: int | None = None) -> None:
 
 @event.listens_for(OrmSession, "after_commit")
 def _send_pending_jobs(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        # Releasing a SAVEPOINT fires after_commit too; the jobs wait for the real commit
+        # (sent now, a job could run before its rows are visible, and find nothing).
+        return
     for message, delay_ms in session.info.pop(_PENDING_KEY, []):
         try:
             broker.enqueue(message, delay=delay_ms)
