@@ -1,7 +1,13 @@
 """Every domain's tables, imported in one place so the metadata (and Alembic) see all."""
 
 from app.auth.models import AccountSession, ApiKey, LoginNonce
-from app.consent.models import ConsentEvent, ConsentText
+from app.consent.models import (
+    ConsentCheckpoint,
+    ConsentEvent,
+    ConsentLogEntry,
+    ConsentLogNode,
+    ConsentText,
+)
 from app.mailing.models import TransactionalEmail
 from app.marketplace.models import Booking, ClickCount, Creative, Slot
 from app.members.models import Account, Member
@@ -32,7 +38,10 @@ __all__ = [
     "BounceReport",
     "ClickCount",
     "ConfirmationLink",
+    "ConsentCheckpoint",
     "ConsentEvent",
+    "ConsentLogEntry",
+    "ConsentLogNode",
     "ConsentText",
     "Creative",
     "CreditEntry",

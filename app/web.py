@@ -12,12 +12,17 @@ from fastapi.templating import Jinja2Templates
 
 from app import signing
 from app.config import get_settings
+from app.payments.money import format_major, format_money
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 STATIC_DIR = TEMPLATES_DIR / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["club_name"] = "Co-op Data Club"
+templates.env.filters["major"] = lambda amount: (
+    format_major(amount) if isinstance(amount, int) else amount  # typed input: as typed
+)
+templates.env.filters["money"] = format_money
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -109,10 +109,9 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(event: ConsentEvent) -> str:
-    """sha256 over the canonical JSON of every field but `id` and `hash` itself."""
-    fields = {
-        "seq": event.seq,
+def event_fields(event: ConsentEvent) -> dict[str, object]:
+    """What every hash over an event covers: each of its fields, none of them personal."""
+    return {
         "subscriber_key": event.subscriber_key,
         "scope": str(event.scope),
         "action": str(event.action),
@@ -122,8 +121,13 @@ def event_hash(event: ConsentEvent) -> str:
         "consent_text_id": event.consent_text_id,
         "token_digest": event.token_digest,
         "occurred_at": _timestamp(event.occurred_at),
-        "prev_hash": event.prev_hash,
     }
+
+
+def event_hash(event: ConsentEvent) -> str:
+    """The old chain's hash: sha256 over the canonical JSON of the fields, `seq` and
+    `prev_hash`."""
+    fields = {**event_fields(event), "seq": event.seq, "prev_hash": event.prev_hash}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

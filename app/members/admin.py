@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from app import charts
 from app.auth import service as auth_service
 from app.auth.deps import RequireAdmin
+from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
 from app.members import service
 from app.members.models import Member, MemberStatus
@@ -94,13 +95,34 @@ STATUS_ACTIONS = {
 }
 
 
+@for_templates
+def suspend_confirmation(member: Member) -> Confirmation:
+    return Confirmation(
+        title=f"Suspend {member.name}?",
+        message=f"{member.name}'s API keys stop working at once, its owners are emailed that "
+        "the membership is suspended, and its people can no longer change its dashboard. "
+        "You can reactivate it later, but the email cannot be taken back.",
+        button=f"Suspend {member.name}",
+        back=f"/admin/members/{member.id}",
+    )
+
+
 @router.post("/members/{member_id}/{action}", dependencies=[CsrfProtected])
 def member_status(
-    session: SessionDep, admin: RequireAdmin, member_id: int, action: str
+    request: Request,
+    session: SessionDep,
+    admin: RequireAdmin,
+    member_id: int,
+    action: str,
+    form: PostedForm,
 ) -> Response:
     if action not in STATUS_ACTIONS:
         raise HTTPException(status_code=404, detail="There is no such action.")
     member = _member_or_404(session, member_id)
+    if action == "suspend":
+        page = unless_confirmed(request, form, suspend_confirmation(member))
+        if page is not None:
+            return page
     status, message = STATUS_ACTIONS[action]
     if action == "approve" and member.status != MemberStatus.applied:
         return redirect(

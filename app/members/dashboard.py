@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.auth import service as auth_service
 from app.auth.deps import MemberContext, MemberOwner, MemberStaff
+from app.auth.models import ApiKey
 from app.config import get_settings
+from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
 from app.members import service
 from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, profile_values, validate
@@ -218,10 +220,27 @@ def key_create(
     return response
 
 
+@for_templates
+def revoke_confirmation(key: ApiKey) -> Confirmation:
+    return Confirmation(
+        title=f"Revoke the key “{key.name}”?",
+        message=f"Everything that uses the key starting {key.prefix}… (a website form, a "
+        "script) is refused from now on. A revoked key cannot be turned back on: you would "
+        "make a new key and put it everywhere the old one was.",
+        button="Revoke the key",
+        back="/member#keys",
+    )
+
+
 @router.post("/keys/{key_id}/revoke", dependencies=[CsrfProtected])
-def key_revoke(session: SessionDep, context: MemberOwner, key_id: int) -> Response:
+def key_revoke(
+    request: Request, session: SessionDep, context: MemberOwner, key_id: int, form: PostedForm
+) -> Response:
     key = auth_service.member_key(session, member_id=context.member.id, key_id=key_id)  # type: ignore[arg-type]
     if key is None:
         raise HTTPException(status_code=404, detail="Your co-op has no such API key.")
+    page = unless_confirmed(request, form, revoke_confirmation(key))
+    if page is not None:
+        return page
     auth_service.revoke_api_key(session, key=key)
     return redirect("/member#keys", f"The key “{key.name}” ({key.prefix}…) is revoked.")

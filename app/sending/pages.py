@@ -15,8 +15,10 @@ from sqlmodel import Session, col
 from app import charts
 from app.auth.deps import RequireAdmin
 from app.config import get_settings
+from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep, utcnow
 from app.newsletters.models import Issue, IssueStatus, Newsletter
+from app.newsletters.service import audience_estimate
 from app.sending import bounces, lifecycle
 from app.sending.assembly import progress
 from app.sending.models import Delivery, DeliveryStatus
@@ -92,6 +94,9 @@ def sending_page(
         issue=issue,
         newsletter=newsletter,
         report=report,
+        audience=audience_estimate(session, newsletter.id or 0)
+        if issue.status == IssueStatus.scheduled
+        else 0,
         delivery_chart=delivery_chart(report),
         log=log,
         status_filter=status,
@@ -117,6 +122,33 @@ def delivery_chart(report: dict[str, object]) -> Markup | None:
     return charts.bar_chart(title="Deliveries of this issue by outcome", bars=bars)
 
 
+def _people(n: int) -> str:
+    return f"{n:,} {'person' if n == 1 else 'people'}"
+
+
+@for_templates
+def start_confirmation(issue: Issue, audience: int) -> Confirmation:
+    return Confirmation(
+        title=f"Send “{issue.subject}” to {_people(audience)} now?",
+        message=f"About {_people(audience)} on this newsletter's topics will receive it "
+        "(the audience is counted again as sending starts). Once an email has gone out, "
+        "it cannot be called back; you can pause or cancel the rest.",
+        button=f"Start sending to {_people(audience)}",
+        back=f"/admin/issues/{issue.id}/sending",
+    )
+
+
+@for_templates
+def cancel_confirmation(issue: Issue) -> Confirmation:
+    return Confirmation(
+        title=f"Cancel “{issue.subject}” for good?",
+        message="Nobody who has not received it yet will receive it. Emails already sent "
+        "stay sent. A cancelled issue cannot be resumed or scheduled again.",
+        button="Cancel this issue",
+        back=f"/admin/issues/{issue.id}/sending",
+    )
+
+
 @router.get("/admin/issues/{issue_id}/progress.json")
 def progress_json(issue_id: int, session: SessionDep, admin: RequireAdmin) -> JSONResponse:
     issue, _ = _issue(session, issue_id)
@@ -125,12 +157,14 @@ def progress_json(issue_id: int, session: SessionDep, admin: RequireAdmin) -> JS
 
 @router.post("/admin/issues/{issue_id}/sending", dependencies=[CsrfProtected])
 def control(
+    request: Request,
     issue_id: int,
     session: SessionDep,
     admin: RequireAdmin,
+    form: PostedForm,
     action: Annotated[str, Form()],
 ) -> Response:
-    issue, _ = _issue(session, issue_id)
+    issue, newsletter = _issue(session, issue_id)
     actions = {
         "start": (lifecycle.start, "Sending has started."),
         "pause": (lifecycle.pause, "Paused: batches already running finish, the rest wait."),
@@ -140,6 +174,14 @@ def control(
     if action not in actions:
         raise HTTPException(422, f"unknown action {action!r}")
     do, message = actions[action]
+    irreversible = {
+        "start": lambda: start_confirmation(issue, audience_estimate(session, newsletter.id or 0)),
+        "cancel": lambda: cancel_confirmation(issue),
+    }
+    if action in irreversible:
+        page = unless_confirmed(request, form, irreversible[action]())
+        if page is not None:
+            return page
     try:
         do(session, issue)
     except lifecycle.IssueStateError as exc:

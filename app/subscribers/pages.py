@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from app import signing
+from app.confirmation import Confirmation, for_templates, unless_confirmed
 from app.consent import receipts
 from app.consent.models import ConsentScope, ConsentSource
 from app.consent.service import CONSENT_TEXTS
@@ -361,6 +362,17 @@ def preferences_page(request: Request, token: str, session: SessionDep) -> HTMLR
     )
 
 
+@for_templates
+def unsubscribe_all_confirmation(token: str) -> Confirmation:
+    return Confirmation(
+        title="Unsubscribe from everything?",
+        message="You will leave every topic and stop sharing with member co-ops, and we "
+        "will not email you again. To come back later you would sign up and confirm again.",
+        button="Unsubscribe from everything",
+        back=f"/preferences/{token}",
+    )
+
+
 @router.post("/preferences/{token}", dependencies=[CsrfProtected])
 def preferences_post(request: Request, token: str, session: SessionDep, form: FormDep) -> Response:
     try:
@@ -384,6 +396,9 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
         return render(request, "public/erased.html")
     message = "Your choices are saved."
     if action == "unsubscribe_all":
+        page = unless_confirmed(request, form, unsubscribe_all_confirmation(token))
+        if page is not None:
+            return page
         preferences.unsubscribe(session, subscriber=subscriber, topic_ids=None, token=token)
         message = "You are unsubscribed from everything. We will not email you again."
     elif action == "save":

@@ -1,9 +1,18 @@
-// Live send progress: polls the progress every two seconds while it sends.
+// Live send progress: polls the progress while it can still change, and keeps the
+// counts, the summary and the controls in step with it (elements marked data-show-when
+// show only in the listed statuses). Without JavaScript, reloading shows the same.
 (function () {
   "use strict";
   var box = document.getElementById("progress");
   if (!box) return;
+  var loaded = document.getElementById("p-status").textContent.trim();
+  var loadedDone = Number(box.dataset.done);
   function set(id, value) { var el = document.getElementById(id); if (el) el.textContent = value; }
+  function follow(status) {
+    document.querySelectorAll("[data-show-when]").forEach(function (el) {
+      el.hidden = el.dataset.showWhen.split(" ").indexOf(status) < 0;
+    });
+  }
   function poll() {
     fetch(box.dataset.url, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
@@ -21,11 +30,14 @@
         var bar = document.getElementById("p-bar");
         bar.value = p.percent;
         bar.textContent = p.percent + "%";
+        follow(p.status);
+        var stale = document.getElementById("log-stale");
+        if (stale) stale.hidden = p.status === loaded && p.done === loadedDone;
         if (p.status === "sending" || p.status === "scheduled" || p.status === "paused") {
           setTimeout(poll, 2000);
         }
       })
       .catch(function () { setTimeout(poll, 5000); });
   }
-  setTimeout(poll, 2000);
+  poll();
 })();

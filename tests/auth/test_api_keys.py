@@ -44,7 +44,9 @@ def test_an_owner_creates_a_key_sees_it_once_and_revokes_it(client):
     assert listed[0]["last_used_at"] is not None
     assert "secret_hash" not in listed[0]
 
-    revoked = post_form(client, f"/member/keys/{key.id}/revoke", follow_redirects=False)
+    revoked = post_form(
+        client, f"/member/keys/{key.id}/revoke", {"confirmed": "yes"}, follow_redirects=False
+    )
     assert revoked.status_code == 303
     refused = client.get("/api/v1/member", headers=bearer(secret))
     assert refused.status_code == 401
@@ -66,7 +68,7 @@ def test_a_suspended_members_key_gets_401_with_the_reason(client):
     log_in(client, admin)
     assert client.get("/api/v1/member", headers=bearer(secret)).status_code == 200
 
-    post_form(client, f"/admin/members/{member.id}/suspend")
+    post_form(client, f"/admin/members/{member.id}/suspend", {"confirmed": "yes"})
     refused = client.get("/api/v1/member", headers=bearer(secret))
     assert refused.status_code == 401
     assert "suspended" in refused.json()["detail"]

@@ -218,3 +218,15 @@ def link_from_mail(message, pattern: str) -> str:
         if re.search(pattern, url):
             return url
     raise AssertionError(f"no link matching {pattern!r} in:\n{message.text()}")
+
+
+def confirm_in_dialog(page, question: str | re.Pattern, button: str | re.Pattern) -> None:
+    """The confirmation <dialog> (static/confirm.js) is open and asks `question`; it is
+    checked like any page, then its `button` is pressed and the form's answer awaited."""
+    dialog = page.get_by_role("dialog", name=question)
+    from playwright.sync_api import expect
+
+    expect(dialog).to_be_visible()
+    audit(page)
+    with page.expect_navigation():
+        dialog.get_by_role("button", name=button).click()

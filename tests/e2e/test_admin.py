@@ -15,7 +15,7 @@ from app import demo
 from app.db import session_scope, utcnow
 from app.members.models import Role
 from app.newsletters.models import Issue
-from tests.e2e.conftest import audit
+from tests.e2e.conftest import audit, confirm_in_dialog
 from tests.e2e.test_member import log_in_by_mail
 from tests.members.factories import login_path, make_account
 from tests.newsletters.factories import make_issue, make_newsletter, mark_sent, schedule_soon
@@ -117,11 +117,25 @@ def test_progress_bar_reaches_100_percent_as_the_issue_sends(page, smtp, run_job
     audit(page)
     bar = page.get_by_role("progressbar", name="Delivery progress")
     expect(bar).to_have_attribute("value", re.compile(r"^0(\.0)?$"))
+    expect(page.get_by_text("Nothing has been sent yet")).to_be_visible()
+    # Going back from the question changes nothing.
     page.get_by_role("button", name="Start sending now").click()
+    question = page.get_by_role("dialog", name=re.compile(r"to \d+ people now\?"))
+    question.get_by_role("button", name="Go back").click()
+    expect(question).to_be_hidden()
+    expect(page.locator("#p-status")).to_have_text("scheduled")
+    page.get_by_role("button", name="Start sending now").click()
+    confirm_in_dialog(page, re.compile(r"to \d+ people now\?"), re.compile("^Start sending to"))
     expect(page.get_by_role("status").first).to_contain_text("Sending has started")
     run_jobs()
     expect(bar).to_have_attribute("value", re.compile(r"^100(\.0)?$"))
     expect(page.locator("#p-status")).to_have_text("sent")
+    # The controls and the summary follow the progress, without a reload.
+    expect(page.get_by_text("Finished: every delivery of this issue is done.")).to_be_visible()
+    for gone in ("Start sending now", "Cancel", "Pause", "Resume"):
+        expect(page.get_by_role("button", name=gone, exact=True)).to_have_count(0)
+    expect(page.get_by_text("Nothing has been sent yet")).to_be_hidden()
+    expect(page.get_by_role("link", name="reload the delivery log")).to_be_visible()
     audit(page)
     for address in [row[0] for row in demo.DEMO_SUBSCRIBERS if "food-coops" in row[2]]:
         assert smtp.wait_for(address)

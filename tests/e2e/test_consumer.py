@@ -8,7 +8,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE, audit, link_from_mail
+from tests.e2e.conftest import PHONE, audit, confirm_in_dialog, link_from_mail
 from tests.subscribers.helpers import make_topics
 
 pytestmark = pytest.mark.browser
@@ -71,5 +71,6 @@ def test_reader_subscribes_confirms_keeps_receipt_changes_topics_and_leaves(page
     page.set_viewport_size(PHONE)
     audit(page)
     page.get_by_role("button", name="Unsubscribe from everything").click()
+    confirm_in_dialog(page, "Unsubscribe from everything?", "Unsubscribe from everything")
     audit(page)
     expect(page.get_by_role("checkbox", name="Food co-ops")).not_to_be_checked()

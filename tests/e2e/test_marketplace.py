@@ -19,7 +19,7 @@ from app.db import session_scope, utcnow
 from app.members.models import Role
 from app.newsletters import service as newsletters
 from app.newsletters.models import Issue
-from tests.e2e.conftest import PHONE, audit, link_from_mail
+from tests.e2e.conftest import PHONE, audit, confirm_in_dialog, link_from_mail
 from tests.e2e.test_admin import seed_demo_audience
 from tests.e2e.test_member import log_in_by_mail
 from tests.members.factories import make_account
@@ -140,6 +140,7 @@ def test_a_coop_books_a_slot_and_its_approved_creative_goes_out_in_the_issue(
     admin.goto(f"/admin/issues/{issue.id}/sending")
     audit(admin)
     admin.get_by_role("button", name="Start sending now").click()
+    confirm_in_dialog(admin, re.compile(r"now\?$"), re.compile("^Start sending to"))
     expect(admin.get_by_role("status").first).to_contain_text("Sending has started")
     run_jobs()
     bar = admin.get_by_role("progressbar", name="Delivery progress")

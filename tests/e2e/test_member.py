@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.members.models import Role
-from tests.e2e.conftest import PHONE, audit, link_from_mail
+from tests.e2e.conftest import PHONE, audit, confirm_in_dialog, link_from_mail
 from tests.members.factories import make_account, make_member
 
 pytestmark = pytest.mark.browser
@@ -72,6 +72,7 @@ def test_owner_logs_in_copies_the_signup_form_and_manages_team_and_keys(
     secret = page.locator("pre.secret").text_content().strip()
     assert len(secret) > 20
     page.get_by_role("row", name="Website signup").get_by_role("button", name="Revoke").click()
+    confirm_in_dialog(page, "Revoke the key “Website signup”?", "Revoke the key")
     expect(page.get_by_role("status").first).to_contain_text("revoked")
     audit(page)
     expect(page.get_by_role("row", name="Website signup")).to_contain_text("revoked")

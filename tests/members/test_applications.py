@@ -81,7 +81,7 @@ def test_suspend_and_reactivate_email_the_owners(client, smtp, run_jobs):
     member = make_member("riverside-food")
     make_account("owner@riverside.example.org", member=member)
     log_in(client, make_account("admin@club.test", role=Role.admin))
-    post_form(client, f"/admin/members/{member.id}/suspend")
+    post_form(client, f"/admin/members/{member.id}/suspend", {"confirmed": "yes"})
     assert "suspended" in client.get(f"/admin/members/{member.id}").text
     assert "Riverside" not in client.get("/members").text
     post_form(client, f"/admin/members/{member.id}/reactivate")

@@ -34,7 +34,10 @@ def test_admin_starts_watches_and_finds_it_sent(client, smtp, run_jobs):
     page = client.get(f"/admin/issues/{issue.id}/sending")
     assert page.status_code == 200 and "Start sending now" in page.text
     response = post_form(
-        client, f"/admin/issues/{issue.id}/sending", {"action": "start"}, follow_redirects=False
+        client,
+        f"/admin/issues/{issue.id}/sending",
+        {"action": "start", "confirmed": "yes"},
+        follow_redirects=False,
     )
     assert response.status_code == 303
     run_jobs()
@@ -68,7 +71,7 @@ def test_cancel_stops_what_has_not_gone(client, smtp, run_jobs):
         post_form(
             client,
             f"/admin/issues/{issue.id}/sending",
-            {"action": "cancel"},
+            {"action": "cancel", "confirmed": "yes"},
             follow_redirects=False,
         ).status_code
         == 303
