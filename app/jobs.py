@@ -57,6 +57,13 @@ def redis_client() -> Any | None:
     return broker.client if isinstance(broker, RedisBroker) else None
 
 
+def worker_stopping() -> bool:
+    """True inside an actor whose worker was asked to stop (SIGTERM, or shutdown of the
+    embedded worker): a long job should finish what is in hand and give back the rest.
+    Dramatiq clears `running` on each worker thread when its worker begins to stop."""
+    return getattr(threading.current_thread(), "running", True) is False
+
+
 def ping_broker() -> None:
     client = redis_client()
     if client is not None:

@@ -25,11 +25,19 @@ templates.env.filters["major"] = lambda amount: (
 templates.env.filters["money"] = format_money
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     context.setdefault("settings", get_settings())
     context.setdefault("flashes", take_flashes(request))
     context["csrf_token"] = csrf_token(request)
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response = templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=headers
+    )
     ensure_csrf_cookie(request, response)
     if getattr(request.state, "flash_taken", False):
         response.delete_cookie(FLASH_COOKIE, path="/")

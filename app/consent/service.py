@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import jobs
 from app.consent.models import (
     GENESIS_HASH,
     ConsentAction,
@@ -229,6 +230,10 @@ def record_consent(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    if action == ConsentAction.confirmed:
+        # Seal it into the log at once (after commit), so its receipt is ready; the
+        # sequencer's own tick picks up everything else within a second.
+        jobs.enqueue(session, jobs.SEQUENCE_LOG)
     return event
 
 
