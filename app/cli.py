@@ -50,13 +50,19 @@ def serve(host: str, port: int, web_workers: int) -> None:
     import uvicorn
 
     settings = get_settings()
+    # X-Forwarded-For is believed only from the configured proxies (none by default):
+    # uvicorn then takes the client as the last address in it that is not a proxy's.
+    proxies = {
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }
     if settings.broker_kind == "embedded":
         if web_workers != 1:
             raise click.UsageError("--workers > 1 needs COOPCLUB_REDIS_URL (a shared broker)")
         import workers  # noqa: F401  (declares the actors the in-process worker runs)
         from app.main import create_app
 
-        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, proxy_headers=True)
+        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, **proxies)
     else:
         uvicorn.run(
             "app.main:create_app",
@@ -64,7 +70,7 @@ def serve(host: str, port: int, web_workers: int) -> None:
             host=host,
             port=port,
             workers=web_workers,
-            proxy_headers=True,
+            **proxies,
         )
 
 
@@ -107,9 +113,33 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply the migrations (the only source of the schema)."""
     from app.migrations import upgrade
+    from app.rekey import rekey_addresses
 
     upgrade(revision)
     click.echo(f"database is at {revision} ({get_settings().database_kind})")
+    moved = rekey_addresses()
+    if moved:
+        click.echo(f"{moved} subscribers' address HMACs re-keyed under the suppression pepper")
+
+
+@db.command("grant")
+@click.argument("role")
+@click.option("--print", "print_only", is_flag=True, help="Print the SQL instead of running it.")
+def db_grant(role: str, print_only: bool) -> None:
+    """Give ROLE (the role the app runs as) what it needs and no more: only SELECT and
+    INSERT on the consent ledger and log, no DDL. Run it as the owner after every
+    `db upgrade` (PostgreSQL only)."""
+    from app.migrations import app_role_grants, grant_app_role
+
+    try:
+        if print_only:
+            click.echo(";\n".join(app_role_grants(role)) + ";")
+            return
+        grant_app_role(role)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(f"{role} may now run the app, and only append to the consent ledger")
 
 
 @cli.command()
@@ -288,7 +318,7 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
     from app.subscribers.service import topics_by_slug
 
     with session_scope() as session:
-        topics, unknown = topics_by_slug(session, list(topic_slugs))
+        topics, unknown = topics_by_slug(session, list(topic_slugs), open_only=False)
         if unknown:
             raise click.BadParameter(f"unknown topic: {', '.join(unknown)}", param_hint="--topic")
         try:
@@ -301,6 +331,85 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
     click.echo(f"invalid: {len(report.invalid)}")
     for line, reason in report.invalid:
         click.echo(f"  line {line}: {reason}")
+
+
+@cli.group()
+def topics() -> None:
+    """The topic lists people subscribe to."""
+
+
+@topics.command("add")
+@click.argument("slug")
+@click.option("--name", required=True, help="The name people see.")
+@click.option("--description", default="", help="One or two sentences on what it carries.")
+@click.option("--owner", default="", help="Slug of the member co-op that owns it (optional).")
+def topics_add(slug: str, name: str, description: str, owner: str) -> None:
+    """Open a topic at SLUG (its web address: /subscribe/SLUG)."""
+    from app.db import session_scope
+    from app.subscribers.topics import TopicError, TopicForm, create_topic
+
+    try:
+        with session_scope() as session:
+            topic = create_topic(
+                session,
+                TopicForm(slug=slug, name=name, description=description, owner_slug=owner),
+            )
+            click.echo(f"opened {topic.slug}: {topic.name}")
+    except TopicError as exc:
+        raise click.ClickException("\n".join(exc.errors.values())) from None
+
+
+@topics.command("list")
+def topics_list() -> None:
+    """Every topic with its state, owner and subscriber counts."""
+    from app.db import session_scope
+    from app.subscribers.topics import topic_rows
+
+    with session_scope() as session:
+        rows = topic_rows(session)
+        if not rows:
+            click.echo("no topics yet: coopclub topics add SLUG --name NAME")
+        for row in rows:
+            owner = f" owner={row.owner.slug}" if row.owner else ""
+            listed = "" if row.topic.public else " unlisted"
+            click.echo(
+                f"{row.topic.slug}\t{row.topic.status.value}{listed}{owner}\t"
+                f"active={row.active} pending={row.pending}\t{row.topic.name}"
+            )
+
+
+def _set_topic_status(slug: str, status: str) -> None:
+    from app.db import session_scope
+    from app.subscribers.models import TopicStatus
+    from app.subscribers.topics import set_status, topic_by_slug
+
+    with session_scope() as session:
+        topic = topic_by_slug(session, slug)
+        if topic is None:
+            raise click.BadParameter(f"unknown topic: {slug}", param_hint="SLUG")
+        set_status(session, topic, TopicStatus(status))
+    click.echo(f"{slug} is now {status}")
+
+
+@topics.command("hide")
+@click.argument("slug")
+def topics_hide(slug: str) -> None:
+    """Take SLUG off every public page and close it to signups; its subscribers stay."""
+    _set_topic_status(slug, "hidden")
+
+
+@topics.command("archive")
+@click.argument("slug")
+def topics_archive(slug: str) -> None:
+    """Hide SLUG and take it out of the admins' topic pickers too."""
+    _set_topic_status(slug, "archived")
+
+
+@topics.command("open")
+@click.argument("slug")
+def topics_open(slug: str) -> None:
+    """Open a hidden or archived topic again."""
+    _set_topic_status(slug, "open")
 
 
 @cli.group()

@@ -92,9 +92,10 @@ def send_now(job: Job, *args: Any, delay_ms: int | None = None) -> None:
 
 @event.listens_for(OrmSession, "after_commit")
 def _send_pending_jobs(session: OrmSession) -> None:
+    # SQLAlchemy fires after_commit for a SAVEPOINT's release too (begin_nested); the
+    # transaction that justifies the jobs has not committed yet, so keep them. Sending
+    # them there let a worker look for rows it could not see yet and drop the job.
     if session.in_nested_transaction():
-        # Releasing a SAVEPOINT fires after_commit too; the jobs wait for the real commit
-        # (sent now, a job could run before its rows are visible, and find nothing).
         return
     for message, delay_ms in session.info.pop(_PENDING_KEY, []):
         try:

@@ -24,10 +24,14 @@ from app.sharing.models import (
 )
 from app.subscribers.models import (
     ConfirmationLink,
+    ExportJob,
+    ImportJob,
+    LedgerRollup,
     Subscriber,
     Subscription,
     Suppression,
     Topic,
+    TopicDay,
 )
 
 __all__ = [
@@ -46,8 +50,11 @@ __all__ = [
     "Creative",
     "CreditEntry",
     "Delivery",
+    "ExportJob",
+    "ImportJob",
     "Issue",
     "IssueBlock",
+    "LedgerRollup",
     "LoginNonce",
     "Member",
     "MemberMailing",
@@ -64,5 +71,6 @@ __all__ = [
     "Subscription",
     "Suppression",
     "Topic",
+    "TopicDay",
     "TransactionalEmail",
 ]

@@ -100,7 +100,7 @@ def _waiting(session: Session, link: ConfirmationLink, subscriber: Subscriber) -
             ConsentEvent.action == ConsentAction.requested,
             ConsentEvent.token_digest == link.token_digest,
         )
-        .order_by(col(ConsentEvent.seq))
+        .order_by(col(ConsentEvent.id))
     ).all()
     subscriptions = {
         s.topic_id: s
@@ -111,7 +111,7 @@ def _waiting(session: Session, link: ConfirmationLink, subscriber: Subscriber) -
         )
     }
     # Topics before sharing, so a sharing request sees whether its topic waits too.
-    for request in sorted(requests, key=lambda r: (r.scope != ConsentScope.topic, r.seq)):
+    for request in sorted(requests, key=lambda r: (r.scope != ConsentScope.topic, r.id or 0)):
         subscription = subscriptions.get(request.topic_id)  # type: ignore[arg-type]
         if subscription is None or request.consent_text_id is None:
             continue

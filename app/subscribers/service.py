@@ -1,12 +1,7 @@
 """What other domains rely on: addresses and suppressions, signed subscriber links,
 topic lookup, and the audience of active subscribers for the send pipeline.
 
-Suppression pepper: HMAC-SHA256(key, "coopclub.suppression-pepper.v1") for each key in
-COOPCLUB_SECRET_KEYS. New entries use the OLDEST key (the first); lookups try every
-key. Rotating keys (appending new ones) therefore keeps every suppression working;
-removing the first key from the list orphans the suppressions made under it (they can
-never be re-keyed, since the addresses are not kept). Keep the first key for as long
-as suppressions must hold.
+Address HMACs and their keys: app/subscribers/suppression_keys.py.
 """
 
 from __future__ import annotations
@@ -29,9 +24,10 @@ from app.subscribers.models import (
     Suppression,
     Topic,
     TopicPublic,
+    TopicStatus,
 )
+from app.subscribers.suppression_keys import address_hmac, find_suppression
 
-PEPPER_LABEL = b"coopclub.suppression-pepper.v1"
 # Long-lived on purpose: CAN-SPAM wants opt-outs to work 30+ days after a send;
 # we honour them for two years.
 PREFERENCES_MAX_AGE = 2 * 365 * 24 * 3600
@@ -51,38 +47,14 @@ def normalise_email(address: str) -> str:
     return result.normalized.lower()
 
 
-def _peppers() -> list[bytes]:
-    return [
-        hmac.new(key.encode(), PEPPER_LABEL, hashlib.sha256).digest()
-        for key in get_settings().secret_keys
-    ]
-
-
-def address_hmac(address: str) -> str:
-    """HMAC(pepper, normalised address) under the current (oldest-key) pepper."""
-    return hmac.new(_peppers()[0], address.encode(), hashlib.sha256).hexdigest()
-
-
-def _all_hmacs(address: str) -> list[str]:
-    return [hmac.new(p, address.encode(), hashlib.sha256).hexdigest() for p in _peppers()]
-
-
 def is_suppressed(session: Session, email: str) -> bool:
-    address = normalise_email(email)
-    return (
-        session.exec(
-            select(Suppression.id).where(col(Suppression.address_hmac).in_(_all_hmacs(address)))
-        ).first()
-        is not None
-    )
+    return find_suppression(session, normalise_email(email)) is not None
 
 
 def suppress(session: Session, email: str, reason: str) -> Suppression:
     """Never mail `email` again (idempotent). Keeps only the HMAC, the date and why."""
     address = normalise_email(email)
-    found = session.exec(
-        select(Suppression).where(col(Suppression.address_hmac).in_(_all_hmacs(address)))
-    ).first()
+    found = find_suppression(session, address)
     if found is not None:
         return found
     suppression = Suppression(address_hmac=address_hmac(address), reason=reason[:40])
@@ -92,16 +64,16 @@ def suppress(session: Session, email: str, reason: str) -> Suppression:
 
 
 def lift_suppressions(session: Session, email: str) -> list[str]:
-    """Remove every suppression of `email` (under any key); returns their reasons.
-    Only a confirmed double opt-in may call this (app.subscribers.confirmation)."""
+    """Remove the suppression of `email` (under the pepper or a legacy one); returns the
+    reasons lifted. Only a confirmed double opt-in may call this
+    (app.subscribers.confirmation)."""
     address = normalise_email(email)
-    found = session.exec(
-        select(Suppression).where(col(Suppression.address_hmac).in_(_all_hmacs(address)))
-    ).all()
-    for suppression in found:
-        session.delete(suppression)
-    session.flush()
-    return [s.reason for s in found]
+    reasons = []
+    while (found := find_suppression(session, address)) is not None:
+        reasons.append(found.reason)
+        session.delete(found)
+        session.flush()
+    return reasons
 
 
 def lock_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
@@ -196,8 +168,13 @@ def subscriber_from_unsubscribe_token(
 
 
 def public_topics(session: Session) -> list[Topic]:
+    """Listed topics that take signups (hidden and archived ones leave public pages)."""
     return list(
-        session.exec(select(Topic).where(col(Topic.public).is_(True)).order_by(Topic.name)).all()
+        session.exec(
+            select(Topic)
+            .where(col(Topic.public).is_(True), col(Topic.status) == TopicStatus.open)
+            .order_by(Topic.name)
+        ).all()
     )
 
 
@@ -211,10 +188,16 @@ def topic_public(session: Session, topic: Topic) -> TopicPublic:
     )
 
 
-def topics_by_slug(session: Session, slugs: list[str]) -> tuple[list[Topic], list[str]]:
-    """(topics found, slugs unknown), in the order given, without duplicates."""
+def topics_by_slug(
+    session: Session, slugs: list[str], *, open_only: bool = True
+) -> tuple[list[Topic], list[str]]:
+    """(topics found, slugs unknown), in the order given, without duplicates. Signups
+    see only open topics: a hidden or archived one is unknown to them."""
     wanted = list(dict.fromkeys(slugs))
-    found = {t.slug: t for t in session.exec(select(Topic).where(col(Topic.slug).in_(wanted)))}
+    query = select(Topic).where(col(Topic.slug).in_(wanted))
+    if open_only:
+        query = query.where(col(Topic.status) == TopicStatus.open)
+    found = {t.slug: t for t in session.exec(query)}
     return [found[s] for s in wanted if s in found], [s for s in wanted if s not in found]
 
 

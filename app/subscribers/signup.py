@@ -251,7 +251,7 @@ def _latest_request(
             ConsentEvent.topic_id == topic.id,
             ConsentEvent.action == ConsentAction.requested,
         )
-        .order_by(col(ConsentEvent.seq).desc())
+        .order_by(col(ConsentEvent.id).desc())
     ).first()
     if request is None:
         return ConsentSource.form, None

@@ -25,7 +25,7 @@ def _ledger() -> list[tuple[str, str, str | None]]:
     with session_scope() as session:
         rows = session.exec(
             select(ConsentEvent.action, ConsentEvent.scope, ConsentEvent.topic_id).order_by(
-                col(ConsentEvent.seq)
+                col(ConsentEvent.id)
             )
         ).all()
     return [(str(a), str(s), t) for a, s, t in rows]
@@ -144,7 +144,7 @@ def test_confirmations_quote_the_words_their_email_showed(client, smtp, run_jobs
     confirm_link(client, link_in(mail, "confirm"))
     with session_scope() as session:
         request, confirmation = session.exec(
-            select(ConsentEvent).order_by(col(ConsentEvent.seq))
+            select(ConsentEvent).order_by(col(ConsentEvent.id))
         ).all()
         assert request.consent_text_id == confirmation.consent_text_id
         text = session.get(ConsentText, confirmation.consent_text_id)

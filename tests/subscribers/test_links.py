@@ -241,7 +241,7 @@ def test_erasure_leaves_only_the_hmac_and_the_person_can_come_back(client, smtp,
     assert statuses("erase.me@example.org") == {"food": ("active", None)}
     with session_scope() as session:
         assert session.exec(select(Suppression)).all() == []
-        actions = session.exec(select(ConsentEvent.action).order_by(ConsentEvent.seq)).all()
+        actions = session.exec(select(ConsentEvent.action).order_by(ConsentEvent.id)).all()
         assert actions[-2:] == [ConsentAction.confirmed, ConsentAction.lifted]
 
     from click.testing import CliRunner
