@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from email.utils import parseaddr
 
 from sqlmodel import Session, select
 
+from app.config import get_settings
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource
 from app.consent.service import current_text, record_consent, token_digest
 from app.db import utcnow
@@ -245,7 +247,8 @@ def seed_newsletter(session: Session, topics: dict[str, Topic]) -> None:
         name="The Co-op Commons",
         description="A monthly round-up from the co-operative economy.",
         sender_name="Co-op Data Club",
-        sender_address="news@coopdata.club.invalid",
+        # The Club's own address: the one domain it is sure to sign for (alignment).
+        sender_address=parseaddr(get_settings().mail_from)[1],
     )
     newsletters.save_newsletter(
         session,

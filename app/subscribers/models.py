@@ -11,6 +11,7 @@ from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+from app.one_line_text import one_line
 
 
 class SubscriptionStatus(StrEnum):
@@ -204,9 +205,8 @@ MAX_TOPICS_PER_SIGNUP = 50
 
 
 def _reject_line_breaks(value: object) -> object:
-    items = value if isinstance(value, list) else [value]
-    if any(isinstance(item, str) and ("\r" in item or "\n" in item) for item in items):
-        raise ValueError("must not contain line breaks")
+    for item in value if isinstance(value, list) else [value]:
+        one_line(item)
     return value
 
 

@@ -23,11 +23,14 @@ from app.consent.models import (
     ConsentText,
 )
 from app.consent.service import current_text, record_consent, token_digest
+from app.mailing.message import needs_smtputf8
 from app.mailing.service import queue_transactional
+from app.mailing.transport import server_takes_utf8_addresses
 from app.members.models import Member
 from app.subscribers.confirmation import new_link
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.subscribers.service import (
+    InvalidAddress,
     address_hmac,
     is_suppressed,
     lock_subscriber,
@@ -170,6 +173,11 @@ def request_subscription(session: Session, *, signup: Signup) -> Outcome:
     never re-asks a suppressed address. Raises `InvalidAddress` for an unusable address
     (a 4xx, the same for everyone)."""
     email = normalise_email(signup.email)
+    if needs_smtputf8(email) and not server_takes_utf8_addresses(get_settings()):
+        raise InvalidAddress(
+            "our mail server cannot yet deliver to an address with characters outside "
+            "ASCII before the @: please use another address"
+        )
     suppressed = is_suppressed(session, email)
     if suppressed and signup.source == ConsentSource.import_:
         return Outcome()
