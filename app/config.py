@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     bounce_webhook_secret: str | None = None
     soft_bounce_limit: int = Field(default=3, ge=1)
     soft_bounce_window_days: int = Field(default=14, ge=1)
+    # Recruiting credits: a recruit's credits wait this long (an erasure, hard bounce or
+    # complaint in that time cancels them); at most this many recruits earn per member
+    # per UTC day, and per member per recipient domain per UTC day (0: no cap).
+    recruiting_hold_days: int = Field(default=30, ge=0, le=365)
+    recruiting_cap_per_day: int = Field(default=50, ge=0)
+    recruiting_cap_per_domain_per_day: int = Field(default=10, ge=0)
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_path: Path | None = None

@@ -36,6 +36,7 @@ class Purpose(StrEnum):
     verp = "verp-return-path"
     redirect = "click-redirect"
     flash = "flash"
+    embed_form = "embed-form"  # a member's signup form: its member and topics
 
 
 class InvalidToken(Exception):

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from app import flows
 from app.audiences.service import IssueAudience, Reason, for_issue, stop_sharing_url
 from app.config import get_settings
 from app.db import session_scope
@@ -39,7 +40,6 @@ from app.sending import claims, lifecycle, throttle
 from app.sending.assembly import SEND_BATCH, lock_issue
 from app.sending.composer import IssueComposer, Recipient
 from app.sending.models import Delivery, DeliveryStatus
-from app.sharing import credits as recruiting
 from app.subscribers.models import Subscriber
 from app.subscribers.service import (
     preferences_url,
@@ -316,7 +316,7 @@ def _hard_failure(issue_id: int, held: claims.Claim, recipient: Recipient, error
             return  # another job holds the row now; it decides
         subscriber = subscriber_by_email(session, recipient.email)
         if subscriber is not None:
-            recruiting.reverse(session, subscriber=subscriber, reason="hard-bounce")
+            flows.hard_bounced(session, subscriber=subscriber)
         suppress(session, recipient.email, "hard-bounce")
         issue = lock_issue(session, issue_id)  # one pause and one alert, however many batches
         if issue is None:

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app import signing
+from app import flows, signing
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentText
 from app.consent.service import record_consent, token_digest
 from app.db import utcnow
 from app.members.models import Member
-from app.sharing import credits as recruiting
 from app.subscribers.models import (
     ConfirmationLink,
     Subscriber,
@@ -175,7 +174,7 @@ def confirm(
         )
     if view.topics:
         _lift_suppression(session, subscriber, confirmed[0], digest)
-    recruiting.earn_for_confirmation(session, subscriber=subscriber, confirmed=confirmed)
+    flows.confirmed(session, subscriber=subscriber, events=confirmed)
     return confirmed
 
 

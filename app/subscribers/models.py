@@ -215,7 +215,20 @@ class SubscribeRequest(SQLModel):
     topics: list[str] = Field(default_factory=list, description="topic slugs, at least one")
     first_name: str | None = Field(default=None, max_length=80)
     share_with_members: bool = False
-    source: str | None = Field(default=None, max_length=80, description="a member's slug")
+    form_token: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The signed form token from a member's signup snippet (its hidden "
+        "`form_token` field): attributes the signup to that member and limits it to the "
+        "snippet's topics. A server of the member's can send its API key instead.",
+    )
+    source: str | None = Field(
+        default=None,
+        max_length=80,
+        schema_extra={"json_schema_extra": {"deprecated": True}},
+        description="Ignored. A member's slug never attributes a signup: send the member's "
+        "API key (`Authorization: Bearer`) or its snippet's `form_token`.",
+    )
 
     @model_validator(mode="before")
     @classmethod

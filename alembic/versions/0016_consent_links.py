@@ -5,7 +5,7 @@ several links can be outstanding at once; the subscriber's single `confirm_nonce
 (which made every new link retire the previous one) goes.
 
 Revision ID: consent_links
-Revises: mailbuild_prebuilt_mail
+Revises: recruiting_hold
 Create Date: 2026-11-30 09:36:11.532864
 """
 
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision = "consent_links"
-down_revision = "mailbuild_prebuilt_mail"
+down_revision = "recruiting_hold"
 branch_labels = None
 depends_on = None
 
