@@ -1,7 +1,7 @@
 """member newsletters by id: a member's mailings newsletter points at its member
 
 Revision ID: money_member_newsletters
-Revises: ops_legacy_pepper
+Revises: consent_links
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "money_member_newsletters"
-down_revision = "ops_legacy_pepper"
+down_revision = "consent_links"
 branch_labels = None
 depends_on = None
 
