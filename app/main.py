@@ -35,6 +35,8 @@ from app.members import api as members_api
 from app.members import dashboard as member_dashboard
 from app.members import pages as members_pages
 from app.newsletters import archive
+from app.newsletters import block_actions as newsletter_blocks
+from app.newsletters import editor as newsletter_editor
 from app.newsletters import pages as newsletter_pages
 from app.payments import webhooks as payment_webhooks
 from app.security import SecurityHeaders, install_log_redaction
@@ -242,6 +244,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         subscribers_admin.router,
         subscribers_api.router,
         newsletter_pages.router,
+        newsletter_editor.router,
+        newsletter_blocks.router,
         archive.router,
         sending_pages.router,
         sending_pages.webhooks,
