@@ -64,6 +64,15 @@ def topics_of(session: Session, newsletter_id: int) -> Sequence[Topic]:
     ).all()
 
 
+def topic_ids(session: Session, newsletter_id: int) -> list[int]:
+    """The ids of the newsletter's topics: who may receive it is decided by these."""
+    return list(
+        session.exec(
+            select(NewsletterTopic.topic_id).where(NewsletterTopic.newsletter_id == newsletter_id)
+        ).all()
+    )
+
+
 def set_topics(session: Session, newsletter: Newsletter, topic_ids: Sequence[int]) -> None:
     known = set(session.exec(select(Topic.id).where(col(Topic.id).in_(topic_ids))).all())
     unknown = set(topic_ids) - known

@@ -12,43 +12,20 @@ from sqlalchemy import func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from app.audiences import service as audiences
 from app.config import get_settings
 from app.db import utcnow
 from app.jobs import Job, enqueue
-from app.newsletters.models import Issue, IssueStatus, NewsletterTopic
+from app.newsletters.models import Issue, IssueStatus
 from app.sending.models import Delivery, DeliveryStatus
-from app.sharing.service import mailing_audience_query
-from app.subscribers.models import Subscriber, Subscription
-from app.subscribers.service import active_subscriber_ids_query
 
 ASSEMBLE_ISSUE = Job("assemble_issue", "send")
 SEND_BATCH = Job("send_batch", "send")
 
 
-def topic_ids(session: Session, newsletter_id: int) -> list[int]:
-    return list(
-        session.exec(  # type: ignore[call-overload]
-            select(NewsletterTopic.topic_id).where(NewsletterTopic.newsletter_id == newsletter_id)
-        ).scalars()
-    )
-
-
 def audience_query(session: Session, issue: Issue, *, after: int | None = None):  # type: ignore[no-untyped-def]
-    """Everyone the issue may go to now, by subscriber id above `after`: active
-    subscribers of its topics, plus, for a member mailing, the member's shared
-    audiences (consent and suppressions applied)."""
-    own = active_subscriber_ids_query(topic_ids(session, issue.newsletter_id))
-    if after is not None:
-        own = own.where(
-            col(Subscriber.id) > after,
-            # The same bound on the joined side, or PostgreSQL's merge join reads every
-            # subscription from the first on each page (quadratic at a million).
-            col(Subscription.subscriber_id) > after,
-        )
-    audience = mailing_audience_query(session, issue_id=issue.id or 0, own=own)
-    if audience is not own and after is not None:
-        audience = audience.where(col(Subscriber.id) > after)
-    return audience
+    """Everyone the issue may go to now, by subscriber id above `after`."""
+    return audiences.for_issue(session, issue).query(session, after=after)
 
 
 def lock_issue(session: Session, issue_id: int) -> Issue | None:

@@ -19,23 +19,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, or_, select, text, update
 from sqlmodel import Session, col
 
+from app.audiences.service import IssueAudience, for_issue, stop_sharing_url
 from app.config import get_settings
 from app.db import get_engine, session_scope, utcnow
 from app.jobs import send_now
 from app.mailing.message import sender_domain
 from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
-from app.members.models import Member
 from app.members.service import alert_admins
-from app.newsletters.models import Issue, IssueStatus, Newsletter
+from app.newsletters.models import Issue, IssueStatus
 from app.sending import lifecycle, throttle
-from app.sending.assembly import SEND_BATCH, lock_issue, topic_ids
+from app.sending.assembly import SEND_BATCH, lock_issue
 from app.sending.composer import IssueComposer, Recipient, verp_address
 from app.sending.models import Delivery, DeliveryStatus
 from app.sharing import credits as recruiting
-from app.sharing.service import mailing_audience_query, mailing_member_id, stop_sharing_url
 from app.subscribers.models import Subscriber
 from app.subscribers.service import (
-    active_subscriber_ids_query,
     preferences_url,
     subscriber_by_email,
     suppress,
@@ -75,17 +73,15 @@ def claim(session: Session, issue_id: int, batch: int) -> list[int]:
     return [row[0] for row in result]
 
 
-def _composer(session: Session, issue: Issue) -> IssueComposer:
-    newsletter = session.get(Newsletter, issue.newsletter_id)
-    assert newsletter is not None and issue.compiled_html and issue.compiled_text
+def _composer(session: Session, issue: Issue, audience: IssueAudience) -> IssueComposer:
+    newsletter = audience.newsletter
+    assert issue.compiled_html and issue.compiled_text
     settings = get_settings()
     domain = sender_domain(settings.mail_from)
-    member_id = mailing_member_id(session, issue.id or 0)
-    member = session.get(Member, member_id) if member_id else None
     return IssueComposer(
         subject=issue.subject,
         # A member mailing shows the member as the sender, from the Club's own address.
-        sender_name=member.name if member else newsletter.sender_name,
+        sender_name=audience.member.name if audience.member else newsletter.sender_name,
         sender_address=newsletter.sender_address,
         reply_to=newsletter.reply_to,
         list_id=f"{newsletter.slug}.{domain}",
@@ -97,49 +93,41 @@ def _composer(session: Session, issue: Issue) -> IssueComposer:
 
 
 def _recipients(
-    session: Session, issue: Issue, delivery_ids: list[int]
-) -> tuple[list[tuple[Recipient, Subscriber]], list[int]]:
+    session: Session, audience: IssueAudience, delivery_ids: list[int]
+) -> tuple[list[Recipient], list[int]]:
     """Who in this batch may still receive it (consent and suppressions can change
-    between assembly and sending), and the deliveries to skip."""
+    between assembly and sending), each with the reason they do; and the deliveries
+    to skip."""
     rows = session.execute(
         select(Delivery.id, Subscriber)
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id), isouter=True)
         .where(col(Delivery.id).in_(delivery_ids))
         .order_by(Delivery.id)
     ).all()
-    ids = [s.id for _, s in rows if s is not None]
-    newsletter_topics = topic_ids(session, issue.newsletter_id)
-    own = active_subscriber_ids_query(newsletter_topics)
-    audience = mailing_audience_query(session, issue_id=issue.id or 0, own=own)
-    eligible = (
-        set(session.execute(audience.where(col(Subscriber.id).in_(ids))).scalars())
-        if ids
-        else set()
-    )
-    member_id = mailing_member_id(session, issue.id or 0)
-    # People reached only through sharing get a link that withdraws sharing with the member.
-    own_ids = (
-        set(session.execute(own.where(col(Subscriber.id).in_(ids))).scalars())
-        if ids and member_id
-        else eligible
-    )
+    reasons = audience.reasons(session, [s.id for _, s in rows if s is not None])
+    member = audience.member
     recipients, skipped = [], []
     for delivery_id, subscriber in rows:
-        if subscriber is None or subscriber.id not in eligible:
+        reason = reasons.get(subscriber.id) if subscriber is not None else None
+        if subscriber is None or reason is None:
             skipped.append(delivery_id)
             continue
+        # Someone reached only through sharing: their one-click link withdraws sharing
+        # with this member; everyone else's withdraws exactly their own topics here.
+        stop_url = stop_sharing_url(subscriber, member) if member and reason.shared_topics else None
         recipients.append(
-            (
-                Recipient(
-                    delivery_id=delivery_id,
-                    email=subscriber.email,
-                    first_name=subscriber.first_name,
-                    unsubscribe_url=unsubscribe_url(subscriber, newsletter_topics)
-                    if subscriber.id in own_ids or member_id is None
-                    else stop_sharing_url(subscriber, member_id),
-                    preferences_url=preferences_url(subscriber),
-                ),
-                subscriber,
+            Recipient(
+                delivery_id=delivery_id,
+                email=subscriber.email,
+                first_name=subscriber.first_name,
+                unsubscribe_url=stop_url
+                if reason.shared_only and stop_url
+                else unsubscribe_url(subscriber, list(reason.own_topic_ids)),
+                preferences_url=preferences_url(subscriber),
+                reason=audience.sentence(reason),
+                stop_sharing_url=stop_url,
+                sharing_member=member.name if member and stop_url else None,
+                shared_only=reason.shared_only,
             )
         )
     return recipients, skipped
@@ -207,11 +195,11 @@ def run_batch(issue_id: int, batch: int, transport: MailTransport) -> BatchOutco
     with session_scope() as session:
         issue = session.get(Issue, issue_id)
         assert issue is not None
-        composer = _composer(session, issue)
-        recipients, skipped = _recipients(session, issue, claimed)
+        audience = for_issue(session, issue)
+        composer = _composer(session, issue, audience)
+        pending, skipped = _recipients(session, audience, claimed)
     _set_status(skipped, DeliveryStatus.skipped)
     outcome.skipped = len(skipped)
-    pending = [r for r, _ in recipients]
     limiter = throttle.SendThrottle(get_settings())
     try:
         with _sent_marker() as mark_sent:

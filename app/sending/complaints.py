@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from app.newsletters.models import Issue
-from app.sending.assembly import topic_ids
+from app.newsletters.service import topic_ids
 from app.sending.models import Delivery
 from app.sharing import credits as recruiting
 from app.subscribers import preferences

@@ -48,8 +48,15 @@ class Recipient:
     delivery_id: int
     email: str
     first_name: str | None
-    unsubscribe_url: str
+    unsubscribe_url: str  # List-Unsubscribe (one click) and the footer's link
     preferences_url: str
+    # Why this person receives it, said in their footer (see app/audiences): a sentence,
+    # and for people reached through a sharing agreement the link that stops the
+    # member's offers, with the member's name.
+    reason: str = ""
+    stop_sharing_url: str | None = None
+    sharing_member: str | None = None
+    shared_only: bool = False
 
 
 def verp_address(delivery_id: int, settings: Settings) -> str:
@@ -133,6 +140,10 @@ class IssueComposer:
             "personal": True,
             "unsubscribe_url": recipient.unsubscribe_url,
             "preferences_url": recipient.preferences_url,
+            "reason": recipient.reason,
+            "stop_sharing_url": recipient.stop_sharing_url,
+            "sharing_member": recipient.sharing_member,
+            "shared_only": recipient.shared_only,
             "postal_address": self.settings.postal_address,
         }
         return self.html.render(context), self.text.render(context)

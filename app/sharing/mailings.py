@@ -104,11 +104,11 @@ def update(
 
 def audience_size(session: Session, mailing: MemberMailing) -> int:
     """How many people it would reach now: own subscribers plus shared audiences."""
-    from app.sending.assembly import audience_query
+    from app.audiences import service as audiences
 
     issue = session.get(Issue, mailing.issue_id)
     assert issue is not None
-    query = audience_query(session, issue).order_by(None).subquery()
+    query = audiences.for_issue(session, issue).query(session).order_by(None).subquery()
     return int(session.exec(select(func.count()).select_from(query)).one())
 
 

@@ -224,6 +224,41 @@ def shared_subscriber_ids_query(session: Session, receiving_member_id: int) -> S
     )
 
 
+def shared_reach(
+    session: Session, receiving_member_id: int, subscriber_ids: list[int]
+) -> dict[int, list[str]]:
+    """Which of `subscriber_ids` the receiving member's active agreements reach, each
+    with the names of the topics whose sharing consent brings them there (the reason a
+    footer gives). Suppressed people are left out, as in the audience itself."""
+    reached: dict[int, set[str]] = {}
+    if not subscriber_ids:
+        return {}
+    suppressed = exists().where(col(Suppression.address_hmac) == col(Subscriber.address_hmac))
+    for agreement in active_agreements_to(session, receiving_member_id):
+        ids = session.exec(
+            select(col(Subscriber.id)).where(
+                col(Subscriber.id).in_(subscriber_ids), _agreement_audience(agreement), ~suppressed
+            )
+        ).all()
+        if not ids:
+            continue
+        # The topic the agreement names, or (for "people I recruited") every topic on
+        # which the person allowed sharing.
+        names = select(Subscription.subscriber_id, Topic.name).join(
+            Topic, col(Topic.id) == col(Subscription.topic_id)
+        )
+        names = names.where(
+            col(Subscription.subscriber_id).in_(ids),
+            col(Subscription.status) == SubscriptionStatus.active,
+            col(Subscription.sharing) == SubscriptionStatus.active,
+        )
+        if agreement.topic_id is not None:
+            names = names.where(col(Subscription.topic_id) == agreement.topic_id)
+        for subscriber_id, topic_name in session.exec(names).all():
+            reached.setdefault(subscriber_id, set()).add(topic_name)
+    return {s: sorted(names) for s, names in reached.items()}
+
+
 def agreement_count(session: Session, agreement: SharingAgreement) -> int:
     """How many people the agreement reaches now (the only thing either side sees)."""
     suppressed = exists().where(col(Suppression.address_hmac) == col(Subscriber.address_hmac))
