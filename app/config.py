@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
     stripe_publishable_key: str | None = None  # for Stripe.js on the booking page
+    # The highest price an admin may set for a slot, in minor units (cents).
+    max_price: int = Field(default=10_000_000, ge=1, le=2**31 - 1)
     embedded_worker_threads: int = Field(default=4, ge=1, le=64)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     # A queued transactional mail whose job has not run by then is presumed lost with
@@ -76,6 +78,13 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_path: Path | None = None
+    # The consent transparency log (docs/consent-log.md): its name in every checkpoint
+    # (default: BASE_URL's host + "/consent-log"), the Ed25519 key that signs checkpoints
+    # and receipts (default: generated once as var/consent_log_key; required in
+    # production), and how often the sequencer integrates new events.
+    log_origin: str | None = None
+    log_signing_key_path: Path | None = None
+    log_sequencer_interval_seconds: float = Field(default=0.5, gt=0, le=60)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

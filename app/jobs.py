@@ -37,6 +37,9 @@ class Job:
 
 
 SWEEP = Job("sweep", "default")
+# The consent log's sequencer (app.consent.log), on its own queue so that long send
+# batches never hold back the integration of new consents.
+SEQUENCE_LOG = Job("sequence_consent_log", "consent-log")
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -134,21 +137,23 @@ def run_sweeps() -> dict[str, str]:
 
 
 class Ticker(threading.Thread):
-    """Sends the sweep job every interval. With Redis, a lock makes the tick cluster-wide:
-    however many processes run a ticker, the sweep is sent once per interval."""
+    """Sends a job (the sweep, by default) every interval. With Redis, a lock makes the
+    tick cluster-wide: however many processes run a ticker, the job is sent once per
+    interval."""
 
-    def __init__(self, interval_seconds: float) -> None:
-        super().__init__(name="coopclub-ticker", daemon=True)
+    def __init__(self, interval_seconds: float, job: Job = SWEEP) -> None:
+        super().__init__(name=f"coopclub-{job.name}-ticker", daemon=True)
         self.interval = interval_seconds
+        self.job = job
         self._stop_event = threading.Event()
 
     def tick(self) -> bool:
         client = redis_client()
         if client is not None:
-            key = f"{get_settings().redis_namespace}:sweep-tick"
+            key = f"{get_settings().redis_namespace}:{self.job.name}-tick"
             if not client.set(key, "1", nx=True, px=max(1, int(self.interval * 1000) - 50)):
                 return False
-        send_now(SWEEP)
+        send_now(self.job)
         return True
 
     def run(self) -> None:
@@ -156,10 +161,18 @@ class Ticker(threading.Thread):
             try:
                 self.tick()
             except Exception:
-                log.exception("sweep tick failed; trying again next interval")
+                log.exception("%s tick failed; trying again next interval", self.job.name)
 
     def stop(self) -> None:
         self._stop_event.set()
+
+
+def tickers(sweep_interval: float) -> list[Ticker]:
+    """The periodic jobs every worker process (or the embedded default) drives."""
+    return [
+        Ticker(sweep_interval, SWEEP),
+        Ticker(get_settings().log_sequencer_interval_seconds, SEQUENCE_LOG),
+    ]
 
 
 class InProcessWorker:
@@ -169,14 +182,16 @@ class InProcessWorker:
         if SWEEP.name not in broker.actors:
             raise RuntimeError("no actors are declared: import workers before starting jobs")
         self.worker = dramatiq.Worker(broker, worker_threads=threads)
-        self.ticker = Ticker(sweep_interval)
+        self.tickers = tickers(sweep_interval)
 
     def start(self) -> None:
         self.worker.start()
-        self.ticker.start()
+        for ticker in self.tickers:
+            ticker.start()
         # Work left unfinished by the last run is picked up at once, not one interval later.
         send_now(SWEEP)
 
     def stop(self) -> None:
-        self.ticker.stop()
+        for ticker in self.tickers:
+            ticker.stop()
         self.worker.stop(timeout=5000)

@@ -27,9 +27,11 @@ from app.auth.deps import (
     optional_account,
 )
 from app.config import get_settings
+from app.consent import log_api as consent_log_api
 from app.marketplace import admin as marketplace_admin
 from app.marketplace import api as marketplace_api
 from app.marketplace import pages as marketplace_pages
+from app.marketplace import payment_events  # noqa: F401  (bookings take payment events)
 from app.members import admin as member_admin
 from app.members import api as members_api
 from app.members import dashboard as member_dashboard
@@ -53,7 +55,7 @@ log = logging.getLogger(__name__)
 
 
 def wants_json(request: Request) -> bool:
-    if request.url.path.startswith(("/api/", "/webhooks/", "/healthz")):
+    if request.url.path.startswith(("/api/", "/webhooks/", "/healthz", "/consent-log/")):
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -259,6 +261,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         payment_webhooks.router,
         sharing_pages.router,
         sharing_withdrawal.router,
+        consent_log_api.router,
         privacy_router,
         api_docs.router,
     ):

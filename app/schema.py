@@ -1,7 +1,13 @@
 """Every domain's tables, imported in one place so the metadata (and Alembic) see all."""
 
 from app.auth.models import AccountSession, ApiKey, LoginNonce
-from app.consent.models import ConsentEvent, ConsentText
+from app.consent.models import (
+    ConsentCheckpoint,
+    ConsentEvent,
+    ConsentLogEntry,
+    ConsentLogNode,
+    ConsentText,
+)
 from app.mailing.models import TransactionalEmail
 from app.marketplace.models import Booking, ClickCount, Creative, Slot
 from app.members.models import Account, Member
@@ -25,7 +31,10 @@ __all__ = [
     "Booking",
     "BounceReport",
     "ClickCount",
+    "ConsentCheckpoint",
     "ConsentEvent",
+    "ConsentLogEntry",
+    "ConsentLogNode",
     "ConsentText",
     "Creative",
     "CreditEntry",

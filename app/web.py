@@ -12,19 +12,32 @@ from fastapi.templating import Jinja2Templates
 
 from app import signing
 from app.config import get_settings
+from app.payments.money import format_major, format_money
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 STATIC_DIR = TEMPLATES_DIR / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["club_name"] = "Co-op Data Club"
+templates.env.filters["major"] = lambda amount: (
+    format_major(amount) if isinstance(amount, int) else amount  # typed input: as typed
+)
+templates.env.filters["money"] = format_money
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     context.setdefault("settings", get_settings())
     context.setdefault("flashes", take_flashes(request))
     context["csrf_token"] = csrf_token(request)
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response = templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=headers
+    )
     ensure_csrf_cookie(request, response)
     if getattr(request.state, "flash_taken", False):
         response.delete_cookie(FLASH_COOKIE, path="/")

@@ -1,4 +1,5 @@
 """The marketplace needs no actors of its own: importing its sweep registers it, so the
-sweep job expires holds and releases missed deadlines on every tick."""
+sweep job expires holds and releases missed deadlines on every tick; importing its
+payment events lets bookings take payment events wherever they are delivered."""
 
-from app.marketplace import sweep  # noqa: F401
+from app.marketplace import payment_events, sweep  # noqa: F401

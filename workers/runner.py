@@ -27,8 +27,9 @@ def run(processes: int, threads: int) -> int:
         str(threads),
     ]
     child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
-    ticker = jobs.Ticker(settings.sweep_interval_seconds)
-    ticker.start()
+    tickers = jobs.tickers(settings.sweep_interval_seconds)
+    for ticker in tickers:
+        ticker.start()
     stopping = threading.Event()
 
     def forward(signum: int, _frame: object) -> None:
@@ -38,9 +39,10 @@ def run(processes: int, threads: int) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
-        ticker.tick()  # pick up unfinished work at once
+        tickers[0].tick()  # the sweep: pick up unfinished work at once
     except Exception:
         log.warning("first sweep tick failed (is Redis up?); the ticker keeps trying")
     code = child.wait()
-    ticker.stop()
+    for ticker in tickers:
+        ticker.stop()
     return code

@@ -11,7 +11,9 @@ the standard library and `cryptography` (for Ed25519), and implements exactly:
   the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || 32-byte public key), and a
   verifier key is written "<name>+<8 hex key id>+<base64(0x01 || public key)>";
 - C2SP tlog-checkpoint: the note text is the origin line, the tree size in decimal, the
-  base64 root hash, then optional extension lines.
+  base64 root hash, then optional extension lines;
+- consent receipts: Ed25519 over the canonical JSON of the receipt, and for each consent
+  its leaf, inclusion proof and checkpoint.
 docs/consent-log.md describes the same formats for writing a verifier in another language.
 """
 
@@ -20,8 +22,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -97,7 +101,9 @@ def verify_consistency(
         if proof:
             raise LogVerificationError("a proof between equal sizes must be empty")
         if old_root != new_root:
-            raise LogVerificationError(f"two different roots for the same size {old_size}")
+            raise LogVerificationError(
+                f"the log was rewritten: two different roots for the same size {old_size}"
+            )
         return
     if old_size == 0:
         if proof:
@@ -267,3 +273,70 @@ def open_checkpoint(note: str, verifier: NoteVerifier, origin: str | None = None
             f"the checkpoint is from the log {checkpoint.origin!r}, not {origin!r}"
         )
     return checkpoint
+
+
+# --- consent receipts --------------------------------------------------------------------
+
+
+def receipt_signing_bytes(receipt: dict[str, Any]) -> bytes:
+    """What a receipt's signature covers: canonical JSON of everything but `signature`."""
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class ReceiptProof:
+    """One consent of a receipt, proven: its leaf is at `index` of the log of `size`."""
+
+    index: int
+    size: int
+    leaf: dict[str, Any]
+
+
+def verify_receipt(receipt: dict[str, Any], verifier: NoteVerifier) -> list[ReceiptProof]:
+    """Check a receipt with the log's public key alone; raise naming the first problem.
+
+    The Ed25519 signature covers the whole receipt; each consent it lists carries its
+    leaf, an inclusion proof and the signed checkpoint the proof leads to, and the leaf
+    must be a confirmation by the receipt's person of that consent's scope.
+    """
+    signature = receipt.get("signature")
+    if not isinstance(signature, dict) or signature.get("algorithm") != "Ed25519":
+        raise LogVerificationError("the receipt carries no Ed25519 signature")
+    if signature.get("keyId") != f"{verifier.name}+{verifier.key_id.hex()}":
+        raise LogVerificationError("the receipt was signed by another key")
+    try:
+        value = base64.b64decode(str(signature.get("value")), validate=True)
+    except binascii.Error as exc:
+        raise LogVerificationError("the receipt's signature is not base64") from exc
+    if not verifier.verify(receipt_signing_bytes(receipt), value):
+        raise LogVerificationError("the receipt was altered after it was signed")
+    try:
+        purposes = [p for s in receipt["services"] for p in s["purposes"]]
+        proofs = [_verify_purpose(p, receipt["piiPrincipalId"], verifier) for p in purposes]
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, LogVerificationError):
+            raise
+        raise LogVerificationError(f"the receipt is malformed ({exc!r})") from exc
+    if not proofs:
+        raise LogVerificationError("the receipt lists no consents")
+    return proofs
+
+
+def _verify_purpose(
+    purpose: dict[str, Any], principal: str, verifier: NoteVerifier
+) -> ReceiptProof:
+    entry = purpose["log"]
+    leaf_raw = base64.b64decode(entry["leaf"], validate=True)
+    proof = [base64.b64decode(h, validate=True) for h in entry["inclusionProof"]]
+    checkpoint = open_checkpoint(entry["checkpoint"], verifier)
+    index = entry["index"]
+    if not isinstance(index, int):
+        raise LogVerificationError("a consent's log index is not a number")
+    verify_inclusion(index, checkpoint.size, leaf_hash(leaf_raw), proof, checkpoint.root_hash)
+    leaf = json.loads(leaf_raw)
+    if leaf.get("subscriber_key") != principal or leaf.get("action") != "confirmed":
+        raise LogVerificationError(f"log entry {index} is not this person's confirmation")
+    if leaf.get("scope") != purpose.get("scope"):
+        raise LogVerificationError(f"log entry {index} is about another kind of consent")
+    return ReceiptProof(index=index, size=checkpoint.size, leaf=leaf)

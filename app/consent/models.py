@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
@@ -53,12 +53,17 @@ class ConsentText(SQLModel, table=True):
 
 
 class ConsentEvent(SQLModel, table=True):
-    """One append-only entry of the ledger; `hash` covers every field and `prev_hash`."""
+    """One append-only entry of the ledger, inserted by the change it records.
+
+    The sequencer (app.consent.log) later gives it its place in the Merkle log. Events
+    recorded before the log existed also carry the old hash chain (`seq`, `prev_hash`,
+    `hash`), kept for history; nothing new depends on it.
+    """
 
     __tablename__ = "consent_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    seq: int = Field(unique=True)  # position in the chain, 1, 2, 3...
+    seq: int | None = Field(default=None, unique=True)  # old chain position, 1, 2, 3...
     subscriber_key: str = Field(max_length=32, index=True)
     scope: ConsentScope = Field(sa_type=enum_type(ConsentScope))
     action: ConsentAction = Field(sa_type=enum_type(ConsentAction))
@@ -67,7 +72,40 @@ class ConsentEvent(SQLModel, table=True):
     source: ConsentSource = Field(sa_type=enum_type(ConsentSource))
     consent_text_id: int | None = Field(default=None, foreign_key="consent_text.id")
     token_digest: str | None = Field(default=None, max_length=64)
-    occurred_at: datetime = Field(default_factory=utcnow)
-    # Unique: two appends that read the same head cannot both land (no fork).
-    prev_hash: str = Field(max_length=64, unique=True)
-    hash: str = Field(max_length=64, unique=True)
+    occurred_at: datetime = Field(default_factory=utcnow, index=True)
+    # The old chain (events before the Merkle log only); unique, so it never forked.
+    prev_hash: str | None = Field(default=None, max_length=64, unique=True)
+    hash: str | None = Field(default=None, max_length=64, unique=True)
+
+
+class ConsentLogEntry(SQLModel, table=True):
+    """An event's place in the Merkle log: leaf `log_index` is that event, for ever."""
+
+    __tablename__ = "consent_log_entry"
+
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    event_id: int = Field(foreign_key="consent_event.id", unique=True)
+    integrated_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsentLogNode(SQLModel, table=True):
+    """The hash of one complete subtree: leaves [position * 2**level, (position+1) * 2**level)."""
+
+    __tablename__ = "consent_log_node"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    position: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: bytes = Field(sa_type=LargeBinary(32))
+
+
+class ConsentCheckpoint(SQLModel, table=True):
+    """A signed tree head (C2SP checkpoint); one per size the log has had, all kept."""
+
+    __tablename__ = "consent_checkpoint"
+
+    size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root_hash: bytes = Field(sa_type=LargeBinary(32))
+    note: str = Field(max_length=4000)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Where the next integration run starts looking for unsequenced events.
+    scan_from: datetime | None = None

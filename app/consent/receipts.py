@@ -1,13 +1,17 @@
 """Consent receipts: a signed JSON record of one confirmation, after Kantara CR v1.1.
 
 A receipt is built from the ledger alone (events, consent texts, topics), so it holds
-no address: the person is named by their opaque subscriber key. Its `signature` is an
-itsdangerous signature over the sha256 of the canonical JSON of everything else, so
-any change to any field is detected, and key rotation keeps old receipts verifiable.
+no address: the person is named by their opaque subscriber key. Each consent it lists
+carries its place in the public consent log (leaf, inclusion proof, signed checkpoint),
+and the whole receipt is signed with the log's Ed25519 key, so anyone holding the public
+key verifies it offline (`coopclub consent verify-receipt`, app.consent.logverify).
+Receipts issued before the log existed carry an itsdangerous signature instead; the
+Club still verifies those (`verify_receipt`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
@@ -16,6 +20,15 @@ from sqlmodel import Session, col, select
 
 from app import signing
 from app.config import get_settings
+from app.consent import log as consent_log
+from app.consent.logverify import (
+    LogVerificationError,
+    leaf_hash,
+    receipt_signing_bytes,
+    verify_consistency,
+)
+from app.consent.logverify import verify_receipt as verify_receipt_offline
+from app.consent.merkle import inclusion_proof
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentText
 from app.consent.service import _timestamp
 from app.members.models import Member
@@ -27,6 +40,10 @@ JURISDICTION = "CA"  # the Club is a Canadian co-operative (PIPEDA, CASL); GDPR 
 
 class ReceiptNotFound(Exception):
     """The link names events that are not (or no longer) confirmations in the ledger."""
+
+
+class ReceiptNotReady(Exception):
+    """The confirmation is recorded but not yet sealed into the log (a second or so)."""
 
 
 def download_token(event_ids: list[int]) -> str:
@@ -54,13 +71,20 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
         select(ConsentEvent)
         .where(col(ConsentEvent.id).in_(event_ids))
         .where(ConsentEvent.action == ConsentAction.confirmed)
-        .order_by(col(ConsentEvent.seq))
+        .order_by(col(ConsentEvent.id))
     ).all()
     if not events or len(events) != len(set(event_ids)):
         raise ReceiptNotFound("no such consent")
+    positions = consent_log.log_positions(session, [e.id for e in events if e.id])
+    checkpoint = consent_log.latest_checkpoint(session)
+    if len(positions) != len(events) or checkpoint is None:
+        raise ReceiptNotReady("the confirmation is being sealed into the consent log")
+    reader = consent_log.NodeReader(session)
     settings = get_settings()
     purposes = []
     for event in events:
+        index = positions[event.id]  # type: ignore[index]
+        proof = inclusion_proof(index, checkpoint.size, reader)
         topic = session.get(Topic, event.topic_id) if event.topic_id else None
         consent_text = session.get(ConsentText, event.consent_text_id)
         member = session.get(Member, event.member_id) if event.member_id else None
@@ -89,7 +113,12 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
                 "consentTextVersion": consent_text.version if consent_text else None,
                 "consentTextDigest": consent_text.digest if consent_text else None,
                 "consentText": consent_text.body if consent_text else None,
-                "ledgerEvent": {"seq": event.seq, "hash": event.hash},
+                "log": {
+                    "index": index,
+                    "leaf": base64.b64encode(consent_log.leaf_bytes(event)).decode(),
+                    "inclusionProof": [base64.b64encode(h).decode() for h in proof],
+                    "checkpoint": checkpoint.note,
+                },
             }
         )
     first = events[0]
@@ -98,9 +127,9 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
         "jurisdiction": JURISDICTION,
         "consentTimestamp": _timestamp(first.occurred_at),
         "collectionMethod": f"double opt-in by email confirmation ({first.source})",
-        "consentReceiptID": hashlib.sha256(",".join(e.hash for e in events).encode()).hexdigest()[
-            :32
-        ],
+        "consentReceiptID": hashlib.sha256(
+            b"".join(leaf_hash(consent_log.leaf_bytes(e)) for e in events)
+        ).hexdigest()[:32],
         "language": "en",
         "piiPrincipalId": first.subscriber_key,
         "piiControllers": [
@@ -114,16 +143,21 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
         "services": [{"service": "Co-op Data Club newsletters", "purposes": purposes}],
         "sensitive": False,
     }
-    receipt["signature"] = signing.sign(
-        signing.Purpose.receipt, {"k": "receipt", "d": _canonical_digest(receipt)}
-    )
+    signer = consent_log.log_signer()
+    receipt["signature"] = {
+        "algorithm": "Ed25519",
+        "keyId": f"{signer.name}+{signer.verifier.key_id.hex()}",
+        "value": base64.b64encode(signer.sign(receipt_signing_bytes(receipt))).decode(),
+    }
     return receipt
 
 
 def verify_receipt(session: Session, receipt: dict[str, Any]) -> tuple[bool, str]:
-    """(genuine, reason): the signature matches the contents, and the ledger still holds
-    every event the receipt quotes."""
+    """(genuine, reason): the signature matches the contents, and the log (or, for a
+    receipt from before the log, the ledger) still holds every consent it quotes."""
     signature = receipt.get("signature")
+    if isinstance(signature, dict):
+        return _verify_logged_receipt(session, receipt)
     if not isinstance(signature, str):
         return False, "the receipt has no signature"
     try:
@@ -147,3 +181,28 @@ def verify_receipt(session: Session, receipt: dict[str, Any]) -> tuple[bool, str
         if found is None:
             return False, "the ledger does not hold the consent this receipt quotes"
     return True, "genuine and unaltered"
+
+
+def _verify_logged_receipt(session: Session, receipt: dict[str, Any]) -> tuple[bool, str]:
+    try:
+        proofs = verify_receipt_offline(receipt, consent_log.log_verifier())
+    except LogVerificationError as exc:
+        return False, str(exc)
+    latest = consent_log.latest_checkpoint(session)
+    for proof in proofs:
+        ours = consent_log.checkpoint_at(session, proof.size)
+        if ours is None or latest is None:
+            return False, f"the log never had the checkpoint of size {proof.size} it quotes"
+        # The checkpoint it quotes is still part of today's log (no rewritten past).
+        consistency = consent_log.prove_consistency(session, proof.size, latest.size)
+        try:
+            verify_consistency(
+                proof.size, latest.size, ours.root_hash, latest.root_hash, consistency
+            )
+        except LogVerificationError as exc:
+            return False, str(exc)
+    sizes = sorted({p.size for p in proofs})
+    return True, (
+        "genuine and unaltered; included in the log at checkpoint "
+        + ", ".join(str(s) for s in sizes)
+    )

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import jobs
 from app.consent.models import (
     GENESIS_HASH,
     ConsentAction,
@@ -108,10 +109,9 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(event: ConsentEvent) -> str:
-    """sha256 over the canonical JSON of every field but `id` and `hash` itself."""
-    fields = {
-        "seq": event.seq,
+def event_fields(event: ConsentEvent) -> dict[str, object]:
+    """What every hash over an event covers: each of its fields, none of them personal."""
+    return {
         "subscriber_key": event.subscriber_key,
         "scope": str(event.scope),
         "action": str(event.action),
@@ -121,8 +121,13 @@ def event_hash(event: ConsentEvent) -> str:
         "consent_text_id": event.consent_text_id,
         "token_digest": event.token_digest,
         "occurred_at": _timestamp(event.occurred_at),
-        "prev_hash": event.prev_hash,
     }
+
+
+def event_hash(event: ConsentEvent) -> str:
+    """The old chain's hash: sha256 over the canonical JSON of the fields, `seq` and
+    `prev_hash`."""
+    fields = {**event_fields(event), "seq": event.seq, "prev_hash": event.prev_hash}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -219,6 +224,10 @@ def record_consent(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    if action == ConsentAction.confirmed:
+        # Seal it into the log at once (after commit), so its receipt is ready; the
+        # sequencer's own tick picks up everything else within a second.
+        jobs.enqueue(session, jobs.SEQUENCE_LOG)
     return event
 
 

@@ -3,11 +3,12 @@ paid, cancellations with refunds, and each booking's report."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
@@ -18,6 +19,7 @@ from app.marketplace.pages import describe
 from app.newsletters.models import Issue, Newsletter
 from app.newsletters.service import IssueStateError
 from app.payments.models import PaymentMethod
+from app.payments.money import MoneyError, parse_price
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(prefix="/admin/marketplace", include_in_schema=False)
@@ -38,40 +40,41 @@ def _slot(session: Session, slot_id: int) -> Slot:
     return slot
 
 
-def _bookings_in(session: Session, statuses: list[BookingStatus], method=None) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    query = select(Booking).where(col(Booking.status).in_(statuses)).order_by(Booking.id)
-    if method is not None:
-        query = query.where(Booking.method == method)
-    return [describe(session, b) for b in session.exec(query).all()]
+def _described(session: Session, bookings: Sequence[Booking]) -> list[dict[str, Any]]:
+    return [describe(session, b) for b in bookings]
 
 
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, _admin: RequireAdmin, session: SessionDep) -> Response:
+    return _overview(request, session)
+
+
+def _overview(
+    request: Request,
+    session: Session,
+    *,
+    price_errors: dict[int, dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
     issues = []
     for issue in inventory.upcoming_issues(session):
         slots = inventory.ensure_slots(session, issue)
-        live = {
-            b.slot_id: b
-            for b in session.exec(
-                select(Booking).where(
-                    col(Booking.slot_id).in_([s.id for s in slots]),
-                    col(Booking.status).in_(
-                        [s for s in S if s not in (S.expired, S.cancelled, S.refunded, S.rejected)]
-                    ),
-                )
-            ).all()
-        }
         newsletter = session.get(Newsletter, issue.newsletter_id)
+        live = service.live_bookings_of(session, [s.id or 0 for s in slots])
         issues.append({"issue": issue, "newsletter": newsletter, "slots": slots, "live": live})
     return render(
         request,
         "marketplace/admin.html",
+        status_code=status_code,
         issues=issues,
-        queue=_bookings_in(session, [S.creative_submitted]),
-        invoices=_bookings_in(session, [S.awaiting_payment], PaymentMethod.invoice),
-        refunds=_bookings_in(session, [S.rejected, S.cancelled]),
+        queue=_described(session, service.bookings_in(session, [S.creative_submitted])),
+        invoices=_described(
+            session, service.bookings_in(session, [S.awaiting_payment], PaymentMethod.invoice)
+        ),
+        refunds=_described(session, service.bookings_in(session, [S.rejected, S.cancelled])),
         labels=states.LABELS,
         kinds=list(SlotKind),
+        price_errors=price_errors or {},
     )
 
 
@@ -141,6 +144,7 @@ def add_slot(
 
 @router.post("/slots/{slot_id}/{action}", dependencies=[CsrfProtected])
 def slot_action(
+    request: Request,
     slot_id: int,
     action: str,
     _admin: RequireAdmin,
@@ -151,10 +155,11 @@ def slot_action(
     try:
         if action == "price":
             try:
-                minor = round(float(price) * 100)
-            except ValueError:
-                return redirect(
-                    "/admin/marketplace", "Give the price as a number, e.g. 250.00.", "error"
+                minor = parse_price(price)
+            except MoneyError as exc:
+                problem = {"typed": price, "message": f"Not repriced: {exc}."}
+                return _overview(
+                    request, session, price_errors={slot.id or 0: problem}, status_code=422
                 )
             inventory.reprice(session, slot, price=minor)
         elif action == "withdraw":

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from app.config import get_settings
 from app.db import utcnow
 from app.marketplace.models import (
     LIVE_STATUSES,
@@ -177,8 +178,8 @@ def add_slot(session: Session, issue: Issue, kind: SlotKind) -> Slot:
 
 
 def reprice(session: Session, slot: Slot, *, price: int) -> None:
-    if price < 0:
-        raise SlotError("a price cannot be negative", status=422)
+    if not 0 <= price <= get_settings().max_price:
+        raise SlotError("a price must be between 0 and the Club's maximum price", status=422)
     # Lock the slot so a booking cannot slip in between the check and the change.
     session.exec(select(Slot).where(Slot.id == slot.id).with_for_update()).one()
     _unbooked(session, slot)

@@ -19,6 +19,8 @@ from app.mailing.templates import fill
 from app.marketplace import inventory, placement, report, service, states
 from app.marketplace.api import REFUSALS
 from app.marketplace.models import Booking, BookingStatus, CreativeInput, Slot
+from app.marketplace.notices import format_money
+from app.members.models import Member
 from app.newsletters import service as newsletters
 from app.newsletters.models import Newsletter
 from app.newsletters.render import IssueRenderError, PlacedCreative
@@ -89,8 +91,9 @@ def describe(session: Session, booking: Booking) -> dict[str, Any]:
         "slot": slot,
         "issue": issue,
         "newsletter": newsletter,
+        "member": session.get(Member, booking.member_id),
         "creative": service.creative_of(session, booking),
-        "money": service.format_money(booking.amount, booking.currency),
+        "money": format_money(booking.amount, booking.currency),
     }
 
 
@@ -108,6 +111,8 @@ def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
         except stripe_gateway.StripeUnavailable:
             client_secret = None
     slot: Slot = info["slot"]
+    balance = credits.balance(session, member_id=booking.member_id)
+    covered = balance >= booking.amount
     sponsor_report = (
         report.report_for(session, booking)
         if booking.status in (BookingStatus.placed, BookingStatus.sent)
@@ -116,14 +121,14 @@ def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
     return {
         **info,
         "labels": states.LABELS,
-        "methods": available_methods(),
-        "balance": credits.balance(session, member_id=booking.member_id),
+        # Credits are offered only when the balance covers the price.
+        "methods": [m for m in available_methods() if m != PaymentMethod.credits or covered],
+        "credits_cover": covered,
+        "balance": balance,
         "client_secret": client_secret,
         "stripe_js": stripe_js_url() if client_secret else None,
         "publishable_key": get_settings().stripe_publishable_key,
-        "editable": booking.status
-        in (BookingStatus.paid, BookingStatus.creative_submitted, BookingStatus.approved)
-        and slot.creative_deadline > utcnow(),
+        "editable": service.can_write_creative(booking) and slot.creative_deadline > utcnow(),
         "report": sponsor_report,
         "report_chart": report_chart(sponsor_report) if sponsor_report else None,
         "limits": slot.limits,
@@ -132,10 +137,10 @@ def booking_page_context(session: Session, booking: Booking) -> dict[str, Any]:
 
 def report_chart(sponsor_report: report.SponsorReport) -> Markup:
     return charts.bar_chart(
-        title="Your sponsor report: people it was delivered to, and clicks on your link",
+        title="Your sponsor report: people it was delivered to, and clicks on your link (counts)",
         bars=[
             charts.Bar("Delivered", sponsor_report.delivered, 0),
-            charts.Bar("Clicked", sponsor_report.clicks, 1),
+            charts.Bar("Clicks", sponsor_report.clicks, 1),
         ],
     )
 
@@ -226,7 +231,10 @@ def _creative(
             except REFUSALS as exc:
                 return redirect(f"/member/bookings/{booking.id}", f"Not submitted: {exc}.", "error")
             return redirect(
-                f"/member/bookings/{booking.id}", "Submitted: a Club admin will review it."
+                f"/member/bookings/{booking.id}",
+                "Saved: it goes to a Club admin for approval once the invoice is paid."
+                if service.invoice_open(booking)
+                else "Submitted: a Club admin will review it.",
             )
         preview = preview_html(session, booking, slot, data, context.member)
     return render(

@@ -1,25 +1,27 @@
 """Bookings: hold a slot, pay for it, submit the creative, approval, cancellation, refunds.
 
-Every state change goes through `states.move`. A slot is held by at most one live
-booking: the slot row is locked while booking, and a partial unique index on
-booking(slot_id) for live states makes it a database fact across processes.
+Every state change goes through `states.move`, on a booking row this transaction has
+locked (`locked`, SELECT … FOR UPDATE) before it looked at the booking's state: two
+simultaneous requests for one booking are served one after the other, and the second
+sees what the first did. A slot is held by at most one live booking (the slot row is
+locked while booking, and a partial unique index on booking(slot_id) for live states
+makes it a database fact); the credit ledger's partial unique indexes make a second
+spend or a second refund of one booking impossible.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.config import get_settings
 from app.db import utcnow
-from app.mailing.service import queue_transactional
 from app.marketplace import states
 from app.marketplace.inventory import is_free
 from app.marketplace.models import (
+    LIVE_STATUSES,
     Booking,
     BookingStatus,
     Creative,
@@ -27,12 +29,11 @@ from app.marketplace.models import (
     Slot,
     SlotStatus,
 )
-from app.members.models import Account, Member, Role
-from app.newsletters.models import Issue, IssueStatus, Newsletter
+from app.marketplace.notices import format_money, notify_member
+from app.members.models import Member
+from app.newsletters.models import Issue, IssueStatus
 from app.payments.models import PaymentMethod
 from app.payments.providers import available_methods, provider_for
-
-log = logging.getLogger(__name__)
 
 HOLD = timedelta(minutes=15)
 S = BookingStatus
@@ -50,6 +51,17 @@ class BookingError(Exception):
 # Looking up ---------------------------------------------------------------------------------
 
 
+def locked(session: Session, booking: Booking) -> Booking:
+    """The booking re-read under a row lock held until the transaction ends. Every change
+    of a booking starts here, so its state checks see the last committed move."""
+    return session.exec(
+        select(Booking)
+        .where(Booking.id == booking.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def get_own(session: Session, *, member_id: int, booking_id: int) -> Booking:
     """A member's own booking; another member's id is answered as not found."""
     booking = session.get(Booking, booking_id)
@@ -62,6 +74,26 @@ def bookings_of(session: Session, *, member_id: int) -> Sequence[Booking]:
     return session.exec(
         select(Booking).where(Booking.member_id == member_id).order_by(col(Booking.id).desc())
     ).all()
+
+
+def bookings_in(
+    session: Session, statuses: Sequence[BookingStatus], method: PaymentMethod | None = None
+) -> Sequence[Booking]:
+    """Every member's bookings in these states (oldest first), for the admin's lists."""
+    query = select(Booking).where(col(Booking.status).in_(statuses)).order_by(col(Booking.id))
+    if method is not None:
+        query = query.where(Booking.method == method)
+    return session.exec(query).all()
+
+
+def live_bookings_of(session: Session, slot_ids: Sequence[int]) -> dict[int, Booking]:
+    """The live booking of each of these slots that has one, by slot id."""
+    bookings = session.exec(
+        select(Booking).where(
+            col(Booking.slot_id).in_(slot_ids), col(Booking.status).in_(LIVE_STATUSES)
+        )
+    ).all()
+    return {b.slot_id: b for b in bookings}
 
 
 def slot_of(session: Session, booking: Booking) -> Slot:
@@ -123,9 +155,13 @@ def book(session: Session, *, member: Member, slot_id: int) -> Booking:
 
 
 def pay(session: Session, booking: Booking, *, method: PaymentMethod) -> str | None:
-    """Start paying a held booking; returns Stripe's client secret for card payments."""
+    """Choose how to pay a held booking, once; returns Stripe's client secret for cards.
+
+    Credits are spent at once. An invoice stays open until the creative deadline (the
+    member writes the creative meanwhile). A card payment waits for Stripe's webhook."""
     if method not in available_methods():
         raise BookingError(f"paying by {method.value} is not available here", status=422)
+    booking = locked(session, booking)
     if booking.status != S.held or booking.held_until <= utcnow():
         raise BookingError(
             "this booking is no longer waiting for a way to pay"
@@ -139,16 +175,27 @@ def pay(session: Session, booking: Booking, *, method: PaymentMethod) -> str | N
     start = provider_for(method).start(session, booking)
     if start.paid:
         mark_paid(session, booking)
-    else:
-        states.move(booking, S.awaiting_payment)
-        booking.payment_intent_id = start.intent_id
+        return None
+    states.move(booking, S.awaiting_payment)
+    booking.payment_intent_id = start.intent_id
+    if method == PaymentMethod.invoice:
+        booking.held_until = slot_of(session, booking).creative_deadline
     return start.client_secret
 
 
+def invoice_open(booking: Booking) -> bool:
+    return booking.status == S.awaiting_payment and booking.method == PaymentMethod.invoice
+
+
 def mark_paid(session: Session, booking: Booking) -> None:
+    """The money arrived. A creative written while the invoice was open goes to approval."""
+    booking = locked(session, booking)
     states.move(booking, S.paid)
     booking.paid_at = utcnow()
     slot = slot_of(session, booking)
+    waiting = creative_of(session, booking) is not None
+    if waiting:
+        states.move(booking, S.creative_submitted)
     notify_member(
         session,
         booking,
@@ -156,13 +203,18 @@ def mark_paid(session: Session, booking: Booking) -> None:
         message=(
             f"Thank you: booking {booking.id} is paid "
             f"({format_money(booking.amount, booking.currency)}). "
-            f"Submit the creative before {slot.creative_deadline:%Y-%m-%d %H:%M} UTC."
+            + (
+                "Your creative now goes to a Club admin for approval."
+                if waiting
+                else f"Submit the creative before {slot.creative_deadline:%Y-%m-%d %H:%M} UTC."
+            )
         ),
     )
 
 
 def mark_invoice_paid(session: Session, booking: Booking) -> None:
     """An admin records that the invoice for this booking was paid."""
+    booking = locked(session, booking)
     if booking.method != PaymentMethod.invoice:
         raise BookingError("only invoiced bookings are marked paid by hand")
     mark_paid(session, booking)
@@ -181,11 +233,19 @@ def check_creative(slot: Slot, data: CreativeInput) -> dict[str, str]:
     return problems
 
 
+def can_write_creative(booking: Booking) -> bool:
+    """Paid, or paying by an invoice that is still open."""
+    return booking.status in (S.paid, S.creative_submitted, S.approved) or invoice_open(booking)
+
+
 def submit_creative(session: Session, booking: Booking, data: CreativeInput) -> Creative:
+    """Store the creative; a paid booking's creative goes to approval (an invoiced one's
+    once the invoice is paid)."""
+    booking = locked(session, booking)
     slot = slot_of(session, booking)
-    if booking.status not in (S.paid, S.creative_submitted, S.approved):
+    if not can_write_creative(booking):
         raise BookingError(
-            "the creative can be submitted once the booking is paid; "
+            "the creative can be submitted once the booking is paid or invoiced; "
             f"it is {states.LABELS[booking.status]}"
         )
     if slot.creative_deadline <= utcnow():
@@ -202,7 +262,7 @@ def submit_creative(session: Session, booking: Booking, data: CreativeInput) -> 
         for key, value in data.model_dump().items():
             setattr(creative, key, value)
         creative.submitted_at, creative.approved_at = utcnow(), None
-    if booking.status != S.creative_submitted:
+    if booking.status in (S.paid, S.approved):
         states.move(booking, S.creative_submitted)
     session.flush()
     return creative
@@ -212,6 +272,7 @@ def submit_creative(session: Session, booking: Booking, data: CreativeInput) -> 
 
 
 def approve(session: Session, booking: Booking) -> None:
+    booking = locked(session, booking)
     states.move(booking, S.approved)
     creative = creative_of(session, booking)
     assert creative is not None
@@ -230,6 +291,7 @@ def reject(session: Session, booking: Booking, *, reason: str) -> None:
         raise BookingError(
             "say why the creative is rejected: the member reads it", status=422, field="reason"
         )
+    booking = locked(session, booking)
     states.move(booking, S.rejected)
     booking.rejection_reason = reason[:500]
     notify_member(
@@ -243,7 +305,11 @@ def reject(session: Session, booking: Booking, *, reason: str) -> None:
 
 
 def cancel(session: Session, booking: Booking, *, reason: str = "Cancelled.") -> None:
-    """Release the slot; a paid booking is refunded the way it was paid."""
+    """Cancel any live booking, release its slot, and refund a paid booking the way it was
+    paid (credits back at once, invoices by the Club, cards through Stripe); the member is
+    told. The one way a booking is cancelled: members, admins, the deadline sweep and the
+    issue editor all call this. A second call is refused (IllegalTransition)."""
+    booking = locked(session, booking)
     was_paid = booking.paid_at is not None
     states.move(booking, S.cancelled)
     if was_paid:
@@ -254,10 +320,18 @@ def cancel(session: Session, booking: Booking, *, reason: str = "Cancelled.") ->
             message=f"Booking {booking.id} is cancelled: {reason} The payment is refunded.",
         )
         refund(session, booking)
+    elif booking.method == PaymentMethod.invoice:
+        notify_member(
+            session,
+            booking,
+            subject="Your booking is cancelled",
+            message=f"Booking {booking.id} is cancelled: {reason} The invoice is void.",
+        )
 
 
 def refund(session: Session, booking: Booking) -> None:
-    """Refund a rejected or cancelled paid booking through its payment method."""
+    """Refund a rejected or cancelled paid booking (locked by the caller) through its
+    payment method."""
     if booking.paid_at is None or booking.method is None:
         return
     result = provider_for(booking.method).refund(session, booking)
@@ -267,6 +341,7 @@ def refund(session: Session, booking: Booking) -> None:
 
 
 def mark_refunded(session: Session, booking: Booking, *, instructions: str = "") -> None:
+    booking = locked(session, booking)
     states.move(booking, S.refunded)
     notify_member(
         session,
@@ -277,98 +352,26 @@ def mark_refunded(session: Session, booking: Booking, *, instructions: str = "")
     )
 
 
-# The sweep's work -----------------------------------------------------------------------
-
-
-def expire_holds(session: Session) -> int:
-    stale = session.exec(
-        select(Booking).where(
-            col(Booking.status).in_([S.held, S.awaiting_payment]),
-            col(Booking.held_until) <= utcnow(),
-        )
-    ).all()
-    for booking in stale:
-        states.move(booking, S.expired)
-    return len(stale)
-
-
-def release_missed_deadlines(session: Session) -> int:
-    """Paid bookings with no approved creative at the deadline are released and refunded."""
-    missed = session.exec(
-        select(Booking)
-        .join(Slot, col(Slot.id) == col(Booking.slot_id))
-        .where(
-            col(Booking.status).in_([S.paid, S.creative_submitted]),
-            col(Slot.creative_deadline) <= utcnow(),
-        )
-    ).all()
-    released = 0
-    for booking in missed:
-        try:
-            with session.begin_nested():
-                cancel(
-                    session,
-                    booking,
-                    reason="the creative deadline passed without an approved creative.",
-                )
-            released += 1
-        except Exception:
-            log.exception("could not release booking %s; retrying on the next sweep", booking.id)
-    return released
-
-
-def mark_sent(session: Session) -> int:
-    """Placed bookings whose issue has gone out are sent."""
-    placed = session.exec(
-        select(Booking)
-        .join(Slot, col(Slot.id) == col(Booking.slot_id))
-        .join(Issue, col(Issue.id) == col(Slot.issue_id))
-        .where(Booking.status == S.placed, Issue.status == IssueStatus.sent)
-    ).all()
-    for booking in placed:
-        states.move(booking, S.sent)
-    return len(placed)
-
-
-# Mail -------------------------------------------------------------------------------------
-
-
-def format_money(amount: int, currency: str) -> str:
-    return f"{amount / 100:,.2f} {currency}"
-
-
-def member_recipients(session: Session, member_id: int) -> list[str]:
-    return list(
-        session.exec(
-            select(Account.email).where(
-                Account.member_id == member_id,
-                col(Account.active),
-                col(Account.role).in_([Role.owner, Role.staff]),
-            )
-        ).all()
-    )
-
-
-def notify_member(session: Session, booking: Booking, *, subject: str, message: str) -> None:
-    slot = slot_of(session, booking)
-    issue = issue_of(session, slot)
-    newsletter = session.get(Newsletter, issue.newsletter_id)
-    assert newsletter is not None
-    for email in member_recipients(session, booking.member_id):
-        queue_transactional(
+def expire(session: Session, booking: Booking) -> bool:
+    """An unpaid booking whose hold (or open invoice) ran out releases its slot."""
+    booking = locked(session, booking)
+    if booking.status not in (S.held, S.awaiting_payment) or booking.held_until > utcnow():
+        return False
+    states.move(booking, S.expired)
+    if booking.method == PaymentMethod.invoice:
+        notify_member(
             session,
-            kind="booking",
-            to=email,
-            subject=subject,
-            template="booking_update",
-            message=message,
-            issue_label=f"{newsletter.name} #{issue.number}: {issue.subject}",
-            booking_url=f"{get_settings().base_url}/member/bookings/{booking.id}",
+            booking,
+            subject="Your booking has expired",
+            message=f"The invoice for booking {booking.id} was not paid before the creative "
+            "deadline, so the slot is released and the invoice is void.",
         )
+    return True
 
 
 def cancel_unpaid_or_paid(session: Session, booking: Booking, *, by_member: bool) -> None:
     """A member may cancel only before paying; admins may cancel any live booking."""
+    booking = locked(session, booking)
     if by_member and booking.status not in (S.held, S.awaiting_payment):
         raise BookingError("a paid booking is cancelled by a Club admin: ask the Club")
     cancel(session, booking, reason="Cancelled by " + ("your co-op." if by_member else "the Club."))

@@ -9,7 +9,8 @@ S = BookingStatus
 
 TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
     S.held: frozenset({S.awaiting_payment, S.paid, S.expired, S.cancelled}),
-    S.awaiting_payment: frozenset({S.paid, S.expired, S.cancelled}),
+    # refunded straight from here: Stripe's refund event arrived before its success event
+    S.awaiting_payment: frozenset({S.paid, S.expired, S.cancelled, S.refunded}),
     S.paid: frozenset({S.creative_submitted, S.cancelled, S.refunded}),
     # refunded straight from here: the deadline passed with no approved creative
     S.creative_submitted: frozenset({S.approved, S.rejected, S.cancelled, S.refunded}),

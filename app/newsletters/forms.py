@@ -9,6 +9,7 @@ from pydantic import ValidationError, field_validator
 from sqlmodel import Session, col, select
 
 from app.newsletters.models import Newsletter, NewsletterBase
+from app.payments.money import parse_price
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -40,6 +41,12 @@ class NewsletterForm(NewsletterBase):
             return validate_email(value.strip(), check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("sponsor_price", "classified_price", mode="before")
+    @classmethod
+    def _price(cls, value: object) -> object:
+        # Typed in major units, like every price field ("250.00"); stored in cents.
+        return parse_price(value) if isinstance(value, str) else value
 
     @field_validator("currency")
     @classmethod

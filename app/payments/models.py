@@ -17,11 +17,33 @@ class PaymentMethod(StrEnum):
     credits = "credits"  # taken from the member's credit balance at once
 
 
+# A booking is paid from credits at most once and refunded at most once: the database
+# refuses a second spend (negative entry) or a second refund (positive entry) of a booking.
+_SPEND_SQL = sa.text("booking_id IS NOT NULL AND amount < 0")
+_REFUND_SQL = sa.text("booking_id IS NOT NULL AND amount > 0")
+
+
 class CreditEntry(SQLModel, table=True):
     """One line of a member's credit ledger. Never updated or deleted: the balance is the
     sum of the entries, and a correction is a new entry with its reason."""
 
     __tablename__ = "credit_entry"
+    __table_args__ = (
+        sa.Index(
+            "uq_credit_entry_booking_spend",
+            "booking_id",
+            unique=True,
+            postgresql_where=_SPEND_SQL,
+            sqlite_where=_SPEND_SQL,
+        ),
+        sa.Index(
+            "uq_credit_entry_booking_refund",
+            "booking_id",
+            unique=True,
+            postgresql_where=_REFUND_SQL,
+            sqlite_where=_REFUND_SQL,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)

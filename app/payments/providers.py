@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from app.payments import credits, stripe_gateway
 from app.payments.models import PaymentMethod
+from app.payments.money import format_money
 
 
 class Payable(Protocol):
@@ -78,7 +79,7 @@ class InvoicePayments:
         return PaymentStart(
             paid=False,
             instructions=(
-                f"We will send an invoice for {payable.amount / 100:,.2f} {payable.currency}. "
+                f"We will send an invoice for {format_money(payable.amount, payable.currency)}. "
                 "The booking is paid once a Club admin records your payment."
             ),
         )

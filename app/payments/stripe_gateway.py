@@ -14,6 +14,7 @@ from typing import Any
 import stripe
 
 from app.config import get_settings
+from app.payments.events import PaymentEvent, PaymentEventKind
 
 
 class StripeUnavailable(Exception):
@@ -117,6 +118,40 @@ def verify_event(raw: bytes, signature: str | None) -> dict[str, Any]:
         not isinstance(data, dict)
         or not isinstance(data.get("id"), str)
         or not isinstance(data.get("type"), str)
+        or not 0 < len(data["id"]) <= 255
     ):
         raise BadWebhook("the event has no id or type")
+    inner = data.get("data")
+    if not isinstance(inner, dict) or not isinstance(inner.get("object"), dict):
+        raise BadWebhook("the event's data.object is not an object")
     return data
+
+
+def payment_event(event: dict[str, Any]) -> PaymentEvent | None:
+    """What a verified Stripe event means for a payment, or None if it means nothing."""
+    kind, obj = event["type"], event["data"]["object"]
+    if kind in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+        intent_id = obj.get("id")
+        meaning = (
+            PaymentEventKind.succeeded
+            if kind == "payment_intent.succeeded"
+            else PaymentEventKind.failed
+        )
+    elif kind == "charge.refunded":
+        intent_id = obj.get("payment_intent")
+        meaning = (
+            PaymentEventKind.refunded if obj.get("refunded") else PaymentEventKind.partly_refunded
+        )
+    else:
+        return None
+    if not isinstance(intent_id, str) or not intent_id:
+        return None
+    amount = obj.get("amount")
+    if isinstance(amount, str) and amount.isdigit():
+        amount = int(amount)  # localstripe writes an updated amount back as a string
+    return PaymentEvent(
+        kind=meaning,
+        intent_id=intent_id,
+        amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+        currency=str(obj.get("currency") or "").upper(),
+    )

@@ -1,15 +1,18 @@
 """POST /webhooks/stripe: verify the signature on the raw body, store the event once by
-its id, and apply it in the same transaction (a duplicate changes nothing)."""
+its id, and deliver what it means (app.payments.events) in the same transaction, so an
+event is stored with its effect or not at all, and a duplicate changes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
 from app.db import SessionDep
-from app.marketplace import payment_events
-from app.payments import stripe_gateway
+from app.payments import events, stripe_gateway
 from app.payments.models import StripeEvent
 
 router = APIRouter(tags=["webhooks"])
@@ -19,36 +22,37 @@ router = APIRouter(tags=["webhooks"])
     "/webhooks/stripe",
     summary="Stripe events (signed)",
     responses={
-        400: {"description": "Unsigned, wrongly signed or stale event"},
+        400: {"description": "Unsigned, wrongly signed, stale or malformed event"},
         404: {"description": "Stripe is not configured on this Club"},
     },
 )
 async def stripe_webhook(request: Request, session: SessionDep) -> dict[str, str]:
+    # async only to read the raw body; the database work runs in a thread.
     raw = await request.body()
     try:
         event = stripe_gateway.verify_event(raw, request.headers.get("stripe-signature"))
     except stripe_gateway.BadWebhook as exc:
         raise HTTPException(400, detail=str(exc)) from None
-    return await _run_sync(session, event)
-
-
-async def _run_sync(session, event):  # type: ignore[no-untyped-def]
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(store_and_handle, session, event)
 
 
-def store_and_handle(session, event: dict) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def store_and_handle(session: Session, event: dict[str, Any]) -> dict[str, str]:
     if session.exec(select(StripeEvent.id).where(StripeEvent.event_id == event["id"])).first():
         return {"status": "duplicate"}
-    obj = (event.get("data") or {}).get("object") or {}
-    row = StripeEvent(event_id=event["id"], type=event["type"], object_id=obj.get("id"))
+    object_id = event["data"]["object"].get("id")
+    row = StripeEvent(
+        event_id=event["id"],
+        type=event["type"][:100],
+        object_id=object_id[:255] if isinstance(object_id, str) else None,
+    )
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
     except IntegrityError:
         return {"status": "duplicate"}  # the same event arriving twice at once
-    row.outcome = payment_events.handle(session, event)[:300]
+    meaning = stripe_gateway.payment_event(event)
+    outcome = events.deliver(session, meaning) if meaning else "ignored: not an event we act on"
+    row.outcome = outcome[:300]
     session.flush()
     return {"status": row.outcome}

@@ -310,6 +310,14 @@ def receipt_download(request: Request, token: str, session: SessionDep) -> Respo
             status_code=404,
             reason="We could not find that consent receipt.",
         )
+    except receipts.ReceiptNotReady:
+        # A second or so after confirming: the sequencer has not integrated it yet.
+        return render(
+            request,
+            "public/receipt_sealing.html",
+            status_code=202,
+            headers={"Retry-After": "1", "Cache-Control": "no-store"},
+        )
     return JSONResponse(
         receipt,
         headers={

@@ -107,11 +107,12 @@ def test_the_report_counts_what_was_delivered_and_clicked(client):
     page = client.get(f"/member/bookings/{booking.id}")
     assert re.search(r'id="report-delivered">3<', page.text)
     assert re.search(r'id="report-clicks">2<', page.text)
-    assert "(66.7% of the people it reached)" in page.text
+    assert "%" not in page.text.split('id="report-heading"')[1].split("</section>")[0]
+    assert "Clicks are counted, not people" in page.text
     assert 'aria-label="Your sponsor report: people it was delivered to' in page.text
     drawn = bars(page.text)
-    assert {label: value for label, (_, value) in drawn.items()} == {"Delivered": 3, "Clicked": 2}
-    assert drawn["Delivered"][0] > drawn["Clicked"][0] > 0
+    assert {label: value for label, (_, value) in drawn.items()} == {"Delivered": 3, "Clicks": 2}
+    assert drawn["Delivered"][0] > drawn["Clicks"][0] > 0
     assert 'style="' not in page.text
 
 

@@ -3,6 +3,7 @@ uvicorn on a loopback port so localstripe can deliver signed webhooks to it."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 import uvicorn
 
 from app.config import get_settings
+from tests.members.factories import make_account, make_key, make_member
 
 WEBHOOK_SECRET = "whsec_coopclub_test_secret"
 SECRET_KEY = "sk_test_coopclub"
@@ -35,8 +37,9 @@ def wait_until_up(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-@pytest.fixture(scope="session")
-def localstripe():
+@contextlib.contextmanager
+def running_localstripe():
+    """A localstripe of its own (no webhooks registered): its base URL."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
@@ -50,6 +53,12 @@ def localstripe():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    with running_localstripe() as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +92,12 @@ def stripe_on(localstripe, live_app, monkeypatch):
     )
     response.raise_for_status()
     return {"api": localstripe, "app": live_app}
+
+
+@pytest.fixture
+def coop():
+    """A member co-op with an owner and an API key."""
+    member = make_member("riverside")
+    make_account("owner@riverside.example.org", member=member)
+    _k, secret = make_key(member)
+    return {"member": member, "auth": {"Authorization": f"Bearer {secret}"}}

@@ -7,7 +7,6 @@ import json
 import time
 
 import httpx
-import pytest
 import stripe
 from sqlmodel import select
 
@@ -16,7 +15,7 @@ from app.marketplace.models import Booking, BookingStatus
 from app.members.models import Role
 from app.payments.models import StripeEvent
 from tests.marketplace.factories import CREATIVE, make_slots
-from tests.members.factories import log_in, make_account, make_key, make_member, post_form
+from tests.members.factories import log_in, make_account, post_form
 from tests.payments.conftest import SECRET_KEY, WEBHOOK_SECRET
 
 S = BookingStatus
@@ -83,14 +82,6 @@ def signed_post(app: str, event: dict, *, secret: str = WEBHOOK_SECRET, timestam
 def event_count() -> int:
     with session_scope() as session:
         return len(session.exec(select(StripeEvent)).all())
-
-
-@pytest.fixture
-def coop():
-    member = make_member("riverside")
-    make_account("owner@riverside.example.org", member=member)
-    _k, secret = make_key(member)
-    return {"member": member, "auth": {"Authorization": f"Bearer {secret}"}}
 
 
 def book_and_start_card_payment(client, coop, slot_id: int) -> tuple[int, str]:

@@ -133,6 +133,13 @@ PUBLIC = {
     ("GET", "/r/{token}"),
     # Stripe's signature on the raw body is the authority, not a session or a key.
     ("POST", "/webhooks/stripe"),
+    # The consent transparency log is public by design: anyone may audit it.
+    ("GET", "/consent-log/key"),
+    ("GET", "/consent-log/checkpoint"),
+    ("GET", "/consent-log/checkpoint/{size}"),
+    ("GET", "/consent-log/proof/inclusion"),
+    ("GET", "/consent-log/proof/consistency"),
+    ("GET", "/consent-log/leaves"),
 }
 
 LOGGED_IN = ("a_staff", "a_owner", "b_owner", "admin")
@@ -156,6 +163,12 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
 JSON_BODIES = {
     "/api/v1/subscribe": {"email": "matrix@example.org", "topics": ["food"]},
     "/api/v1/receipts/verify": {},
+}
+# Queries that make a public GET meaningful ({size} is the world's log size).
+QUERIES = {
+    "/consent-log/proof/inclusion": "?index=0&size={size}",
+    "/consent-log/proof/consistency": "?old=1&size={size}",
+    "/consent-log/leaves": "?start=0&end={size}",
 }
 
 
@@ -251,7 +264,7 @@ def send(client: TestClient, role: str, world, method: str, path: str, kind: str
     if kind == "token":
         prefix = next(p for p in TOKEN_ROUTES if path.startswith(p))
         token = world.tokens[prefix if role == "subscriber" else WRONG_KIND[prefix]]
-    url = fill_path(path, world, token)
+    url = fill_path(path + QUERIES.get(path, ""), world, token)
     headers = {}
     if role == "subscriber":
         headers["Authorization"] = f"Bearer {world.tokens['/preferences/']}"

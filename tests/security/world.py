@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
+from app.consent import log as consent_log
 from app.consent import receipts
 from app.consent.models import ConsentSource
 from app.db import session_scope
@@ -113,8 +114,15 @@ def build_world() -> World:
         "issue_id": draft.id,
         "block_id": block_id,
         "number": sent.number,
+        "size": _sequence_consent_log(),
     }
     return world
+
+
+def _sequence_consent_log() -> int:
+    """Integrate the world's consents into the log, as the sequencer would."""
+    with session_scope() as session:
+        return consent_log.integrate(session).size
 
 
 def _riverside_id() -> int:
