@@ -135,7 +135,7 @@ def remove_block(
             )
         booking = session.get(Booking, booked.booking_id)
         assert booking is not None
-        service.cancel_unpaid_or_paid(session, booking, by_member=False)
+        service.cancel(session, booking, reason="The Club took this slot out of the issue.")
     blocks.remove_block(session, issue, block_id)
     if slot is not None:
         slot.status = SlotStatus.withdrawn
