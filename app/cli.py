@@ -221,6 +221,22 @@ def consent_key() -> None:
     click.echo(consent_log.log_verifier().encode())
 
 
+@consent.command("new-key")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--origin", default=None, help="The log's name (default: from BASE_URL).")
+def consent_new_key(path: Path, origin: str | None) -> None:
+    """Write a new log signing key to PATH (never over an existing file) and print its
+    verifier key. Point COOPCLUB_LOG_SIGNING_KEY_PATH at it; back it up."""
+    from app.consent import log as consent_log
+
+    try:
+        verifier = consent_log.generate_key_file(path, origin or consent_log.log_origin())
+    except FileExistsError:
+        click.echo(f"{path} exists already; a log keeps its key", err=True)
+        sys.exit(2)
+    click.echo(verifier.encode())
+
+
 @consent.command("verify-receipt")
 @click.argument("receipt_file", type=click.File("r"))
 @click.option("--key", "key", required=True, help="The log's verifier key, or a file holding it.")
@@ -286,7 +302,7 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
     from app.subscribers.service import topics_by_slug
 
     with session_scope() as session:
-        topics, unknown = topics_by_slug(session, list(topic_slugs))
+        topics, unknown = topics_by_slug(session, list(topic_slugs), open_only=False)
         if unknown:
             raise click.BadParameter(f"unknown topic: {', '.join(unknown)}", param_hint="--topic")
         try:
@@ -299,6 +315,85 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
     click.echo(f"invalid: {len(report.invalid)}")
     for line, reason in report.invalid:
         click.echo(f"  line {line}: {reason}")
+
+
+@cli.group()
+def topics() -> None:
+    """The topic lists people subscribe to."""
+
+
+@topics.command("add")
+@click.argument("slug")
+@click.option("--name", required=True, help="The name people see.")
+@click.option("--description", default="", help="One or two sentences on what it carries.")
+@click.option("--owner", default="", help="Slug of the member co-op that owns it (optional).")
+def topics_add(slug: str, name: str, description: str, owner: str) -> None:
+    """Open a topic at SLUG (its web address: /subscribe/SLUG)."""
+    from app.db import session_scope
+    from app.subscribers.topics import TopicError, TopicForm, create_topic
+
+    try:
+        with session_scope() as session:
+            topic = create_topic(
+                session,
+                TopicForm(slug=slug, name=name, description=description, owner_slug=owner),
+            )
+            click.echo(f"opened {topic.slug}: {topic.name}")
+    except TopicError as exc:
+        raise click.ClickException("\n".join(exc.errors.values())) from None
+
+
+@topics.command("list")
+def topics_list() -> None:
+    """Every topic with its state, owner and subscriber counts."""
+    from app.db import session_scope
+    from app.subscribers.topics import topic_rows
+
+    with session_scope() as session:
+        rows = topic_rows(session)
+        if not rows:
+            click.echo("no topics yet: coopclub topics add SLUG --name NAME")
+        for row in rows:
+            owner = f" owner={row.owner.slug}" if row.owner else ""
+            listed = "" if row.topic.public else " unlisted"
+            click.echo(
+                f"{row.topic.slug}\t{row.topic.status.value}{listed}{owner}\t"
+                f"active={row.active} pending={row.pending}\t{row.topic.name}"
+            )
+
+
+def _set_topic_status(slug: str, status: str) -> None:
+    from app.db import session_scope
+    from app.subscribers.models import TopicStatus
+    from app.subscribers.topics import set_status, topic_by_slug
+
+    with session_scope() as session:
+        topic = topic_by_slug(session, slug)
+        if topic is None:
+            raise click.BadParameter(f"unknown topic: {slug}", param_hint="SLUG")
+        set_status(session, topic, TopicStatus(status))
+    click.echo(f"{slug} is now {status}")
+
+
+@topics.command("hide")
+@click.argument("slug")
+def topics_hide(slug: str) -> None:
+    """Take SLUG off every public page and close it to signups; its subscribers stay."""
+    _set_topic_status(slug, "hidden")
+
+
+@topics.command("archive")
+@click.argument("slug")
+def topics_archive(slug: str) -> None:
+    """Hide SLUG and take it out of the admins' topic pickers too."""
+    _set_topic_status(slug, "archived")
+
+
+@topics.command("open")
+@click.argument("slug")
+def topics_open(slug: str) -> None:
+    """Open a hidden or archived topic again."""
+    _set_topic_status(slug, "open")
 
 
 @cli.group()

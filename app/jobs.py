@@ -57,6 +57,13 @@ def redis_client() -> Any | None:
     return broker.client if isinstance(broker, RedisBroker) else None
 
 
+def worker_stopping() -> bool:
+    """True inside an actor whose worker was asked to stop (SIGTERM, or shutdown of the
+    embedded worker): a long job should finish what is in hand and give back the rest.
+    Dramatiq clears `running` on each worker thread when its worker begins to stop."""
+    return getattr(threading.current_thread(), "running", True) is False
+
+
 def ping_broker() -> None:
     client = redis_client()
     if client is not None:
@@ -85,6 +92,11 @@ def send_now(job: Job, *args: Any, delay_ms: int | None = None) -> None:
 
 @event.listens_for(OrmSession, "after_commit")
 def _send_pending_jobs(session: OrmSession) -> None:
+    # SQLAlchemy fires after_commit for a SAVEPOINT's release too (begin_nested); the
+    # transaction that justifies the jobs has not committed yet, so keep them. Sending
+    # them there let a worker look for rows it could not see yet and drop the job.
+    if session.in_nested_transaction():
+        return
     for message, delay_ms in session.info.pop(_PENDING_KEY, []):
         try:
             broker.enqueue(message, delay=delay_ms)

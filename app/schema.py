@@ -22,7 +22,16 @@ from app.sharing.models import (
     SharingAgreementEvent,
     SharingWithdrawal,
 )
-from app.subscribers.models import Subscriber, Subscription, Suppression, Topic
+from app.subscribers.models import (
+    ExportJob,
+    ImportJob,
+    LedgerRollup,
+    Subscriber,
+    Subscription,
+    Suppression,
+    Topic,
+    TopicDay,
+)
 
 __all__ = [
     "Account",
@@ -39,8 +48,11 @@ __all__ = [
     "Creative",
     "CreditEntry",
     "Delivery",
+    "ExportJob",
+    "ImportJob",
     "Issue",
     "IssueBlock",
+    "LedgerRollup",
     "LoginNonce",
     "Member",
     "MemberMailing",
@@ -57,5 +69,6 @@ __all__ = [
     "Subscription",
     "Suppression",
     "Topic",
+    "TopicDay",
     "TransactionalEmail",
 ]

@@ -59,7 +59,8 @@ def test_start_sending_asks_with_the_audience_count_then_starts(client, run_jobs
     done = press_confirm(client, asked.text)
     assert done.status_code == 303
     with session_scope() as session:
-        assert session.get(Issue, issue.id).status == IssueStatus.sending
+        # The worker may already have sent all three by now.
+        assert session.get(Issue, issue.id).status in (IssueStatus.sending, IssueStatus.sent)
 
 
 def test_cancelling_an_issue_asks_first(client):

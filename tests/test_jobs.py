@@ -35,6 +35,20 @@ def test_a_committed_transaction_sends_its_jobs(run_jobs):
     assert sorted(RECORDED) == ["also committed", "committed"]
 
 
+def test_a_savepoint_inside_the_transaction_does_not_send_its_jobs_early(run_jobs):
+    """Releasing a SAVEPOINT (begin_nested, as a signup does when it inserts a new
+    subscriber) is not the commit: a job queued before it must wait for the real one,
+    or its worker looks for rows it cannot see yet."""
+    with session_scope() as session:
+        jobs.enqueue(session, RECORD, "before the savepoint")
+        with session.begin_nested():
+            jobs.enqueue(session, RECORD, "inside the savepoint")
+        run_jobs()
+        assert RECORDED == []
+    run_jobs()
+    assert sorted(RECORDED) == ["before the savepoint", "inside the savepoint"]
+
+
 def test_a_rolled_back_transaction_sends_nothing(run_jobs):
     with pytest.raises(RuntimeError), session_scope() as session:
         jobs.enqueue(session, RECORD, "rolled back")

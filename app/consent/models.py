@@ -36,6 +36,7 @@ class ConsentSource(StrEnum):
     embed = "embed"  # a member's embedded form
     api = "api"  # the JSON API
     import_ = "import"  # an admin's CSV import (re-permission)
+    admin = "admin"  # a Club admin acting for the person (the event names the admin)
 
 
 class ConsentText(SQLModel, table=True):
@@ -72,6 +73,9 @@ class ConsentEvent(SQLModel, table=True):
     source: ConsentSource = Field(sa_type=enum_type(ConsentSource))
     consent_text_id: int | None = Field(default=None, foreign_key="consent_text.id")
     token_digest: str | None = Field(default=None, max_length=64)
+    # The Club admin who made the change on the person's behalf (source "admin"). Not a
+    # foreign key: the ledger is append-only and outlives accounts.
+    actor_account_id: int | None = None
     occurred_at: datetime = Field(default_factory=utcnow, index=True)
     # The old chain (events before the Merkle log only); unique, so it never forked.
     prev_hash: str | None = Field(default=None, max_length=64, unique=True)

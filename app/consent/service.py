@@ -110,8 +110,10 @@ def _timestamp(moment: datetime) -> str:
 
 
 def event_fields(event: ConsentEvent) -> dict[str, object]:
-    """What every hash over an event covers: each of its fields, none of them personal."""
-    return {
+    """What every hash over an event covers: each of its fields, none of them personal.
+    The admin who acted is covered only in events that name one, so every hash made
+    before that field existed stays as it was."""
+    fields: dict[str, object] = {
         "subscriber_key": event.subscriber_key,
         "scope": str(event.scope),
         "action": str(event.action),
@@ -122,6 +124,9 @@ def event_fields(event: ConsentEvent) -> dict[str, object]:
         "token_digest": event.token_digest,
         "occurred_at": _timestamp(event.occurred_at),
     }
+    if event.actor_account_id is not None:
+        fields["actor_account_id"] = event.actor_account_id
+    return fields
 
 
 def event_hash(event: ConsentEvent) -> str:
@@ -196,13 +201,17 @@ def record_consent(
     token_digest: str | None,
     topic: Topic | None = None,
     member: Member | None = None,
+    actor_account_id: int | None = None,
 ) -> ConsentEvent:
     """Append one ConsentEvent and make the subscription say the same thing.
 
     `member` is the member the consent concerns: the one whose form or API key
     collected it, or the one a sharing consent is about. `token_digest` is the sha256
     of the signed link that carried the request or confirmation (never the link).
+    `actor_account_id` names the Club admin who made the change for the person.
     """
+    if (source == ConsentSource.admin) != (actor_account_id is not None):
+        raise ValueError("a change by an admin (and only that) names the admin")
     if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
         raise ValueError("a request or confirmation must record the consent text shown")
     _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic, member=member)
@@ -218,6 +227,7 @@ def record_consent(
         source=source,
         consent_text_id=consent_text.id if consent_text else None,
         token_digest=token_digest,
+        actor_account_id=actor_account_id,
         occurred_at=utcnow(),
         prev_hash=prev_hash,
     )

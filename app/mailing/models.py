@@ -32,5 +32,19 @@ class TransactionalEmail(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
+    # When the next try is due (backoff after a failure); the sweep sends what is due.
+    next_attempt_at: datetime | None = None
     claimed_at: datetime | None = None
+    claim_token: str | None = Field(default=None, max_length=32)
     sent_at: datetime | None = None
+
+
+class MailPause(SQLModel, table=True):
+    """Transactional delivery paused because the mail server could not be reached;
+    the sweep probes the server and lifts it (deletes the row) once it answers."""
+
+    __tablename__ = "mail_pause"
+
+    channel: str = Field(primary_key=True, max_length=20)
+    reason: str = Field(max_length=300)
+    since: datetime = Field(default_factory=utcnow)

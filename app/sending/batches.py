@@ -4,30 +4,30 @@ sent as soon as the server accepts it.
 
 Like an actor, `run_batch` owns its transactions: the claim commits before anything is
 sent, and each acceptance commits on its own, so a worker killed mid-batch re-sends at
-most the message that was in flight when it died. Those marks go over one connection
-held for the batch, one autocommitted UPDATE each (a pooled connection per mark cost a
-checkout, a ping and four round trips: more than the SMTP exchange itself).
+most the message that was in flight when it died. The claim (app/sending/claims.py) is
+renewed as the batch goes and checked before every message: a batch that lost it stops.
+A worker asked to stop (SIGTERM) finishes the message in hand, gives the rest back to
+the queue and sends the batch's job again for another worker.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from app.audiences.service import IssueAudience, for_issue, stop_sharing_url
 from app.config import get_settings
-from app.db import get_engine, session_scope, utcnow
-from app.jobs import send_now
+from app.db import session_scope
+from app.jobs import send_now, worker_stopping
 from app.mailing.message import sender_domain
 from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
 from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus
-from app.sending import lifecycle, throttle
+from app.sending import claims, lifecycle, throttle
 from app.sending.assembly import SEND_BATCH, lock_issue
 from app.sending.composer import IssueComposer, Recipient, verp_address
 from app.sending.models import Delivery, DeliveryStatus
@@ -45,35 +45,24 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
+STOPPING = "the worker is stopping"
+
+
 @dataclass
 class BatchOutcome:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
-    deferred: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)  # a busy domain: not a failed try
+    retry: list[int] = field(default_factory=list)  # a failed try (4xx, a message not built)
+    last_error: str | None = None
     stopped: str | None = None  # why the batch stopped early
 
 
-def claim(session: Session, issue_id: int, batch: int) -> list[int]:
-    now = utcnow()
-    result = session.execute(
-        update(Delivery)
-        .where(
-            col(Delivery.issue_id) == issue_id,
-            col(Delivery.batch) == batch,
-            or_(
-                col(Delivery.status) == DeliveryStatus.queued,
-                (col(Delivery.status) == DeliveryStatus.sending)
-                & (col(Delivery.claimed_at) < now - lifecycle.claim_lease()),
-            ),
-        )
-        .values(status=DeliveryStatus.sending, claimed_at=now, attempts=Delivery.attempts + 1)
-        .returning(col(Delivery.id))
-    )
-    return [row[0] for row in result]
-
-
-def _composer(session: Session, issue: Issue, audience: IssueAudience) -> IssueComposer:
+def _composer(
+    session: Session, issue: Issue, audience: IssueAudience | None = None
+) -> IssueComposer:
+    audience = audience or for_issue(session, issue)
     newsletter = audience.newsletter
     assert issue.compiled_html and issue.compiled_text
     settings = get_settings()
@@ -133,55 +122,6 @@ def _recipients(
     return recipients, skipped
 
 
-def _set_status(ids: Iterable[int], status: DeliveryStatus, **values: object) -> None:
-    """Mark deliveries in a transaction of their own. On PostgreSQL the commit does not
-    wait for the disk flush: a database crash may forget the last few marks (and re-send
-    those messages), but a worker crash never does."""
-    ids = list(ids)
-    if not ids:
-        return
-    with get_engine().begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        connection.execute(
-            update(Delivery).where(col(Delivery.id).in_(ids)).values(status=status, **values)
-        )
-
-
-# One statement, compiled once: the mark made after each accepted message.
-MARK_SENT = (
-    update(Delivery)
-    .where(col(Delivery.id) == bindparam("delivery_id"))
-    .values(status=DeliveryStatus.sent, sent_at=bindparam("at"), error=None)
-)
-
-
-@contextlib.contextmanager
-def _sent_marker() -> Iterator[Callable[[int], None]]:
-    """`mark(delivery_id)` for the batch. On PostgreSQL: one connection held for the
-    batch, autocommit, without waiting for the disk flush (as `_set_status`); the
-    setting is reset before the connection goes back to the pool. SQLite (the embedded
-    default, one writer) keeps a short transaction per mark."""
-    engine = get_engine()
-    if engine.dialect.name != "postgresql":
-        yield lambda delivery_id: _set_status(
-            [delivery_id], DeliveryStatus.sent, sent_at=utcnow(), error=None
-        )
-        return
-    with engine.connect() as connection:
-        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        autocommit.exec_driver_sql("SET synchronous_commit TO OFF")
-
-        def mark(delivery_id: int) -> None:
-            autocommit.execute(MARK_SENT, {"delivery_id": delivery_id, "at": utcnow()})
-
-        try:
-            yield mark
-        finally:
-            with contextlib.suppress(Exception):
-                autocommit.exec_driver_sql("RESET synchronous_commit")
-
-
 def run_batch(issue_id: int, batch: int, transport: MailTransport) -> BatchOutcome:
     outcome = BatchOutcome()
     with session_scope() as session:
@@ -189,25 +129,36 @@ def run_batch(issue_id: int, batch: int, transport: MailTransport) -> BatchOutco
         if issue is None or issue.status != IssueStatus.sending:
             outcome.stopped = f"issue is {issue.status.value if issue else 'gone'}"
             return outcome  # pause and cancel take effect here, at the batch boundary
-        claimed = claim(session, issue_id, batch)
-    if not claimed:
+        held = claims.claim(session, issue_id, batch)
+    if not held.ids:
         return outcome
-    with session_scope() as session:
-        issue = session.get(Issue, issue_id)
-        assert issue is not None
-        audience = for_issue(session, issue)
-        composer = _composer(session, issue, audience)
-        pending, skipped = _recipients(session, audience, claimed)
-    _set_status(skipped, DeliveryStatus.skipped)
+    try:
+        with session_scope() as session:
+            issue = session.get(Issue, issue_id)
+            assert issue is not None
+            audience = for_issue(session, issue)
+            composer = _composer(session, issue, audience)
+            pending, skipped = _recipients(session, audience, held.ids)
+    except Exception as exc:
+        # Something about the issue itself (its sender, its content) cannot be sent: every
+        # message of the batch counts a failed try, so this cannot loop for ever.
+        log.exception("batch %s of issue %s could not be prepared", batch, issue_id)
+        outcome.retry = list(held.ids)
+        outcome.last_error = f"could not prepare the message: {exc}"[:300]
+        _finish(issue_id, batch, held, outcome)
+        return outcome
+    claims.set_status(held, skipped, DeliveryStatus.skipped)
     outcome.skipped = len(skipped)
     limiter = throttle.SendThrottle(get_settings())
     try:
-        with _sent_marker() as mark_sent:
-            _send_all(issue_id, pending, composer, transport, limiter, outcome, mark_sent)
+        with claims.sent_marker(held) as mark_sent:
+            _send_all(issue_id, pending, composer, transport, limiter, held, outcome, mark_sent)
     finally:
         limiter.close()
-    if outcome.stopped is None:
-        _finish(issue_id, batch, outcome)
+    if outcome.stopped == STOPPING:
+        send_now(SEND_BATCH, issue_id, batch)  # another worker takes the rest
+    elif outcome.stopped is None:
+        _finish(issue_id, batch, held, outcome)
     return outcome
 
 
@@ -217,17 +168,33 @@ def _send_all(
     composer: IssueComposer,
     transport: MailTransport,
     limiter: throttle.SendThrottle,
+    held: claims.Claim,
     outcome: BatchOutcome,
-    mark_sent: Callable[[int], None],
+    mark_sent: Callable[[int], bool],
 ) -> None:
     settings = get_settings()
     for index, recipient in enumerate(pending):
+        if worker_stopping():
+            claims.release(held, [r.delivery_id for r in pending[index:]])
+            _give_back(issue_id, held, outcome)
+            outcome.stopped = STOPPING
+            return
         domain = recipient.email.rpartition("@")[2].lower()
         if not limiter.admit(domain):
-            outcome.deferred.append(recipient.delivery_id)
+            outcome.deferred.append(recipient.delivery_id)  # a busy domain: not an attempt
             continue
         try:
-            raw = composer.compose(recipient)
+            if not held.holds(recipient.delivery_id):
+                # The lease lapsed and another job took the rows: stop before sending.
+                _lost_claim(issue_id, held, outcome, pending[index:])
+                return
+            try:
+                raw = composer.compose(recipient)
+            except Exception as exc:
+                log.exception("delivery %s could not be composed", recipient.delivery_id)
+                outcome.retry.append(recipient.delivery_id)
+                outcome.last_error = f"could not compose the message: {exc}"[:300]
+                continue
             transport.send(
                 raw,
                 mail_from=verp_address(recipient.delivery_id, settings),
@@ -235,33 +202,60 @@ def _send_all(
             )
         except PermanentDeliveryError as exc:
             outcome.failed += 1
-            _hard_failure(issue_id, recipient, str(exc))
+            _hard_failure(issue_id, held, recipient, str(exc))
             continue
         except TransientDeliveryError as exc:
             if exc.code is None:  # the server itself is unreachable: stop, do not burn retries
-                remaining = [r.delivery_id for r in pending[index:]] + outcome.deferred
-                _set_status(remaining, DeliveryStatus.queued, error=str(exc)[:300])
+                remaining = [r.delivery_id for r in pending[index:]]
+                claims.release(held, remaining, error=str(exc)[:300])
+                _give_back(issue_id, held, outcome)
                 with session_scope() as session:
                     issue = session.get(Issue, issue_id)
                     if issue is not None:
                         lifecycle.pause_for_smtp(session, issue, str(exc)[:200])
                 outcome.stopped = str(exc)
                 return
-            outcome.deferred.append(recipient.delivery_id)
+            outcome.retry.append(recipient.delivery_id)  # a 4xx: a try that failed
+            outcome.last_error = str(exc)[:300]
             continue
-        mark_sent(recipient.delivery_id)
+        finally:
+            limiter.done(domain)
+        if not mark_sent(recipient.delivery_id):
+            _lost_claim(issue_id, held, outcome, pending[index + 1 :])
+            return
         outcome.sent += 1
 
 
-def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
+def _lost_claim(
+    issue_id: int, held: claims.Claim, outcome: BatchOutcome, rest: list[Recipient]
+) -> None:
+    log.warning("a batch of issue %s lost its claim (lease passed); it stops here", issue_id)
+    claims.release(held, [r.delivery_id for r in rest])  # only rows it still holds
+    _give_back(issue_id, held, outcome)
+    outcome.stopped = "the batch lost its claim"
+
+
+def _give_back(issue_id: int, held: claims.Claim, outcome: BatchOutcome) -> None:
+    """A batch that stops early returns what it deferred or must retry to the queue,
+    counting the failed tries (rows another job took are left alone)."""
+    _settle(issue_id, held, outcome)
+    outcome.deferred, outcome.retry = [], []
+
+
+def _hard_failure(issue_id: int, held: claims.Claim, recipient: Recipient, error: str) -> None:
     """A 5xx: the delivery failed, the address is suppressed as a hard bounce, and a
     run of such failures pauses the issue (something is wrong beyond one mailbox)."""
     with session_scope() as session:
-        session.execute(
+        marked = session.execute(
             update(Delivery)
-            .where(col(Delivery.id) == recipient.delivery_id)
-            .values(status=DeliveryStatus.failed, error=error[:300])
+            .where(
+                col(Delivery.id) == recipient.delivery_id,
+                col(Delivery.claim_token) == held.token,
+            )
+            .values(status=DeliveryStatus.failed, error=error[:300], claim_token=None)
         )
+        if not marked.rowcount:  # type: ignore[attr-defined]
+            return  # another job holds the row now; it decides
         subscriber = subscriber_by_email(session, recipient.email)
         if subscriber is not None:
             recruiting.reverse(session, subscriber=subscriber, reason="hard-bounce")
@@ -289,34 +283,78 @@ def _hard_failure(issue_id: int, recipient: Recipient, error: str) -> None:
             )
 
 
-def _finish(issue_id: int, batch: int, outcome: BatchOutcome) -> None:
+GAVE_UP = "gave up after {attempts} tries: {error}"
+
+
+def _settle(issue_id: int, held: claims.Claim, outcome: BatchOutcome) -> list[int]:
+    """Deferred rows go back to the queue as they were; a failed try counts an attempt,
+    and a row out of attempts fails for good (the admins are told once per issue).
+    Returns the rows that just failed."""
+    claims.release(held, outcome.deferred)
+    gave_up: list[int] = []
     with session_scope() as session:
-        # Locked, so that this and the assembler's own finishing check run one after the
-        # other and the second sees what the first committed.
+        # Locked, so that concurrent batches of the issue settle one after the other (one
+        # alert) and the assembler's own finishing check sees what this committed.
         issue = lock_issue(session, issue_id)
+        if outcome.retry:
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.id).in_(outcome.retry), col(Delivery.claim_token) == held.token)
+                .values(
+                    attempts=Delivery.attempts + 1,
+                    status=DeliveryStatus.queued,
+                    claim_token=None,
+                    error=(outcome.last_error or "")[:300] or None,
+                )
+            )
+            error = GAVE_UP.format(attempts=MAX_ATTEMPTS, error=outcome.last_error or "")
+            gave_up = list(
+                session.execute(
+                    update(Delivery)
+                    .where(
+                        col(Delivery.id).in_(outcome.retry),
+                        col(Delivery.status) == DeliveryStatus.queued,
+                        col(Delivery.attempts) >= MAX_ATTEMPTS,
+                    )
+                    .values(status=DeliveryStatus.failed, error=error[:300])
+                    .returning(col(Delivery.id))
+                ).scalars()
+            )
         if issue is None:
-            return
+            return gave_up
         if outcome.sent:
             issue.failure_streak = 0
-        if outcome.deferred:
-            # 4xx or a busy domain: try these again later, up to MAX_ATTEMPTS each.
-            rows = (
-                session.execute(select(Delivery).where(col(Delivery.id).in_(outcome.deferred)))
-                .scalars()
-                .all()
+        if gave_up and not _gave_up_before(session, issue_id, gave_up):
+            alert_admins(  # once per issue: the first time any of its messages gives up
+                session,
+                subject=f"Messages of {issue.subject} could not be sent",
+                message=(
+                    f"{len(gave_up)} message(s) failed after {MAX_ATTEMPTS} tries "
+                    f"(last error: {outcome.last_error}). See the issue's delivery log."
+                ),
             )
-            for delivery in rows:
-                if delivery.attempts >= MAX_ATTEMPTS:
-                    delivery.status, delivery.error = DeliveryStatus.failed, "gave up after retries"
-                else:
-                    delivery.status = DeliveryStatus.queued
-            session.flush()
-        else:
-            lifecycle.finish_if_done(session, issue)
-    if outcome.deferred:
-        send_now(
-            SEND_BATCH,
-            issue_id,
-            batch,
-            delay_ms=int(get_settings().send_retry_delay_seconds * 1000),
-        )
+        lifecycle.finish_if_done(session, issue)
+    return gave_up
+
+
+def _finish(issue_id: int, batch: int, held: claims.Claim, outcome: BatchOutcome) -> None:
+    gave_up = _settle(issue_id, held, outcome)
+    if outcome.deferred or (set(outcome.retry) - set(gave_up)):
+        delay_ms = int(get_settings().send_retry_delay_seconds * 1000)
+        send_now(SEND_BATCH, issue_id, batch, delay_ms=delay_ms)
+
+
+def _gave_up_before(session: Session, issue_id: int, now_failed: list[int]) -> bool:
+    return (
+        session.execute(
+            select(Delivery.id)
+            .where(
+                col(Delivery.issue_id) == issue_id,
+                col(Delivery.status) == DeliveryStatus.failed,
+                col(Delivery.error).like("gave up after%"),
+                col(Delivery.id).notin_(now_failed),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )

@@ -40,6 +40,9 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     error: str | None = Field(default=None, max_length=300)
     claimed_at: datetime | None = None
+    # Who holds the claim: marks and lease renewals apply only with this token, so a
+    # batch that lost its claim (its lease ran out) can change nothing.
+    claim_token: str | None = Field(default=None, max_length=32)
     sent_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -52,6 +55,10 @@ class BounceReport(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20)  # hard, soft, complaint, unparsed
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
+    # A bounce of a confirmation or login mail (VERP `bounces+t<id>-…`).
+    transactional_id: int | None = Field(
+        default=None, foreign_key="transactional_email.id", ondelete="SET NULL"
+    )
     status_code: str | None = Field(default=None, max_length=20)
     detail: str | None = Field(default=None, max_length=500)
     raw: str | None = None  # kept only for unparsed reports, for a person to read; purged

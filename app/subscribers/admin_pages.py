@@ -12,6 +12,7 @@ from app.auth.deps import RequireAdmin
 from app.db import SessionDep
 from app.subscribers.importer import CsvImportError, import_csv
 from app.subscribers.models import Topic
+from app.subscribers.topics import pickable_topics
 from app.web import CsrfProtected, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -20,7 +21,7 @@ MAX_BYTES = 5_000_000
 
 
 def _page(request: Request, session: Session, status_code: int = 200, **context) -> Response:
-    topics = session.exec(select(Topic).order_by(Topic.name)).all()
+    topics = pickable_topics(session)
     context.setdefault("chosen", set())
     return render(request, "admin/import.html", status_code=status_code, topics=topics, **context)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import EmailStr, field_validator
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
@@ -17,6 +17,16 @@ class SubscriptionStatus(StrEnum):
     pending = "pending"
     active = "active"
     unsubscribed = "unsubscribed"
+
+
+class TopicStatus(StrEnum):
+    """`open` topics take signups; `hidden` ones keep their subscribers (and their
+    newsletters keep going) but leave every public page and take no signups;
+    `archived` ones are hidden and also leave the admins' pickers."""
+
+    open = "open"
+    hidden = "hidden"
+    archived = "archived"
 
 
 class TopicBase(SQLModel):
@@ -29,7 +39,12 @@ class TopicBase(SQLModel):
 class Topic(TopicBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    status: TopicStatus = Field(default=TopicStatus.open, sa_type=enum_type(TopicStatus))
     created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == TopicStatus.open
 
 
 class TopicPublic(SQLModel):
@@ -46,12 +61,19 @@ def new_subscriber_key() -> str:
 class Subscriber(SQLModel, table=True):
     """A person on the lists: the address plus only what they chose to give."""
 
+    __table_args__ = (
+        # Admins page through people newest first, optionally of one source member.
+        Index("ix_subscriber_source_member_id_id", "source_member_id", "id"),
+        # Prefix search by address on PostgreSQL (LIKE 'abc%' whatever the collation).
+        Index("ix_subscriber_email_prefix", "email", postgresql_ops={"email": "text_pattern_ops"}),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(default_factory=new_subscriber_key, max_length=32, unique=True)
     email: str = Field(max_length=320, unique=True)
     address_hmac: str = Field(max_length=64, index=True)  # joins against Suppression
     first_name: str | None = Field(default=None, max_length=80)
-    source_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    source_member_id: int | None = Field(default=None, foreign_key="member.id")
     # The nonce of the one confirmation link currently valid (links are single use).
     confirm_nonce: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
@@ -60,7 +82,13 @@ class Subscriber(SQLModel, table=True):
 class Subscription(SQLModel, table=True):
     """A subscriber on a topic; `sharing` is the consent to offers from other members."""
 
-    __table_args__ = (UniqueConstraint("subscriber_id", "topic_id"),)
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "topic_id"),
+        # The people of one topic (in one state), by subscriber id: keyset pages.
+        Index(
+            "ix_subscription_topic_id_status_subscriber_id", "topic_id", "status", "subscriber_id"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
@@ -77,6 +105,72 @@ class Suppression(SQLModel, table=True):
     address_hmac: str = Field(max_length=64, unique=True)
     reason: str = Field(max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class TopicDay(SQLModel, table=True):
+    """A daily rollup of the consent ledger: people who joined and left a topic that
+    UTC day. Integrated from the ledger by `app.subscribers.growth`, never edited by
+    hand, so the admin overview reads a few hundred rows instead of every event."""
+
+    __tablename__ = "topic_day"
+
+    topic_id: int = Field(foreign_key="topic.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    joined: int = 0
+    left: int = 0
+
+
+class LedgerRollup(SQLModel, table=True):
+    """How far into the ledger (by `seq`) each rollup has integrated."""
+
+    __tablename__ = "ledger_rollup"
+
+    name: str = Field(primary_key=True, max_length=40)
+    seq: int = 0
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class ImportJob(SQLModel, table=True):
+    """An admin's CSV import, run in chunks by a job; `report` is JSON (counts and the
+    line numbers of each kind of row) and grows as each chunk commits."""
+
+    __tablename__ = "import_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    filename: str = Field(max_length=200)
+    topic_ids: str = Field(max_length=2000)  # comma-separated
+    content: str = Field(sa_type=Text)
+    status: JobStatus = Field(default=JobStatus.queued, sa_type=enum_type(JobStatus))
+    total_rows: int = 0
+    rows_done: int = 0
+    report: str = Field(default="{}", sa_type=Text)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class ExportJob(SQLModel, table=True):
+    """A CSV export of a filtered subscriber list, built by a job for one admin."""
+
+    __tablename__ = "export_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    filters: str = Field(default="{}", max_length=2000)  # JSON of the list's filters
+    status: JobStatus = Field(default=JobStatus.queued, sa_type=enum_type(JobStatus))
+    rows: int = 0
+    content: str = Field(default="", sa_type=Text)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
 
 
 # The signup request, shared by the JSON API and the HTML forms ------------------------

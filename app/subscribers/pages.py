@@ -72,7 +72,7 @@ def subscribe_page(request: Request, session: SessionDep) -> HTMLResponse:
 @router.get("/subscribe/{topic_slug}", response_class=HTMLResponse)
 def subscribe_topic_page(request: Request, topic_slug: str, session: SessionDep) -> HTMLResponse:
     topic = session.exec(select(Topic).where(Topic.slug == topic_slug)).first()
-    if topic is None:
+    if topic is None or not topic.is_open:
         raise HTTPException(404, detail="There is no such topic.")
     context = _form_context(session, values={"topics": [topic.slug]})
     if not topic.public:  # unlisted: reachable by its link, so show it on its own page

@@ -29,6 +29,7 @@ from app.subscribers.models import (
     Suppression,
     Topic,
     TopicPublic,
+    TopicStatus,
 )
 
 PEPPER_LABEL = b"coopclub.suppression-pepper.v1"
@@ -172,8 +173,13 @@ def subscriber_from_unsubscribe_token(
 
 
 def public_topics(session: Session) -> list[Topic]:
+    """Listed topics that take signups (hidden and archived ones leave public pages)."""
     return list(
-        session.exec(select(Topic).where(col(Topic.public).is_(True)).order_by(Topic.name)).all()
+        session.exec(
+            select(Topic)
+            .where(col(Topic.public).is_(True), col(Topic.status) == TopicStatus.open)
+            .order_by(Topic.name)
+        ).all()
     )
 
 
@@ -187,10 +193,16 @@ def topic_public(session: Session, topic: Topic) -> TopicPublic:
     )
 
 
-def topics_by_slug(session: Session, slugs: list[str]) -> tuple[list[Topic], list[str]]:
-    """(topics found, slugs unknown), in the order given, without duplicates."""
+def topics_by_slug(
+    session: Session, slugs: list[str], *, open_only: bool = True
+) -> tuple[list[Topic], list[str]]:
+    """(topics found, slugs unknown), in the order given, without duplicates. Signups
+    see only open topics: a hidden or archived one is unknown to them."""
     wanted = list(dict.fromkeys(slugs))
-    found = {t.slug: t for t in session.exec(select(Topic).where(col(Topic.slug).in_(wanted)))}
+    query = select(Topic).where(col(Topic.slug).in_(wanted))
+    if open_only:
+        query = query.where(col(Topic.status) == TopicStatus.open)
+    found = {t.slug: t for t in session.exec(query)}
     return [found[s] for s in wanted if s in found], [s for s in wanted if s not in found]
 
 

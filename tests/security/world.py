@@ -107,6 +107,7 @@ def build_world() -> World:
         "slug": "member-a",
         "member_slug": "riverside",
         "topic_slug": "food",
+        "topic_id": topics["food"],
         "member_id": a.id,
         "account_id": other_staff.id,
         "key_id": target_key,
