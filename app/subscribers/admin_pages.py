@@ -10,14 +10,12 @@ from starlette.datastructures import UploadFile
 
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
-from app.subscribers.importer import CsvImportError, import_csv
+from app.subscribers.importer import MAX_FILE_BYTES, CsvImportError, import_csv
 from app.subscribers.models import Topic
 from app.subscribers.topics import pickable_topics
 from app.web import CsrfProtected, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-
-MAX_BYTES = 5_000_000
 
 
 def _page(request: Request, session: Session, status_code: int = 200, **context) -> Response:
@@ -38,8 +36,8 @@ async def import_upload(request: Request, session: SessionDep, admin: RequireAdm
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _page(request, session, 422, chosen=chosen, error="Choose a CSV file to import.")
-    raw = await upload.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
+    raw = await upload.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
         return _page(
             request,
             session,

@@ -18,6 +18,7 @@ from app.subscribers.service import InvalidAddress, normalise_email
 from app.subscribers.signup import Signup, request_subscription
 
 MAX_ROWS = 10_000
+MAX_FILE_BYTES = 5_000_000  # the upload; app/body_limits.py lets the form this far
 
 
 @dataclass
