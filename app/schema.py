@@ -13,11 +13,10 @@ from app.marketplace.models import Booking, ClickCount, Creative, Slot
 from app.members.models import Account, Member
 from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
 from app.payments.models import CreditEntry, StripeEvent
+from app.recruiting.models import RecruitCredit, RecruitingRate
 from app.sending.models import BounceReport, Delivery
 from app.sharing.models import (
     MemberMailing,
-    RecruitCredit,
-    RecruitingRate,
     SharingAgreement,
     SharingAgreementEvent,
     SharingWithdrawal,

@@ -94,6 +94,8 @@ os.environ.update(
     COOPCLUB_BASE_URL="http://testserver",
     COOPCLUB_SECRET_KEYS="test-key-old-0123456789abcdef,test-key-new-0123456789abcdef",
     COOPCLUB_MAIL_FROM="Co-op Data Club <news@club.test>",
+    # The domains newsletters are sent from; a relay signs (no key) unless a test adds one.
+    COOPCLUB_DKIM_KEYS="club.test:relay2026,club.example.org:relay2026",
 )
 if not REDIS_URL:
     os.environ.pop("COOPCLUB_REDIS_URL", None)

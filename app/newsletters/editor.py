@@ -27,6 +27,7 @@ from app.newsletters import blocks as issue_blocks
 from app.newsletters import service
 from app.newsletters.models import SLOT_KINDS, BlockKind, Issue, IssueBlock, IssueStatus, Newsletter
 from app.newsletters.render import IssueRenderError, compile_issue
+from app.sending.test_copy import send_test_copy
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -266,7 +267,7 @@ def send_test(
     if (problem := save_if_draft(request, session, issue, newsletter, form)) is not None:
         return problem
     try:
-        service.send_test(session, issue, to=admin.email)
+        send_test_copy(session, issue, to=admin.email)
     except IssueRenderError as exc:
         return redirect(f"/admin/issues/{issue_id}", f"Fix the issue first: {exc}", "error")
     return redirect(f"/admin/issues/{issue_id}", f"A test copy is on its way to {admin.email}.")

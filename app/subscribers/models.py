@@ -11,6 +11,7 @@ from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+from app.one_line_text import one_line
 
 
 class SubscriptionStatus(StrEnum):
@@ -192,9 +193,8 @@ MAX_TOPICS_PER_SIGNUP = 50
 
 
 def _reject_line_breaks(value: object) -> object:
-    items = value if isinstance(value, list) else [value]
-    if any(isinstance(item, str) and ("\r" in item or "\n" in item) for item in items):
-        raise ValueError("must not contain line breaks")
+    for item in value if isinstance(value, list) else [value]:
+        one_line(item)
     return value
 
 
@@ -203,7 +203,20 @@ class SubscribeRequest(SQLModel):
     topics: list[str] = Field(default_factory=list)
     first_name: str | None = Field(default=None, max_length=80)
     share_with_members: bool = False
-    source: str | None = Field(default=None, max_length=80, description="a member's slug")
+    form_token: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The signed form token from a member's signup snippet (its hidden "
+        "`form_token` field): attributes the signup to that member and limits it to the "
+        "snippet's topics. A server of the member's can send its API key instead.",
+    )
+    source: str | None = Field(
+        default=None,
+        max_length=80,
+        schema_extra={"json_schema_extra": {"deprecated": True}},
+        description="Ignored. A member's slug never attributes a signup: send the member's "
+        "API key (`Authorization: Bearer`) or its snippet's `form_token`.",
+    )
 
     @field_validator("*", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from app.consent.service import CONSENT_TEXTS
 from app.db import SessionDep
 from app.members.models import Member, MemberStatus
 from app.sharing.service import members_sharing_with
-from app.subscribers import abuse, preferences, signup
+from app.subscribers import abuse, embed, preferences, signup
 from app.subscribers.models import (
     Subscriber,
     SubscribeRequest,
@@ -124,6 +124,7 @@ def _handle_signup(
     member: Member | None,
     require_timestamp: bool,
     extra: dict[str, Any],
+    offered: list[Topic] | None = None,
 ) -> HTMLResponse:
     flat = {k: str(v) for k, v in form.items()}
     if abuse.looks_automated(flat, require_timestamp=require_timestamp):
@@ -133,6 +134,10 @@ def _handle_signup(
     topics: list[Topic] = []
     if data is not None:
         topics, unknown = topics_by_slug(session, data.topics)
+        if offered is not None:  # a member's form: only the topics it offers
+            offered_ids = {t.id for t in offered}
+            unknown += [t.slug for t in topics if t.id not in offered_ids]
+            topics = [t for t in topics if t.id in offered_ids]
         if unknown:
             errors["topics"] = "unknown topic: " + ", ".join(unknown)
     if errors:
@@ -183,7 +188,9 @@ def subscribe(request: Request, session: SessionDep, form: FormDep) -> HTMLRespo
 # A plain HTML form pasted on a member's site posts here cross-site: it cannot carry
 # our CSRF cookie or a fresh timestamp, so honeypot and rate limits guard it. The
 # iframe variant is served by us and carries both; a browser that withholds the
-# cookie from a third-party frame still sends the signed timestamp.
+# cookie from a third-party frame still sends the signed timestamp. Either way the
+# member's signed form token (not the slug in the URL) attributes the signup to the
+# member and limits it to the form's topics; without a token the signup is the Club's.
 
 FRAMEABLE = {"Content-Security-Policy": "frame-ancestors *"}
 
@@ -197,12 +204,37 @@ def _active_member(session: Session, slug: str) -> Member:
     return member
 
 
+def _embed_form(session: Session, member_slug: str, token: str) -> embed.EmbedForm | None:
+    if not token:
+        return None
+    try:
+        return embed.read_form_token(session, token, member_slug=member_slug)
+    except signing.InvalidToken:
+        raise HTTPException(
+            400,
+            detail="This signup form is damaged or out of date. Please tell the co-op whose "
+            "website it is on; you can also subscribe on our own signup page.",
+        ) from None
+
+
+def _embed_extra(member: Member, form: embed.EmbedForm | None, embedded: bool) -> dict[str, Any]:
+    extra: dict[str, Any] = {"member": member, "embedded": embedded, "form_token": ""}
+    if form is not None:
+        extra["topics"] = form.topics
+        extra["form_token"] = embed.form_token(form.member, form.topics)
+    return extra
+
+
 @router.get("/subscribe/embed/{member_slug}", response_class=HTMLResponse)
-def embed_page(request: Request, member_slug: str, session: SessionDep) -> HTMLResponse:
+def embed_page(
+    request: Request, member_slug: str, session: SessionDep, form_token: str = ""
+) -> HTMLResponse:
     member = _active_member(session, member_slug)
-    response = render(
-        request, "public/subscribe_embed.html", **_form_context(session, member=member)
-    )
+    form = _embed_form(session, member_slug, form_token)
+    extra = _embed_extra(member, form, embedded=True)
+    if form is not None and len(form.topics) == 1:
+        extra["values"] = {"topics": [form.topics[0].slug]}
+    response = render(request, "public/subscribe_embed.html", **_form_context(session, **extra))
     response.headers.update(FRAMEABLE)
     return response
 
@@ -212,16 +244,18 @@ def embed_subscribe(
     request: Request, member_slug: str, session: SessionDep, form: EmbedFormDep
 ) -> HTMLResponse:
     member = _active_member(session, member_slug)
+    embed_form = _embed_form(session, member_slug, str(form.get(embed.FORM_TOKEN_FIELD, "")))
     from_our_frame = bool(form.get(abuse.TIMESTAMP_FIELD))
     response = _handle_signup(
         request,
         session,
         form,
         template="public/subscribe_embed.html",
-        source=ConsentSource.embed,
-        member=member,
+        source=ConsentSource.embed if embed_form else ConsentSource.form,
+        member=embed_form.member if embed_form else None,
         require_timestamp=False,
-        extra={"member": member, "embedded": from_our_frame},
+        extra=_embed_extra(member, embed_form, from_our_frame),
+        offered=embed_form.topics if embed_form else None,
     )
     response.headers.update(FRAMEABLE)
     return response

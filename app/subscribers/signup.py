@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import signing
+from app import flows, signing
 from app.config import get_settings
 from app.consent.models import (
     ConsentAction,
@@ -24,11 +24,13 @@ from app.consent.models import (
     ConsentText,
 )
 from app.consent.service import current_text, record_consent, token_digest
+from app.mailing.message import needs_smtputf8
 from app.mailing.service import queue_transactional
+from app.mailing.transport import server_takes_utf8_addresses
 from app.members.models import Member
-from app.sharing import credits as recruiting
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.subscribers.service import (
+    InvalidAddress,
     address_hmac,
     is_suppressed,
     normalise_email,
@@ -147,6 +149,11 @@ def request_subscription(session: Session, *, signup: Signup) -> Outcome:
 
     Raises `InvalidAddress` for an unusable address (a 4xx, the same for everyone)."""
     email = normalise_email(signup.email)
+    if needs_smtputf8(email) and not server_takes_utf8_addresses(get_settings()):
+        raise InvalidAddress(
+            "our mail server cannot yet deliver to an address with characters outside "
+            "ASCII before the @: please use another address"
+        )
     outcome = Outcome()
     if is_suppressed(session, email):
         return outcome  # silently dropped: never mailed again
@@ -294,5 +301,5 @@ def confirm(session: Session, *, token: str) -> list[ConsentEvent]:
                 member=member,
             )
         )
-    recruiting.earn_for_confirmation(session, subscriber=subscriber, confirmed=confirmed)
+    flows.confirmed(session, subscriber=subscriber, events=confirmed)
     return confirmed

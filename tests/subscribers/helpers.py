@@ -29,6 +29,16 @@ def make_topics() -> dict[str, int]:
         return {t.slug: t.id for t in topics}
 
 
+def form_token(member_slug: str, topic_slugs: list[str]) -> str:
+    """The signed token of the member's signup snippet for these topics."""
+    from app.subscribers import embed
+
+    with session_scope() as session:
+        member = session.exec(select(Member).where(Member.slug == member_slug)).one()
+        topics = [session.exec(select(Topic).where(Topic.slug == s)).one() for s in topic_slugs]
+        return embed.form_token(member, topics)
+
+
 def hidden(html: str, name: str) -> str:
     match = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', html)
     assert match, f"no hidden field {name}"

@@ -230,3 +230,30 @@ def test_erasure_leaves_only_the_hmac_and_later_signups_are_dropped(client, smtp
 
     result = CliRunner().invoke(cli, ["consent", "verify"])
     assert result.exit_code == 0, result.output  # the chain survives the erasure
+
+
+def test_links_sent_before_compact_tokens_still_work_and_forgeries_do_not(
+    client, smtp, run_jobs, monkeypatch
+):
+    make_topics()
+    _subscribe(client)
+    confirm_from_mail(client, smtp, "p@example.org", run_jobs)
+    subscriber = _subscriber()
+    check = unsubscribe_token(subscriber, None).split(".")[2]
+    # An unsubscribe link in the format every newsletter carried before.
+    old = signing.sign(signing.Purpose.unsubscribe, {"s": subscriber.id, "c": check, "t": None})
+    assert client.post(f"/u/{old}").status_code == 200
+    assert set(statuses("p@example.org").values()) == {("unsubscribed", None)}
+    old_preferences = signing.sign(signing.Purpose.preferences, {"s": subscriber.id, "c": check})
+    assert client.get(f"/preferences/{old_preferences}").status_code == 200
+    # A compact token of another purpose, or with a field changed, is refused.
+    preferences = preferences_token(subscriber)
+    assert client.get(f"/u/{preferences}").status_code == 400
+    fields = unsubscribe_token(subscriber, None).split(".")
+    fields[1] = format(subscriber.id + 1, "x")
+    assert client.get("/u/" + ".".join(fields)).status_code == 400
+    # Compact links last as long as the old ones: two years, then "expired".
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3 * 365 * 24 * 3600)
+    page = client.get(f"/preferences/{preferences}")
+    assert page.status_code == 400 and "expired" in page.text
