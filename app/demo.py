@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -16,9 +15,9 @@ from app.db import utcnow
 from app.members.models import Account, Member, MemberStatus, Role
 from app.newsletters import service as newsletters
 from app.newsletters.models import BlockKind, IssueStatus, Newsletter
+from app.subscribers.confirmation import new_link
 from app.subscribers.models import Subscriber, Topic
 from app.subscribers.service import address_hmac
-from app.subscribers.signup import confirm_token
 
 DEMO_MEMBERS = [
     dict(
@@ -205,7 +204,7 @@ def seed_subscribers(
         )
         session.add(subscriber)
         session.flush()
-        digest = token_digest(confirm_token(subscriber.id, secrets.token_hex(8)))  # type: ignore[arg-type]
+        digest = token_digest(new_link(session, subscriber))
         source = ConsentSource.embed if member else ConsentSource.form
         scopes = [ConsentScope.topic] + ([ConsentScope.sharing] if shares else [])
         confirmed = []

@@ -28,6 +28,7 @@ from app.auth.deps import (
     optional_account,
 )
 from app.body_limits import BodyLimit
+from app.bounces import api as bounce_api
 from app.config import get_settings
 from app.consent import log_api as consent_log_api
 from app.marketplace import admin as marketplace_admin
@@ -271,7 +272,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         newsletter_blocks.router,
         archive.router,
         sending_pages.router,
-        sending_pages.webhooks,
+        bounce_api.router,
         marketplace_pages.router,
         marketplace_api.router,
         marketplace_admin.router,

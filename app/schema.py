@@ -22,6 +22,7 @@ from app.sharing.models import (
     SharingWithdrawal,
 )
 from app.subscribers.models import (
+    ConfirmationLink,
     ExportJob,
     ImportJob,
     LedgerRollup,
@@ -39,6 +40,7 @@ __all__ = [
     "Booking",
     "BounceReport",
     "ClickCount",
+    "ConfirmationLink",
     "ConsentCheckpoint",
     "ConsentEvent",
     "ConsentLogEntry",

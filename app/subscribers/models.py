@@ -6,7 +6,7 @@ import secrets
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import EmailStr, field_validator
+from pydantic import EmailStr, field_validator, model_validator
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -75,9 +75,21 @@ class Subscriber(SQLModel, table=True):
     address_hmac: str = Field(max_length=64, index=True)  # joins against Suppression
     first_name: str | None = Field(default=None, max_length=80)
     source_member_id: int | None = Field(default=None, foreign_key="member.id")
-    # The nonce of the one confirmation link currently valid (links are single use).
-    confirm_nonce: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConfirmationLink(SQLModel, table=True):
+    """One mailed confirmation link. What it confirms is exactly the `requested` events
+    in the consent ledger that carry its `token_digest` (bound when it was sent, never
+    added to later); `confirmed_at` makes it work once."""
+
+    __tablename__ = "confirmation_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    token_digest: str = Field(max_length=64, unique=True)  # sha256 of the mailed token
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
 
 
 class Subscription(SQLModel, table=True):
@@ -200,7 +212,7 @@ def _reject_line_breaks(value: object) -> object:
 
 class SubscribeRequest(SQLModel):
     email: EmailStr = Field(max_length=320)
-    topics: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list, description="topic slugs, at least one")
     first_name: str | None = Field(default=None, max_length=80)
     share_with_members: bool = False
     form_token: str | None = Field(
@@ -217,6 +229,14 @@ class SubscribeRequest(SQLModel):
         description="Ignored. A member's slug never attributes a signup: send the member's "
         "API key (`Authorization: Bearer`) or its snippet's `form_token`.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _topics_given(cls, data: object) -> object:
+        # A missing list is checked like an empty one: "choose at least one topic".
+        if isinstance(data, dict) and "topics" not in data:
+            return {**data, "topics": []}
+        return data
 
     @field_validator("*", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from app.consent.service import CONSENT_TEXTS
 from app.db import SessionDep
 from app.members.models import Member, MemberStatus
 from app.sharing.service import members_sharing_with
-from app.subscribers import abuse, embed, preferences, signup
+from app.subscribers import abuse, confirmation, embed, preferences, signup
 from app.subscribers.models import (
     Subscriber,
     SubscribeRequest,
@@ -265,13 +265,22 @@ def embed_subscribe(
 
 
 def _link_problem(request: Request, exc: signing.InvalidToken) -> HTMLResponse:
-    if isinstance(exc, signup.TokenUsed):
-        reason = "This link has already been used, or a newer one replaced it."
-    elif isinstance(exc, signing.ExpiredToken):
+    if isinstance(exc, signing.ExpiredToken):
         reason = "This link has expired: confirmation links last seven days."
     else:
         reason = "This link is not valid. It may have been cut short when it was copied."
     return render(request, "public/link_problem.html", status_code=400, reason=reason)
+
+
+def _link_used(request: Request, session: Session, used: confirmation.TokenUsed) -> HTMLResponse:
+    """A used link shows what its person receives now: topic names only, never the
+    address (whoever holds an old link may not be that person)."""
+    return render(
+        request,
+        "public/link_used.html",
+        topics=confirmation.subscribed_topics(session, used.subscriber),
+        preferences_token=preferences_token(used.subscriber),
+    )
 
 
 @router.post("/confirm/resend", response_class=HTMLResponse, dependencies=[CsrfProtected])
@@ -302,31 +311,33 @@ def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTML
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
     try:
-        subscriber = signup.subscriber_for_confirmation(session, token)
+        view = confirmation.open_link(session, token)
+    except confirmation.TokenUsed as used:
+        return _link_used(request, session, used)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
-    return render(
-        request,
-        "public/confirm.html",
-        topics=signup.pending_topics(session, subscriber),
-        token=token,
-    )
+    return render(request, "public/confirm.html", view=view, token=token)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse, dependencies=[CsrfProtected])
-def confirm(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+def confirm(request: Request, token: str, session: SessionDep, form: FormDep) -> HTMLResponse:
+    ticked = {int(str(v)) for v in form.getlist("sharing") if str(v).isdigit()}
     try:
-        subscriber = signup.subscriber_for_confirmation(session, token)
-        events = signup.confirm(session, token=token)
+        events = confirmation.confirm(session, token=token, sharing_topic_ids=ticked)
+    except confirmation.TokenUsed as used:
+        return _link_used(request, session, used)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
+    subscriber = confirmation.subscriber_of(session, token)
+    assert subscriber is not None  # confirm() just found them
     topic_ids = {e.topic_id for e in events if e.scope == ConsentScope.topic}
     topics = [session.get(Topic, i) for i in sorted(i for i in topic_ids if i)]
+    sharing = [session.get(Topic, e.topic_id) for e in events if e.scope == ConsentScope.sharing]
     return render(
         request,
         "public/confirmed.html",
         topics=topics,
-        sharing=any(e.scope == ConsentScope.sharing for e in events),
+        sharing=sharing,
         receipt_token=receipts.download_token([e.id for e in events]) if events else None,  # type: ignore[misc]
         preferences_token=preferences_token(subscriber),
     )

@@ -63,6 +63,30 @@ def suppress(session: Session, email: str, reason: str) -> Suppression:
     return suppression
 
 
+def lift_suppressions(session: Session, email: str) -> list[str]:
+    """Remove the suppression of `email` (under the pepper or a legacy one); returns the
+    reasons lifted. Only a confirmed double opt-in may call this
+    (app.subscribers.confirmation)."""
+    address = normalise_email(email)
+    reasons = []
+    while (found := find_suppression(session, address)) is not None:
+        reasons.append(found.reason)
+        session.delete(found)
+        session.flush()
+    return reasons
+
+
+def lock_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    """Load the subscriber with its row locked until commit (PostgreSQL; SQLite has one
+    writer anyway): every consent change of one person takes this lock first."""
+    return session.exec(
+        select(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
 # Signed links ----------------------------------------------------------------------
 # They carry the subscriber's id and a check derived from its random key, never the
 # address: a link made for an erased subscriber never opens a later one whose row

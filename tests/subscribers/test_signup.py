@@ -69,7 +69,7 @@ def test_hosted_page_signup_confirm_and_receipt(client, smtp, run_jobs):
     (mail,) = smtp.wait_for("reader@example.org")
     assert "Food co-ops" in mail.text() and "Hello Ada" in mail.text()
     assert "/confirm/" in mail.html()
-    confirmed = confirm_from_mail(client, smtp, "reader@example.org", run_jobs)
+    confirmed = confirm_from_mail(client, smtp, "reader@example.org", run_jobs, share=True)
     assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
     assert statuses("reader@example.org") == {
         "food": ("active", "active"),
@@ -77,7 +77,10 @@ def test_hosted_page_signup_confirm_and_receipt(client, smtp, run_jobs):
     }
     receipt = _receipt_round_trip(client, confirmed, run_jobs)
     assert len(receipt["services"][0]["purposes"]) == 4
-    assert any(p["thirdPartyDisclosure"] for p in receipt["services"][0]["purposes"])
+    # Member co-ops send offers through the Club and never see the address.
+    assert not any(p["thirdPartyDisclosure"] for p in receipt["services"][0]["purposes"])
+    sharing = [p for p in receipt["services"][0]["purposes"] if p["scope"] == "sharing"]
+    assert all("never see my address" in p["consentText"] for p in sharing)
 
 
 def test_embedded_plain_html_form_is_attributed_to_the_member(client, smtp, run_jobs):

@@ -1,7 +1,7 @@
 """issue blocks: removed_at, so a removed block can be put back (undo)
 
 Revision ID: adminui_block_removed_at
-Revises: recruiting_hold
+Revises: consent_links
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "adminui_block_removed_at"
-down_revision = "recruiting_hold"
+down_revision = "consent_links"
 branch_labels = None
 depends_on = None
 
