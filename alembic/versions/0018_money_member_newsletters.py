@@ -1,7 +1,7 @@
 """member newsletters by id: a member's mailings newsletter points at its member
 
 Revision ID: money_member_newsletters
-Revises: consent_links
+Revises: adminui_block_removed_at
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "money_member_newsletters"
-down_revision = "consent_links"
+down_revision = "adminui_block_removed_at"
 branch_labels = None
 depends_on = None
 
