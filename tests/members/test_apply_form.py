@@ -41,7 +41,7 @@ def test_every_problem_at_once_in_plain_words_with_input_kept(client):
     assert "Please correct these 5 things" in text
     assert "Name: keep it to 200 characters; this has 250." in text
     assert "Another co-op already uses this web address." in text
-    assert "This address already has an account." in text
+    assert "This address already belongs to a person on a member co-op" in text
     assert "Logo address: the logo must be at an https:// address" in text
     assert "Website: enter a full web address starting with https://." in text
     assert "String should" not in text and "Value error" not in text
