@@ -5,7 +5,6 @@ This is the composition root: it alone may import both `app` and `workers`.
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -22,10 +21,9 @@ def cli() -> None:
     with none set, everything runs embedded: SQLite and a file outbox under var/,
     and jobs in worker threads inside `coopclub serve`.
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    get_settings()  # a bad setting stops here, with one line naming it
+    from app.observability import configure_logging
+
+    configure_logging(get_settings())  # a bad setting stops here, with one line naming it
 
 
 @cli.command()
@@ -52,17 +50,23 @@ def serve(host: str, port: int, web_workers: int) -> None:
     settings = get_settings()
     # X-Forwarded-For is believed only from the configured proxies (none by default):
     # uvicorn then takes the client as the last address in it that is not a proxy's.
-    proxies = {
+    options: dict = {
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies,
+        # SIGTERM: stop accepting, let requests in flight finish (up to 30 s), then exit.
+        "timeout_graceful_shutdown": 30,
     }
+    if settings.log_format == "json":
+        # Our logging setup stays in place, and each request is logged once, as JSON,
+        # by app.observability (uvicorn's access line would add the client address).
+        options |= {"log_config": None, "access_log": False}
     if settings.broker_kind == "embedded":
         if web_workers != 1:
             raise click.UsageError("--workers > 1 needs COOPCLUB_REDIS_URL (a shared broker)")
         import workers  # noqa: F401  (declares the actors the in-process worker runs)
         from app.main import create_app
 
-        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, **proxies)
+        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, **options)
     else:
         uvicorn.run(
             "app.main:create_app",
@@ -70,7 +74,7 @@ def serve(host: str, port: int, web_workers: int) -> None:
             host=host,
             port=port,
             workers=web_workers,
-            **proxies,
+            **options,
         )
 
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp
 
-from app import db, jobs
+from app import db, jobs, observability
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.auth.deps import (
@@ -40,6 +40,7 @@ from app.members import dashboard as member_dashboard
 from app.members import pages as members_pages
 from app.newsletters import archive
 from app.newsletters import pages as newsletter_pages
+from app.observability import RequestObserver
 from app.payments import webhooks as payment_webhooks
 from app.security import SecurityHeaders, install_log_redaction
 from app.sending import pages as sending_pages
@@ -119,7 +120,7 @@ class ClubApp(FastAPI):
     response, the 500 page and a refused oversized body included, passes through it."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+        return RequestObserver(SecurityHeaders(BodyLimit(super().build_middleware_stack())))
 
 
 def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
@@ -249,6 +250,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
     templates.env.globals["current_account"] = account_for_template
     app.add_exception_handler(LoginRequired, login_required_response)
     for router in (
+        observability.router,
         auth_pages.router,
         auth_api.router,
         members_pages.router,
