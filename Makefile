@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint install demo bench bench-tools clean browser screenshots constraints
+.PHONY: run test lint install demo bench bench-tools clean browser screenshots spamassassin constraints
 
 # Every machine installs the same versions: constraints.txt pins them (make constraints).
 $(STAMP): pyproject.toml constraints.txt
@@ -36,6 +36,11 @@ run: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
+# Debian's SpamAssassin: the tests score every kind of message we send with it (-L).
+spamassassin:
+	@command -v spamassassin >/dev/null || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends spamassassin; }
 
 test: $(STAMP)
 	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)

@@ -250,7 +250,7 @@ def consent_new_key(path: Path, origin: str | None) -> None:
     from app.consent import log as consent_log
 
     try:
-        verifier = consent_log.generate_key_file(path, origin or consent_log.log_origin())
+        verifier = consent_log.generate_key_file(path, origin or consent_log.configured_origin())
     except FileExistsError:
         click.echo(f"{path} exists already; a log keeps its key", err=True)
         sys.exit(2)
@@ -424,14 +424,15 @@ def bounces() -> None:
 @bounces.command("import")
 @click.argument("path", type=click.Path(exists=True))
 def bounces_import(path: str) -> None:
-    """Read DSN bounces and ARF complaints from an mbox file or a Maildir folder, and
-    apply each (suppressions, consent withdrawals). Unreadable reports are stored."""
+    """Read bounces (DSN or a server's own format) and ARF complaints from an mbox
+    file or a Maildir folder, and apply each (suppressions, consent withdrawals).
+    Unreadable reports are stored without addresses."""
     import mailbox
     from collections import Counter
     from pathlib import Path
 
+    from app.bounces import service as reports
     from app.db import session_scope
-    from app.sending import bounces as reports
 
     box = mailbox.Maildir(path, create=False) if Path(path).is_dir() else mailbox.mbox(path)
     counts: Counter[str] = Counter()

@@ -28,6 +28,7 @@ from app.auth.deps import (
     optional_account,
 )
 from app.body_limits import BodyLimit
+from app.bounces import api as bounce_api
 from app.config import get_settings
 from app.consent import log_api as consent_log_api
 from app.marketplace import admin as marketplace_admin
@@ -42,6 +43,7 @@ from app.newsletters import archive
 from app.newsletters import pages as newsletter_pages
 from app.observability import RequestObserver
 from app.payments import webhooks as payment_webhooks
+from app.recruiting import pages as recruiting_pages
 from app.security import SecurityHeaders, install_log_redaction
 from app.sending import pages as sending_pages
 from app.sharing import pages as sharing_pages
@@ -264,13 +266,14 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         newsletter_pages.router,
         archive.router,
         sending_pages.router,
-        sending_pages.webhooks,
+        bounce_api.router,
         marketplace_pages.router,
         marketplace_api.router,
         marketplace_admin.router,
         payment_webhooks.router,
         sharing_pages.router,
         sharing_withdrawal.router,
+        recruiting_pages.router,
         consent_log_api.router,
     ):
         app.include_router(router)
