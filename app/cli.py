@@ -5,6 +5,7 @@ This is the composition root: it alone may import both `app` and `workers`.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -149,11 +150,25 @@ def db_grant(role: str, print_only: bool) -> None:
 @cli.command()
 def demo() -> None:
     """Seed demo member co-ops, accounts and content (safe to run again)."""
+    import dramatiq
+
+    import workers  # noqa: F401  (declares the actors the demo's emails are queued for)
     from app import demo as demo_data
+    from app import jobs
     from app.db import session_scope
 
     with session_scope() as session:
         demo_data.seed(session)
+    if get_settings().broker_kind == "embedded":
+        # No worker runs beside this command in the embedded default: deliver the demo's
+        # emails (to the outbox or SMTP) now rather than leave them to the next sweep.
+        logging.getLogger("dramatiq").setLevel(logging.WARNING)
+        worker = dramatiq.Worker(jobs.broker, worker_threads=2)
+        worker.start()
+        for queue in jobs.broker.get_declared_queues():
+            jobs.broker.join(queue)
+        worker.join()
+        worker.stop()
     click.echo("demo data is in place")
 
 
