@@ -50,13 +50,19 @@ def serve(host: str, port: int, web_workers: int) -> None:
     import uvicorn
 
     settings = get_settings()
+    # X-Forwarded-For is believed only from the configured proxies (none by default):
+    # uvicorn then takes the client as the last address in it that is not a proxy's.
+    proxies = {
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }
     if settings.broker_kind == "embedded":
         if web_workers != 1:
             raise click.UsageError("--workers > 1 needs COOPCLUB_REDIS_URL (a shared broker)")
         import workers  # noqa: F401  (declares the actors the in-process worker runs)
         from app.main import create_app
 
-        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, proxy_headers=True)
+        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, **proxies)
     else:
         uvicorn.run(
             "app.main:create_app",
@@ -64,7 +70,7 @@ def serve(host: str, port: int, web_workers: int) -> None:
             host=host,
             port=port,
             workers=web_workers,
-            proxy_headers=True,
+            **proxies,
         )
 
 
@@ -110,6 +116,26 @@ def db_upgrade(revision: str) -> None:
 
     upgrade(revision)
     click.echo(f"database is at {revision} ({get_settings().database_kind})")
+
+
+@db.command("grant")
+@click.argument("role")
+@click.option("--print", "print_only", is_flag=True, help="Print the SQL instead of running it.")
+def db_grant(role: str, print_only: bool) -> None:
+    """Give ROLE (the role the app runs as) what it needs and no more: only SELECT and
+    INSERT on the consent ledger and log, no DDL. Run it as the owner after every
+    `db upgrade` (PostgreSQL only)."""
+    from app.migrations import app_role_grants, grant_app_role
+
+    try:
+        if print_only:
+            click.echo(";\n".join(app_role_grants(role)) + ";")
+            return
+        grant_app_role(role)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(f"{role} may now run the app, and only append to the consent ledger")
 
 
 @cli.command()

@@ -6,6 +6,7 @@ broker, a file outbox), so the service runs with no servers at all.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -85,10 +86,14 @@ class Settings(BaseSettings):
     log_origin: str | None = None
     log_signing_key_path: Path | None = None
     log_sequencer_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    # Operations (docs/deploy.md)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # JSON and forms; 413 past it
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); none by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("secret_keys", mode="before")
+    @field_validator("secret_keys", "trusted_proxies", mode="before")
     @classmethod
-    def _split_keys(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -100,6 +105,18 @@ class Settings(BaseSettings):
             if len(key) < 16:
                 raise ValueError("each key must be at least 16 characters long")
         return keys
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network, e.g. 10.0.0.5 or 10.0.0.0/24"
+                ) from None
+        return proxies
 
     @field_validator("database_url")
     @classmethod
@@ -234,9 +251,9 @@ def _one_line(error: ValidationError) -> str:
     return f"{ENV_PREFIX}{str(first['loc'][0]).upper()}: {message}"
 
 
-def _embedded_secret_key(var_dir: Path) -> str:
-    """Generate a random key once into var/ and reuse it on every start."""
-    path = var_dir / "secret_key"
+def _embedded_secret(var_dir: Path, name: str) -> str:
+    """Generate a random secret once into var/NAME and reuse it on every start."""
+    path = var_dir / name
     if path.exists():
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -258,7 +275,7 @@ def load_settings(**overrides: object) -> Settings:
                 f"{ENV_PREFIX}SECRET_KEYS: required when {ENV_PREFIX}ENV=production "
                 "(comma-separated, newest last)"
             )
-        settings.secret_keys = [_embedded_secret_key(settings.var_dir)]
+        settings.secret_keys = [_embedded_secret(settings.var_dir, "secret_key")]
     return settings
 
 

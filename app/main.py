@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp
 
 from app import db, jobs
 from app.auth import api as auth_api
@@ -26,6 +27,7 @@ from app.auth.deps import (
     login_required_response,
     optional_account,
 )
+from app.body_limits import BodyLimit
 from app.config import get_settings
 from app.consent import log_api as consent_log_api
 from app.marketplace import admin as marketplace_admin
@@ -112,6 +114,14 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+class ClubApp(FastAPI):
+    """FastAPI with our own middleware outside Starlette's error middleware, so that every
+    response, the 500 page and a refused oversized body included, passes through it."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+
+
 def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
     """The web app. With `run_jobs_in_process` and no Redis configured (the embedded
     default), Dramatiq worker threads and the sweep ticker run inside this process;
@@ -132,7 +142,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
             if worker is not None:
                 worker.stop()
 
-    app = FastAPI(
+    app = ClubApp(
         title="Co-op Data Club",
         summary="An opt-in email list and newsletter marketplace owned by the co-ops that use it.",
         version="0.1.0",
@@ -142,7 +152,6 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         dependencies=[Depends(optional_account)],
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeaders)
     install_log_redaction()
 
     @app.exception_handler(StarletteHTTPException)
@@ -167,6 +176,11 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            detail = "The body must be JSON."
+            if wants_json(request):
+                return JSONResponse({"detail": detail}, status_code=400)
+            return render(request, "error.html", status_code=400, status=400, detail=detail)
         problems = [
             {
                 "field": ".".join(str(p) for p in err["loc"] if p != "body"),

@@ -111,7 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument(
+        "--rate", type=int, default=0, help="paced rate (default: half the measured rate)"
+    )
     parser.add_argument("--paced-seconds", type=int, default=20)
     args = parser.parse_args()
 
@@ -192,10 +194,9 @@ def main() -> None:
                 f"product: {load['per_s']:,.0f} req/s ({load['accepted']:,} accepted), "
                 f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms"
             )
-            log(f"paced: {args.rate} req/s for {args.paced_seconds} s")
-            steady = asyncio.run(
-                paced(port, rate=args.rate, seconds=args.paced_seconds, prefix="paced")
-            )
+            rate = args.rate or max(1, int(load["per_s"] / 2))
+            log(f"paced: {rate} req/s (half the measured rate) for {args.paced_seconds} s")
+            steady = asyncio.run(paced(port, rate=rate, seconds=args.paced_seconds, prefix="paced"))
             log(
                 f"paced: {steady['per_s']:,.0f} req/s, p50 {steady['p50_ms']:.1f} ms, "
                 f"p99 {steady['p99_ms']:.1f} ms"
@@ -223,6 +224,28 @@ def main() -> None:
                         "SELECT status, count(*) FROM transactional_email GROUP BY 1"
                     ).fetchall()
                 )
+
+                def unsequenced() -> int:
+                    return db.execute(
+                        "SELECT (SELECT count(*) FROM consent_event)"
+                        " - (SELECT count(*) FROM consent_log_entry)"
+                    ).fetchone()[0]  # type: ignore[index]
+
+                common.wait_until(lambda: unsequenced() == 0, 120, 0.5)
+                lag = db.execute(
+                    "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY"
+                    " extract(epoch FROM l.integrated_at - e.occurred_at))"
+                    " FROM consent_log_entry l JOIN consent_event e ON e.id = l.event_id"
+                ).fetchone()[0]  # type: ignore[index]
+                sequencing = {
+                    "unsequenced": unsequenced(),
+                    "lag_p50_ms": round(lag[0] * 1000, 1),
+                    "lag_p99_ms": round(lag[1] * 1000, 1),
+                }
+            log(
+                f"consent log: integration lag p50 {sequencing['lag_p50_ms']} ms, "
+                f"p99 {sequencing['lag_p99_ms']} ms; unsequenced {sequencing['unsequenced']}"
+            )
             log(
                 f"accepted {accepted:,}; subscribers {subscribers:,}; confirmations not "
                 f"delivered: {missing} (drained {drain_seconds:.0f} s after the load); {statuses}"
@@ -233,7 +256,7 @@ def main() -> None:
                     load["per_s"],
                     reference["per_s"],
                     "req/s",
-                    ">= 1,000 req/s absolute",
+                    "ratio >= 0.5 of /healthz (issue 15)",
                 )
             )
             common.write_result(
@@ -242,6 +265,8 @@ def main() -> None:
                     "reference_healthz": reference,
                     "product_subscribe": load,
                     "paced": steady,
+                    "paced_rate": rate,
+                    "sequencing": sequencing,
                     "ratio": round(load["per_s"] / reference["per_s"], 3),
                     "accepted": accepted,
                     "subscribers": subscribers,

@@ -8,9 +8,12 @@ Each test starts from empty tables. Mail goes to a real SMTP server in this proc
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,11 +59,32 @@ def _drop_postgres_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
 
 
-TEST_DATABASE_URL = (
+# On PostgreSQL the app runs as a least-privileged role, as production should
+# (docs/consent-log.md): the owner migrates and empties tables between tests; the app
+# may only SELECT and INSERT on the consent ledger, so any code that needed more fails.
+APP_ROLE = "coopclub_app"
+
+
+def _app_role_url(owner_url: str) -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(owner_url)
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+    return parsed.set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
+
+
+OWNER_DATABASE_URL = (
     _fresh_postgres_database(SERVER_DATABASE_URL)
     if SERVER_DATABASE_URL
     else f"sqlite:///{TMP / 'test.sqlite3'}"
 )
+TEST_DATABASE_URL = _app_role_url(OWNER_DATABASE_URL) if SERVER_DATABASE_URL else OWNER_DATABASE_URL
 os.environ.update(
     COOPCLUB_ENV="test",
     COOPCLUB_VAR_DIR=str(TMP / "var"),
@@ -76,14 +100,14 @@ if not REDIS_URL:
 
 # Only now may the app be imported: the broker and engine read the settings above.
 import dramatiq  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import Connection, Engine, text  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import workers  # noqa: E402, F401  (declares the actors)
 from app import jobs, ratelimit  # noqa: E402
 from app.config import get_settings  # noqa: E402
-from app.db import get_engine  # noqa: E402
-from app.migrations import upgrade  # noqa: E402
+from app.db import get_engine, make_engine  # noqa: E402
+from app.migrations import grant_app_role, upgrade  # noqa: E402
 from tests.e2e.browser import AXE_JS, CHROMIUM  # noqa: E402
 
 ON_POSTGRES = get_settings().database_kind == "postgresql"
@@ -130,11 +154,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session", autouse=True)
 def database():
     """Build the schema the only way it is ever built: by running the migrations."""
-    upgrade()
+    upgrade(url=OWNER_DATABASE_URL)
+    if ON_POSTGRES:
+        grant_app_role(APP_ROLE, url=OWNER_DATABASE_URL)
     yield get_engine()
     get_engine().dispose()
+    owner_engine().dispose()
     if ON_POSTGRES:
-        _drop_postgres_database(TEST_DATABASE_URL)
+        _drop_postgres_database(OWNER_DATABASE_URL)
 
 
 @pytest.fixture(scope="session")
@@ -171,14 +198,45 @@ def clean_state(database):
     reset_transient_state()
 
 
+@functools.cache
+def owner_engine() -> Engine:
+    """The schema owner's connection: what migrations, test cleanup and tests acting as
+    a rogue operator use (on SQLite, the same database)."""
+    return get_engine() if not ON_POSTGRES else make_engine(OWNER_DATABASE_URL)
+
+
+@contextlib.contextmanager
+def guards_lifted(conn: Connection) -> Iterator[None]:
+    """What only the schema's owner can do: lift the append-only triggers of the consent
+    ledger for the statements in the block (test cleanup, or a test's rogue operator)."""
+    if ON_POSTGRES:
+        query = "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE tgname LIKE %s"
+        names = conn.execute(text(query % "'%append_only'")).all()
+        for table, name in names:
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {name}"))
+        yield
+        for table, name in names:
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {name}"))
+        return
+    triggers = conn.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    ).all()
+    for name, _ in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _, sql in triggers:
+        conn.execute(text(sql))
+
+
 def empty_tables() -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
-    with get_engine().begin() as conn:
+    with owner_engine().begin() as conn:
         if ON_POSTGRES:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
-            for name in tables:
-                conn.execute(text(f'DELETE FROM "{name}"'))
+            with guards_lifted(conn):
+                for name in tables:
+                    conn.execute(text(f'DELETE FROM "{name}"'))
 
 
 def reset_transient_state() -> None:

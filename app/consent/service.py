@@ -1,21 +1,18 @@
 """THE one consent-change function, `record_consent`, and the versioned consent texts.
 
-Every change of consent goes through `record_consent`: it appends a ConsentEvent to
-the hash-chained ledger and changes the subscription in the same transaction (the
-caller's; services never commit). Each event's hash covers its own fields and the
-previous event's hash, so editing, removing or reordering any event breaks the chain
-from there on; `app.consent.verify` walks it.
-
-Appends are serialised so the chain cannot fork: on PostgreSQL with a transaction
-advisory lock (held until commit), on SQLite by its single writer (the engine begins
-every transaction with BEGIN IMMEDIATE). The unique `prev_hash` column refuses a fork
-even if that were bypassed. On PostgreSQL a trigger (migration 0003) refuses UPDATE
-and DELETE on the ledger and on consent texts.
+Every change of consent goes through `record_consent`: it inserts a ConsentEvent and
+changes the subscription in the same transaction (the caller's; services never commit).
+There is no lock and no read of any "head": many changes commit at once. The sequencer
+(app.consent.log) then gives each committed event its place in the public Merkle log and
+signs a checkpoint, so editing, removing or reordering any event afterwards shows
+(`app.consent.verify`, and any monitor holding an older checkpoint). On PostgreSQL the
+app's role may only SELECT and INSERT on the ledger (`coopclub db grant`), and a trigger
+(migration 0003) refuses UPDATE and DELETE even to the owner until it is lifted.
 
 Erasure and the ledger: events carry no personal data. They name the subscriber by
 `Subscriber.key`, a random opaque value with no foreign key, so erasing a person
 deletes the Subscriber row (address, first name) and their subscriptions, appends an
-`erased` event, and leaves the chain whole and verifiable. What remains cannot be
+`erased` event, and leaves the log whole and verifiable. What remains cannot be
 linked back to an address; the Suppression keeps only HMAC(pepper, address).
 """
 
@@ -25,13 +22,11 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import jobs
 from app.consent.models import (
-    GENESIS_HASH,
     ConsentAction,
     ConsentEvent,
     ConsentScope,
@@ -61,9 +56,6 @@ CONSENT_TEXTS: dict[ConsentScope, str] = {
     ),
 }
 
-# Any fixed 64-bit number: the key of the ledger's PostgreSQL advisory lock.
-LEDGER_LOCK_KEY = 0x436F6F70_4C656467  # "CoopLedg"
-
 
 def text_digest(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
@@ -77,12 +69,8 @@ def current_text(session: Session, scope: ConsentScope) -> ConsentText:
     found = session.exec(query).first()
     if found is not None:
         return found
-    # A new wording: serialised with the ledger's appends, so that two first uses of it
-    # cannot both create a version; the second sees the first's once it has the lock.
-    _lock_ledger(session)
-    found = session.exec(query).first()
-    if found is not None:
-        return found
+    # A new wording: the unique (scope, version) refuses a second version made by a
+    # concurrent first use; the loser takes the winner's.
     latest = session.exec(
         select(ConsentText.version)
         .where(ConsentText.scope == scope)
@@ -137,18 +125,6 @@ def event_hash(event: ConsentEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _lock_ledger(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
-
-
-def _ledger_head(session: Session) -> tuple[int, str]:
-    head = session.exec(
-        select(ConsentEvent.seq, ConsentEvent.hash).order_by(col(ConsentEvent.seq).desc())
-    ).first()
-    return (head[0], head[1]) if head else (0, GENESIS_HASH)
-
-
 _NEXT_STATUS = {
     ConsentAction.requested: SubscriptionStatus.pending,
     ConsentAction.confirmed: SubscriptionStatus.active,
@@ -172,10 +148,12 @@ def _apply(
         return  # sharing with one named member: app.sharing keeps that state
     if topic is None:
         raise ValueError(f"a {scope} consent needs a topic")
+    # Locked: two changes of one subscription take turns, so the later one's event has
+    # the later id (the log's order) and the row ends as its last event says.
     subscription = session.exec(
-        select(Subscription).where(
-            Subscription.subscriber_id == subscriber.id, Subscription.topic_id == topic.id
-        )
+        select(Subscription)
+        .where(Subscription.subscriber_id == subscriber.id, Subscription.topic_id == topic.id)
+        .with_for_update()
     ).first()
     status = _NEXT_STATUS[action]
     if subscription is None:
@@ -215,10 +193,8 @@ def record_consent(
     if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
         raise ValueError("a request or confirmation must record the consent text shown")
     _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic, member=member)
-    _lock_ledger(session)
-    seq, prev_hash = _ledger_head(session)
+    session.flush()  # the subscription's row lock is taken before the event gets its id
     event = ConsentEvent(
-        seq=seq + 1,
         subscriber_key=subscriber.key,
         scope=scope,
         action=action,
@@ -229,9 +205,7 @@ def record_consent(
         token_digest=token_digest,
         actor_account_id=actor_account_id,
         occurred_at=utcnow(),
-        prev_hash=prev_hash,
     )
-    event.hash = event_hash(event)
     session.add(event)
     session.flush()
     if action == ConsentAction.confirmed:
@@ -246,6 +220,6 @@ def history(session: Session, subscriber_key: str) -> list[ConsentEvent]:
         session.exec(
             select(ConsentEvent)
             .where(ConsentEvent.subscriber_key == subscriber_key)
-            .order_by(col(ConsentEvent.seq))
+            .order_by(col(ConsentEvent.id))
         ).all()
     )

@@ -24,6 +24,7 @@ from app.sending.composer import delivery_from_verp
 from app.sending.models import BounceReport, Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
 
+MAX_REPORT_BYTES = 5_000_000  # one DSN or ARF report, with the message it returns
 ADDRESS_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Return-Path")
 
 

@@ -213,7 +213,7 @@ async def bounce_webhook(
     if not x_bounce_secret or not hmac.compare_digest(x_bounce_secret, secret):
         raise HTTPException(401, "Missing or wrong X-Bounce-Secret.")
     raw = await request.body()
-    if len(raw) > 5_000_000:
+    if len(raw) > bounces.MAX_REPORT_BYTES:
         raise HTTPException(413, "A bounce report is at most 5 MB.")
     try:
         report = bounces.process(session, raw)

@@ -13,14 +13,18 @@ from app.auth.deps import RequireAdmin
 from app.db import SessionDep
 from app.members.forms import FormDep
 from app.subscribers import exports, roster
-from app.subscribers.importer import SKIP_REASONS, CsvImportError, ImportReport, start_import
+from app.subscribers.importer import (
+    MAX_FILE_BYTES,
+    SKIP_REASONS,
+    CsvImportError,
+    ImportReport,
+    start_import,
+)
 from app.subscribers.models import ExportJob, ImportJob, JobStatus, Topic
 from app.subscribers.topics import pickable_topics
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-
-MAX_BYTES = 20_000_000
 
 
 def _page(request: Request, session: Session, status_code: int = 200, **context) -> Response:
@@ -53,8 +57,8 @@ def import_upload(
 
     if not isinstance(upload, UploadFile) or not upload.filename:
         return problem(422, "Choose a CSV file to import.")
-    raw = upload.file.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
+    raw = upload.file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
         return problem(413, "The file is larger than 20 MB: split it and import the parts.")
     try:
         content = raw.decode("utf-8-sig")

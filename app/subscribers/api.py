@@ -91,6 +91,8 @@ def subscribe(
         data = SubscribeRequest.model_validate(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):  # not JSON, or not even text
         return _problem(400, "body", "The body must be JSON.")
+    except RecursionError:  # brackets nested deeper than any signup needs
+        return _problem(400, "body", "The body's JSON is nested too deeply.")
     except ValidationError as exc:
         problems = [
             {

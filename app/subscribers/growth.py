@@ -37,7 +37,7 @@ def topic_growth(
             col(ConsentEvent.topic_id).is_not(None),
             col(ConsentEvent.action).in_(JOINS | LEAVES),
         )
-        .order_by(col(ConsentEvent.seq))
+        .order_by(col(ConsentEvent.id))
     ).all()
     members: dict[int, set[str]] = {}
     counts: dict[int, list[int]] = {}

@@ -44,6 +44,7 @@ from app.subscribers.signup import Signup, request_subscription
 
 RUN_IMPORT = Job("run_import", "admin-jobs")
 MAX_ROWS = 200_000
+MAX_FILE_BYTES = 20_000_000  # the upload; app/body_limits.py lets the form this far
 CHUNK = 500
 KEEP_LINES = 1000  # line numbers kept per kind for the report; the counts are exact
 STALE = timedelta(minutes=2)  # a running import silent this long is resumed by the sweep

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from app.consent.log import log_positions
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource, ConsentText
 from app.consent.service import current_text, history, record_consent, token_digest
 from app.mailing.models import TransactionalEmail
@@ -163,13 +164,15 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     """Everything held about the person: "download my data"."""
     texts: dict[int, ConsentText] = {}
     events = []
-    for event in history(session, subscriber.key):
+    own = history(session, subscriber.key)
+    positions = log_positions(session, [e.id for e in own if e.id])
+    for event in own:
         if event.consent_text_id and event.consent_text_id not in texts:
             texts[event.consent_text_id] = session.get(ConsentText, event.consent_text_id)  # type: ignore[assignment]
         topic = session.get(Topic, event.topic_id) if event.topic_id else None
         events.append(
             {
-                "seq": event.seq,
+                "event_id": event.id,
                 "at": event.occurred_at.isoformat(),
                 "scope": str(event.scope),
                 "action": str(event.action),
@@ -178,8 +181,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
                 "consent_text_version": texts[event.consent_text_id].version
                 if event.consent_text_id
                 else None,
-                "hash": event.hash,
-                "prev_hash": event.prev_hash,
+                "log_index": positions.get(event.id),  # its leaf in the public log
             }
         )
     return {

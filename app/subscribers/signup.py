@@ -254,7 +254,7 @@ def confirm(session: Session, *, token: str) -> list[ConsentEvent]:
             ConsentEvent.subscriber_key == subscriber.key,
             ConsentEvent.action == ConsentAction.requested,
         )
-        .order_by(col(ConsentEvent.seq))
+        .order_by(col(ConsentEvent.id))
     ).all()
     subscriptions = {
         s.topic_id: s
@@ -277,7 +277,7 @@ def confirm(session: Session, *, token: str) -> list[ConsentEvent]:
             to_confirm.append(request)
     confirmed: list[ConsentEvent] = []
     # In request order, so a topic is confirmed before the sharing consent on it.
-    for request in sorted(to_confirm, key=lambda r: r.seq):
+    for request in sorted(to_confirm, key=lambda r: r.id or 0):
         topic = session.get(Topic, request.topic_id)
         member = session.get(Member, request.member_id) if request.member_id else None
         confirmed.append(

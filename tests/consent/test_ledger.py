@@ -2,19 +2,31 @@
 bad event, a removed one or a rewritten tree; on PostgreSQL the ledger and the log refuse
 edits and deletions themselves."""
 
+from datetime import UTC, datetime
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+from app import signing
 from app.cli import cli
 from app.consent import log as consent_log
+from app.consent import receipts
 from app.consent.logverify import leaf_hash
-from app.consent.models import ConsentEvent, ConsentLogEntry
+from app.consent.models import (
+    GENESIS_HASH,
+    ConsentAction,
+    ConsentEvent,
+    ConsentLogEntry,
+    ConsentScope,
+    ConsentSource,
+)
+from app.consent.service import event_hash
 from app.db import get_engine, session_scope
 from app.subscribers.models import Subscription, SubscriptionStatus
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, guards_lifted, owner_engine
 from tests.subscribers.helpers import confirm_from_mail, make_topics
 
 
@@ -45,15 +57,9 @@ LEDGER_TABLES = ("consent_event", "consent_log_entry", "consent_log_node", "cons
 
 def _edit(*statements: str) -> None:
     """What an operator with the owner's database role can do: lift the guards, edit."""
-    with get_engine().begin() as conn:
-        if ON_POSTGRES:
-            for table in LEDGER_TABLES:
-                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only"))
+    with owner_engine().begin() as conn, guards_lifted(conn):
         for sql in statements:
             conn.execute(text(sql))
-        if ON_POSTGRES:
-            for table in LEDGER_TABLES:
-                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only"))
 
 
 def _logged(index: int) -> ConsentEvent:
@@ -106,6 +112,44 @@ def test_verify_catches_a_rewritten_tree(client, smtp, run_jobs):
     assert result.exit_code == 1 and "no longer hash to the signed root" in result.output
 
 
+def test_events_from_before_the_log_keep_their_chain(client, smtp, run_jobs):
+    """A deployment upgraded from the hash chain: its old events become the first leaves,
+    and their chain is still checked."""
+    previous = GENESIS_HASH
+    with session_scope() as session:
+        for seq, action in enumerate(("requested", "confirmed", "withdrawn"), start=1):
+            event = ConsentEvent(
+                seq=seq,
+                subscriber_key="old-person",
+                scope=ConsentScope.topic,
+                action=ConsentAction(action),
+                source=ConsentSource.form,
+                occurred_at=datetime(2026, 1, seq, tzinfo=UTC),
+                prev_hash=previous,
+            )
+            event.hash = previous = event_hash(event)
+            session.add(event)
+    _some_history(client, smtp, run_jobs)
+    CliRunner().invoke(cli, ["consent", "sequence", "--full"])
+    assert _logged(0).seq == 1  # the old events lead the log, in chain order
+    assert _verify().exit_code == 0
+    # A receipt issued then (signed with the Club's secret key, quoting seq and hash)
+    # still verifies online.
+    legacy = {
+        "version": "KI-CR-v1.1.0",
+        "piiPrincipalId": "old-person",
+        "services": [{"purposes": [{"ledgerEvent": {"seq": 2, "hash": _logged(1).hash}}]}],
+    }
+    legacy["signature"] = signing.sign(
+        signing.Purpose.receipt, {"k": "receipt", "d": receipts._canonical_digest(legacy)}
+    )
+    verdict = client.post("/api/v1/receipts/verify", json=legacy).json()
+    assert verdict == {"genuine": True, "reason": "genuine and unaltered"}
+    _edit(f"UPDATE consent_event SET hash = '{'0' * 64}' WHERE seq = 2")
+    result = _verify()
+    assert result.exit_code == 1 and "(seq 2)" in result.output
+
+
 def test_events_never_sequenced_are_reported(client, smtp, run_jobs):
     _some_history(client, smtp, run_jobs)
     old = "2000-01-01 00:00:00"
@@ -134,13 +178,38 @@ def test_verify_catches_an_active_subscription_nobody_confirmed(client, smtp, ru
 
 @pytest.mark.postgres
 def test_postgres_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
+    """The app's role has no right to change the past at all; even the owner's role is
+    stopped by the append-only triggers until it lifts them."""
     _some_history(client, smtp, run_jobs)
-    for sql in (
+    edits = (
         "UPDATE consent_event SET action = 'withdrawn' WHERE id = 1",
         "DELETE FROM consent_event WHERE id = 1",
         "UPDATE consent_text SET body = 'something else'",
         "DELETE FROM consent_log_entry WHERE log_index = 1",
         "UPDATE consent_log_node SET hash = hash WHERE level = 0",
+        "DELETE FROM consent_checkpoint",
+    )
+    for sql in edits:
+        with pytest.raises(DBAPIError, match="permission denied"), get_engine().begin() as conn:
+            conn.execute(text(sql))
+        with pytest.raises(DBAPIError, match="append-only"), owner_engine().begin() as conn:
+            conn.execute(text(sql))
+    for table in LEDGER_TABLES + ("consent_text",):
+        with pytest.raises(DBAPIError, match="permission denied"), get_engine().begin() as conn:
+            conn.execute(text(f"TRUNCATE {table} CASCADE"))
+    with pytest.raises(DBAPIError, match="must be owner"), get_engine().begin() as conn:
+        conn.execute(text("ALTER TABLE consent_event DISABLE TRIGGER consent_event_append_only"))
+    assert _verify().exit_code == 0
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="the PostgreSQL guards are tested above")
+def test_sqlite_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
+    _some_history(client, smtp, run_jobs)
+    for sql in (
+        "UPDATE consent_event SET action = 'withdrawn' WHERE id = 1",
+        "DELETE FROM consent_event WHERE id = 1",
+        "UPDATE consent_text SET body = 'something else'",
+        "DELETE FROM consent_log_node",
         "DELETE FROM consent_checkpoint",
     ):
         with pytest.raises(DBAPIError, match="append-only"), get_engine().begin() as conn:
@@ -149,7 +218,7 @@ def test_postgres_refuses_to_edit_or_delete_the_ledger(client, smtp, run_jobs):
 
 
 @pytest.mark.postgres
-def test_concurrent_appends_do_not_fork_the_chain(client, smtp, run_jobs):
+def test_concurrent_appends_do_not_fork_the_log(client, smtp, run_jobs):
     from concurrent.futures import ThreadPoolExecutor
 
     make_topics()

@@ -139,7 +139,7 @@ def test_confirm_and_unsubscribe_at_once_leave_a_consistent_ledger(live_server):
                     ConsentEvent.subscriber_key == person.key,
                     ConsentEvent.scope == ConsentScope.topic,
                 )
-                .order_by(col(ConsentEvent.seq).desc())
+                .order_by(col(ConsentEvent.id).desc())
             ).first()
             assert final[subscription.status] == last.action, (person.email, subscription.status)
 

@@ -359,3 +359,23 @@ def test_an_issue_subject_with_cr_lf_is_refused_when_saved(client, smtp, run_job
     form.update(subject=INJECTED, csrf_token=hidden(editor.text, "csrf_token"))
     saved = client.post(issue_url, data=form, follow_redirects=False)
     assert saved.status_code == 422
+
+
+def test_the_500_page_carries_the_security_headers_too():
+    """Starlette answers an unhandled error from outside the ordinary middleware; ours
+    sits outside that, so the error page is as locked down as every other page."""
+    app = create_app()
+
+    @app.get("/test-only-crash")
+    def crash() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as crashing:
+        for accept in ("text/html", "application/json"):
+            response = crashing.get("/test-only-crash", headers={"accept": accept})
+            assert response.status_code == 500
+            assert "a bug" not in response.text
+            assert directives(response)["script-src"] == "'self'"
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"

@@ -163,7 +163,7 @@ def test_a_complaint_suppresses_and_withdraws_consent_in_the_ledger(client, sent
             for e in session.exec(
                 select(ConsentEvent)
                 .where(ConsentEvent.subscriber_key == key)
-                .order_by(ConsentEvent.seq)
+                .order_by(ConsentEvent.id)
             ).all()
         ]
     assert actions[-1] == ConsentAction.withdrawn

@@ -92,7 +92,7 @@ def test_embedded_plain_html_form_is_attributed_to_the_member(client, smtp, run_
     with session_scope() as session:
         subscriber = session.exec(select(Subscriber)).one()
         assert subscriber.source_member_id is not None
-        events = session.exec(select(ConsentEvent).order_by(ConsentEvent.seq)).all()
+        events = session.exec(select(ConsentEvent).order_by(ConsentEvent.id)).all()
         assert [(e.action, e.source) for e in events] == [
             ("requested", ConsentSource.embed),
             ("confirmed", ConsentSource.embed),
