@@ -17,6 +17,7 @@ import contextlib
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,6 +47,9 @@ RUN_IMPORT = Job("run_import", "admin-jobs")
 MAX_ROWS = 200_000
 MAX_FILE_BYTES = 20_000_000  # the upload; app/body_limits.py lets the form this far
 CHUNK = 500
+# A chunk also ends after this long, so its transaction (on SQLite: the one write lock
+# every request needs) is never held for more than about a second.
+CHUNK_SECONDS = 1.0
 KEEP_LINES = 1000  # line numbers kept per kind for the report; the counts are exact
 STALE = timedelta(minutes=2)  # a running import silent this long is resumed by the sweep
 
@@ -264,10 +268,11 @@ class ImportRun:
                 next(rows)
         report = ImportReport.from_json(job.report)
         done = job.rows_done
+        started = time.monotonic()
         for line, row in rows:
             _import_row(session, line=line, row=row, topics=topics, seen=self.seen, report=report)
             done += 1
-            if done - job.rows_done >= CHUNK:
+            if done - job.rows_done >= CHUNK or time.monotonic() - started > CHUNK_SECONDS:
                 break
         finished = done >= job.total_rows
         moved = session.execute(
