@@ -113,9 +113,13 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply the migrations (the only source of the schema)."""
     from app.migrations import upgrade
+    from app.rekey import rekey_addresses
 
     upgrade(revision)
     click.echo(f"database is at {revision} ({get_settings().database_kind})")
+    moved = rekey_addresses()
+    if moved:
+        click.echo(f"{moved} subscribers' address HMACs re-keyed under the suppression pepper")
 
 
 @db.command("grant")

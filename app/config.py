@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # JSON and forms; 413 past it
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); none by default.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The key of every suppression HMAC; generated once into var/ unless in production.
+    suppression_pepper: str | None = None
 
     @field_validator("secret_keys", "trusted_proxies", mode="before")
     @classmethod
@@ -117,6 +119,13 @@ class Settings(BaseSettings):
                     f"{proxy!r} is not an IP address or network, e.g. 10.0.0.5 or 10.0.0.0/24"
                 ) from None
         return proxies
+
+    @field_validator("suppression_pepper")
+    @classmethod
+    def _pepper_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("must be at least 32 characters long (e.g. openssl rand -hex 32)")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -276,6 +285,13 @@ def load_settings(**overrides: object) -> Settings:
                 "(comma-separated, newest last)"
             )
         settings.secret_keys = [_embedded_secret(settings.var_dir, "secret_key")]
+    if not settings.suppression_pepper:
+        if settings.is_production:
+            raise ConfigError(
+                f"{ENV_PREFIX}SUPPRESSION_PEPPER: required when {ENV_PREFIX}ENV=production "
+                "(at least 32 random characters; never change it, keep it with your backups)"
+            )
+        settings.suppression_pepper = _embedded_secret(settings.var_dir, "suppression_pepper")
     return settings
 
 

@@ -1,7 +1,12 @@
-"""Fixed-window rate limits, shared through Redis when configured, in-process otherwise."""
+"""Fixed-window rate limits, shared through Redis when configured, in-process otherwise.
+
+Keys are client addresses and account email addresses: Redis stores only an HMAC of
+each (under the suppression pepper), never the address itself."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 
@@ -14,8 +19,12 @@ _local_lock = threading.Lock()
 
 def hit(scope: str, key: str, *, limit: int, window_seconds: int) -> bool:
     """Count one attempt for (scope, key); True while within `limit` per window."""
+    settings = get_settings()
     window = int(time.time() // window_seconds)
-    name = f"{get_settings().redis_namespace}:app:rl:{scope}:{key}:{window}"
+    digest = hmac.new(
+        (settings.suppression_pepper or "").encode(), f"{scope}\n{key}".encode(), hashlib.sha256
+    ).hexdigest()[:32]
+    name = f"{settings.redis_namespace}:app:rl:{scope}:{digest}:{window}"
     client = jobs.redis_client()
     if client is not None:
         pipe = client.pipeline()

@@ -15,6 +15,7 @@ from app.db import utcnow
 from app.payments import credits
 from app.sharing.models import RecruitCredit, RecruitingRate
 from app.subscribers.models import Subscriber
+from app.subscribers.suppression_keys import legacy_hmacs
 
 DEFAULT_RATE = 500  # credits per recruit until an admin sets a rate
 REVERSAL_WINDOW = timedelta(days=30)
@@ -47,7 +48,13 @@ def earn_for_confirmation(
     ):
         return None
     if session.exec(
-        select(RecruitCredit.id).where(RecruitCredit.address_hmac == subscriber.address_hmac)
+        select(RecruitCredit.id).where(
+            # A credit earned before the dedicated pepper, for a person since erased and
+            # back, still carries the legacy HMAC.
+            col(RecruitCredit.address_hmac).in_(
+                [subscriber.address_hmac, *legacy_hmacs(session, subscriber.email)]
+            )
+        )
     ).first():
         return None
     amount = rate(session)

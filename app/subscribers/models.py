@@ -107,6 +107,19 @@ class Suppression(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class LegacyPepper(SQLModel, table=True):
+    """A suppression pepper from before COOPCLUB_SUPPRESSION_PEPPER (derived from a signing
+    key), sealed under the pepper, so suppressions made with it keep matching after that
+    signing key is removed (app/subscribers/suppression_keys.py)."""
+
+    __tablename__ = "legacy_pepper"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True)  # HMAC(pepper, legacy pepper)
+    sealed: str = Field(max_length=200)  # Fernet(key from the pepper), the legacy pepper
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class TopicDay(SQLModel, table=True):
     """A daily rollup of the consent ledger: people who joined and left a topic that
     UTC day. Integrated from the ledger by `app.subscribers.growth`, never edited by

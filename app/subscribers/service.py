@@ -1,12 +1,7 @@
 """What other domains rely on: addresses and suppressions, signed subscriber links,
 topic lookup, and the audience of active subscribers for the send pipeline.
 
-Suppression pepper: HMAC-SHA256(key, "coopclub.suppression-pepper.v1") for each key in
-COOPCLUB_SECRET_KEYS. New entries use the OLDEST key (the first); lookups try every
-key. Rotating keys (appending new ones) therefore keeps every suppression working;
-removing the first key from the list orphans the suppressions made under it (they can
-never be re-keyed, since the addresses are not kept). Keep the first key for as long
-as suppressions must hold.
+Address HMACs and their keys: app/subscribers/suppression_keys.py.
 """
 
 from __future__ import annotations
@@ -31,8 +26,8 @@ from app.subscribers.models import (
     TopicPublic,
     TopicStatus,
 )
+from app.subscribers.suppression_keys import address_hmac, find_suppression
 
-PEPPER_LABEL = b"coopclub.suppression-pepper.v1"
 # Long-lived on purpose: CAN-SPAM wants opt-outs to work 30+ days after a send;
 # we honour them for two years.
 PREFERENCES_MAX_AGE = 2 * 365 * 24 * 3600
@@ -52,30 +47,8 @@ def normalise_email(address: str) -> str:
     return result.normalized.lower()
 
 
-def _peppers() -> list[bytes]:
-    return [
-        hmac.new(key.encode(), PEPPER_LABEL, hashlib.sha256).digest()
-        for key in get_settings().secret_keys
-    ]
-
-
-def address_hmac(address: str) -> str:
-    """HMAC(pepper, normalised address) under the current (oldest-key) pepper."""
-    return hmac.new(_peppers()[0], address.encode(), hashlib.sha256).hexdigest()
-
-
-def _all_hmacs(address: str) -> list[str]:
-    return [hmac.new(p, address.encode(), hashlib.sha256).hexdigest() for p in _peppers()]
-
-
 def is_suppressed(session: Session, email: str) -> bool:
-    address = normalise_email(email)
-    return (
-        session.exec(
-            select(Suppression.id).where(col(Suppression.address_hmac).in_(_all_hmacs(address)))
-        ).first()
-        is not None
-    )
+    return find_suppression(session, normalise_email(email)) is not None
 
 
 def suppression_for(session: Session, email: str) -> Suppression | None:
@@ -90,9 +63,7 @@ def suppression_for(session: Session, email: str) -> Suppression | None:
 def suppress(session: Session, email: str, reason: str) -> Suppression:
     """Never mail `email` again (idempotent). Keeps only the HMAC, the date and why."""
     address = normalise_email(email)
-    found = session.exec(
-        select(Suppression).where(col(Suppression.address_hmac).in_(_all_hmacs(address)))
-    ).first()
+    found = find_suppression(session, address)
     if found is not None:
         return found
     suppression = Suppression(address_hmac=address_hmac(address), reason=reason[:40])
