@@ -73,9 +73,7 @@ def feed(slug: str, session: SessionDep) -> Response:
         entry.updated(issue.sent_at)
     # The feed changed when its latest issue went out (never "now": readers would
     # think something new arrived on every poll).
-    generator.updated(
-        max((i.sent_at for i in issues if i.sent_at), default=newsletter.created_at)
-    )
+    generator.updated(max((i.sent_at for i in issues if i.sent_at), default=newsletter.created_at))
     return Response(generator.atom_str(pretty=True), media_type="application/atom+xml")
 
 

@@ -53,11 +53,7 @@ def is_suppressed(session: Session, email: str) -> bool:
 
 def suppression_for(session: Session, email: str) -> Suppression | None:
     """The suppression holding `email` (under any key's pepper), or None."""
-    return session.exec(
-        select(Suppression).where(
-            col(Suppression.address_hmac).in_(_all_hmacs(normalise_email(email)))
-        )
-    ).first()
+    return find_suppression(session, normalise_email(email))
 
 
 def suppress(session: Session, email: str, reason: str) -> Suppression:
