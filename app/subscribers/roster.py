@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func
+from sqlalchemy import and_, exists, func, text
 from sqlmodel import Session, col, select
 
 from app.consent.models import ConsentAction, ConsentEvent
@@ -91,16 +91,29 @@ class Page:
     next_after: str | None = None  # the cursor of the next page, None on the last one
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _on_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _prefix_condition(session: Session, prefix: str) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        # Served by ix_subscriber_email_prefix (text_pattern_ops) whatever the collation.
-        return col(Subscriber.email).like(_escape_like(prefix) + "%", escape="\\")
-    # SQLite compares bytes: a range on the unique email index is the prefix.
-    return and_(col(Subscriber.email) >= prefix, col(Subscriber.email) < prefix + "\U0010ffff")
+    """Addresses starting with `prefix`, as a range over the email index. PostgreSQL
+    compares with the pattern operators its ix_subscriber_email_prefix index
+    (text_pattern_ops) serves whatever the collation, and unlike LIKE they still use
+    the index when the statement is prepared once and run with other values."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    email = col(Subscriber.email)
+    if _on_postgres(session):
+        return and_(email.op("~>=~")(prefix), email.op("~<~")(upper))
+    return and_(email >= prefix, email < upper)  # SQLite compares bytes
+
+
+def _after_email(session: Session, after: str) -> Any:
+    email = col(Subscriber.email)
+    return email.op("~>~")(after) if _on_postgres(session) else email > after
+
+
+def _email_order(session: Session) -> Any:
+    return text("subscriber.email USING ~<~") if _on_postgres(session) else col(Subscriber.email)
 
 
 def search(session: Session, filters: Filters, *, after: str = "", limit: int = PAGE_SIZE) -> Page:
@@ -115,8 +128,8 @@ def search(session: Session, filters: Filters, *, after: str = "", limit: int = 
         else:
             query = query.where(_prefix_condition(session, filters.q))
         if after:
-            query = query.where(col(Subscriber.email) > after)
-        query = query.order_by(col(Subscriber.email))
+            query = query.where(_after_email(session, after))
+        query = query.order_by(_email_order(session))
         key = "email"
     elif filters.topic_id is not None:
         # The topic's subscriptions by subscriber id, newest first, from
