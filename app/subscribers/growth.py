@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, exists, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope
@@ -41,11 +43,14 @@ def _day(value: object) -> date:
     return date.fromisoformat(str(value)[:10])  # SQLite's date() is text
 
 
-def _joins(session: Session, since: datetime) -> dict[Key, int]:
-    moment = col(ConsentEvent.occurred_at)
+def _utc_day(session: Session, column: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        moment = func.timezone("UTC", moment)  # the UTC day, whatever the server's zone
-    day = func.date(moment)
+        column = func.timezone("UTC", column)  # the UTC day, whatever the server's zone
+    return func.date(column)
+
+
+def _joins(session: Session, since: datetime) -> dict[Key, int]:
+    day = _utc_day(session, col(ConsentEvent.occurred_at))
     rows = session.exec(
         select(ConsentEvent.topic_id, day, func.count())
         .where(
@@ -60,41 +65,65 @@ def _joins(session: Session, since: datetime) -> dict[Key, int]:
 
 
 def _leaves(session: Session, since: datetime) -> dict[Key, int]:
-    """Withdrawals and erasures in the window of consents that were confirmed then."""
-    ends = session.exec(
-        select(ConsentEvent).where(
-            col(ConsentEvent.occurred_at) >= since,
-            col(ConsentEvent.scope) == ConsentScope.topic,
-            col(ConsentEvent.action).in_([ConsentAction.withdrawn, ConsentAction.erased]),
+    """Withdrawals and erasures in the window of consents that were confirmed then,
+    counted in the database (each looks up only that person's events by key)."""
+    end, before = aliased(ConsentEvent), aliased(ConsentEvent)
+    later = aliased(ConsentEvent)
+    day = _utc_day(session, end.occurred_at)
+    # A withdrawal is a leave when the person's previous event on that topic confirmed it.
+    previous = (
+        select(before.action)
+        .where(
+            before.subscriber_key == end.subscriber_key,
+            before.topic_id == end.topic_id,
+            before.scope == ConsentScope.topic,
+            before.id < end.id,
         )
+        .order_by(before.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    withdrawn = session.exec(
+        select(end.topic_id, day, func.count())
+        .where(
+            end.occurred_at >= since,
+            end.scope == ConsentScope.topic,
+            end.action == ConsentAction.withdrawn,
+            end.topic_id.is_not(None),  # type: ignore[union-attr]
+            previous == ConsentAction.confirmed,
+        )
+        .group_by(end.topic_id, day)
     ).all()
-    if not ends:
-        return {}
-    keys = {e.subscriber_key for e in ends}
-    # Those people's topic events, to know their state just before each leave.
-    by_person: dict[str, list[tuple[int, int, ConsentAction]]] = defaultdict(list)
-    for event_id, key, topic_id, action in session.exec(
-        select(
-            ConsentEvent.id, ConsentEvent.subscriber_key, ConsentEvent.topic_id, ConsentEvent.action
+    # An erasure leaves every topic whose last event before it was a confirmation.
+    erased = session.exec(
+        select(before.topic_id, day, func.count())
+        .select_from(end)
+        .join(
+            before,
+            and_(
+                before.subscriber_key == end.subscriber_key,
+                before.scope == ConsentScope.topic,
+                before.action == ConsentAction.confirmed,
+                before.topic_id.is_not(None),  # type: ignore[union-attr]
+                before.id < end.id,
+            ),
         )
         .where(
-            col(ConsentEvent.subscriber_key).in_(keys),
-            col(ConsentEvent.scope) == ConsentScope.topic,
-            col(ConsentEvent.topic_id).is_not(None),
+            end.occurred_at >= since,
+            end.action == ConsentAction.erased,
+            ~exists().where(
+                later.subscriber_key == end.subscriber_key,
+                later.topic_id == before.topic_id,
+                later.scope == ConsentScope.topic,
+                later.id > before.id,
+                later.id < end.id,
+            ),
         )
-        .order_by(col(ConsentEvent.id))
-    ).all():
-        by_person[key].append((event_id, topic_id, action))  # type: ignore[arg-type]
+        .group_by(before.topic_id, day)
+    ).all()
     leaves: dict[Key, int] = defaultdict(int)
-    for end in ends:
-        state: dict[int, ConsentAction] = {}
-        for event_id, topic_id, action in by_person[end.subscriber_key]:
-            if event_id < end.id:  # type: ignore[operator]
-                state[topic_id] = action
-        gone = [end.topic_id] if end.action == ConsentAction.withdrawn else list(state)
-        for topic_id in gone:
-            if state.get(topic_id) == ConsentAction.confirmed:  # type: ignore[arg-type]
-                leaves[(topic_id, end.occurred_at.date())] += 1  # type: ignore[index]
+    for topic_id, d, n in [*withdrawn, *erased]:
+        leaves[(topic_id, _day(d))] += int(n)  # type: ignore[index]
     return leaves
 
 
