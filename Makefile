@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint install demo bench bench-tools clean browser screenshots
+.PHONY: run test lint install demo bench bench-tools clean browser screenshots spamassassin
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ run: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
+# Debian's SpamAssassin: the tests score every kind of message we send with it (-L).
+spamassassin:
+	@command -v spamassassin >/dev/null || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends spamassassin; }
 
 test: $(STAMP)
 	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)

@@ -35,6 +35,37 @@ class SmtpConfig(BaseModel):
     timeout: float = 30.0
 
 
+class SigningDomain(BaseModel):
+    """A domain the Club signs mail for with DKIM. Without a key path a relay signs
+    for it (Postfix with OpenDKIM, a provider): it still counts for alignment."""
+
+    domain: str
+    selector: str
+    private_key_path: Path | None = None
+
+
+def parse_dkim_keys(value: str) -> list[SigningDomain]:
+    """`domain:selector:/path/key.pem` entries separated by commas; the path may be left
+    out (`domain:selector`) when a relay signs."""
+    entries = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        fields = [f.strip() for f in part.strip().split(":", 2)]
+        if len(fields) < 2 or not all(fields[:2]):
+            raise ValueError(
+                f"{part.strip()!r}: write each entry as domain:selector:/path/to/key.pem "
+                "(or domain:selector when a relay signs)"
+            )
+        path = Path(fields[2]) if len(fields) == 3 and fields[2] else None
+        if path is not None and not path.is_file():
+            raise ValueError(f"no DKIM private key at {path}")
+        entries.append(
+            SigningDomain(domain=fields[0].lower(), selector=fields[1], private_key_path=path)
+        )
+    return entries
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -76,9 +107,17 @@ class Settings(BaseSettings):
     bounce_webhook_secret: str | None = None
     soft_bounce_limit: int = Field(default=3, ge=1)
     soft_bounce_window_days: int = Field(default=14, ge=1)
+    # Recruiting credits: a recruit's credits wait this long (an erasure, hard bounce or
+    # complaint in that time cancels them); at most this many recruits earn per member
+    # per UTC day, and per member per recipient domain per UTC day (0: no cap).
+    recruiting_hold_days: int = Field(default=30, ge=0, le=365)
+    recruiting_cap_per_day: int = Field(default=50, ge=0)
+    recruiting_cap_per_domain_per_day: int = Field(default=10, ge=0)
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_path: Path | None = None
+    # More signing domains: "domain:selector:/key.pem,other.org:selector2" (see README).
+    dkim_keys: Annotated[list[SigningDomain], NoDecode] = Field(default_factory=list)
     # The consent transparency log (docs/consent-log.md): its name in every checkpoint
     # (default: BASE_URL's host + "/consent-log"), the Ed25519 key that signs checkpoints
     # and receipts (default: generated once as var/consent_log_key; required in
@@ -98,6 +137,13 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("dkim_keys", mode="before")
+    @classmethod
+    def _parse_dkim_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_dkim_keys(value)
         return value
 
     @field_validator("secret_keys")
@@ -187,6 +233,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _mail_from_signed(self) -> Settings:
+        """Transactional mail goes out From MAIL_FROM: with signing domains set, it must
+        be one of them (or below one), or every such message fails DMARC."""
+        domains = [entry.domain for entry in self.signing_domains]
+        domain = self.mail_from.rpartition("@")[2].strip(" >").lower()
+        if domains and not any(domain == d or domain.endswith("." + d) for d in domains):
+            raise ValueError(
+                f"COOPCLUB_MAIL_FROM is on {domain}, which is not among the signing domains "
+                f"({', '.join(domains)}): add it to COOPCLUB_DKIM_KEYS"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _defaults_from_var_dir(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'coopclub.sqlite3'}"
@@ -221,6 +280,22 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
+
+    @property
+    def signing_domains(self) -> list[SigningDomain]:
+        """Every domain the Club signs for: the DKIM_* trio as one entry, then DKIM_KEYS."""
+        entries = []
+        if self.dkim_selector and self.dkim_domain:
+            entries.append(
+                SigningDomain(
+                    domain=self.dkim_domain.lower(),
+                    selector=self.dkim_selector,
+                    private_key_path=self.dkim_private_key_path,
+                )
+            )
+        seen = {e.domain for e in entries}
+        entries += [e for e in self.dkim_keys if e.domain not in seen]
+        return entries
 
     @property
     def https(self) -> bool:

@@ -41,6 +41,7 @@ from app.members import pages as members_pages
 from app.newsletters import archive
 from app.newsletters import pages as newsletter_pages
 from app.payments import webhooks as payment_webhooks
+from app.recruiting import pages as recruiting_pages
 from app.security import SecurityHeaders, install_log_redaction
 from app.sending import pages as sending_pages
 from app.sharing import pages as sharing_pages
@@ -270,6 +271,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         payment_webhooks.router,
         sharing_pages.router,
         sharing_withdrawal.router,
+        recruiting_pages.router,
         consent_log_api.router,
     ):
         app.include_router(router)

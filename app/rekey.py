@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import col, select, update
 
 from app.db import session_scope
-from app.sharing.models import RecruitCredit
+from app.recruiting.models import RecruitCredit
 from app.subscribers.models import Subscriber
 from app.subscribers.suppression_keys import address_hmac, capture_legacy
 

@@ -13,16 +13,16 @@ from app.marketplace.models import Booking, ClickCount, Creative, Slot
 from app.members.models import Account, Member
 from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
 from app.payments.models import CreditEntry, StripeEvent
+from app.recruiting.models import RecruitCredit, RecruitingRate
 from app.sending.models import BounceReport, Delivery
 from app.sharing.models import (
     MemberMailing,
-    RecruitCredit,
-    RecruitingRate,
     SharingAgreement,
     SharingAgreementEvent,
     SharingWithdrawal,
 )
 from app.subscribers.models import (
+    ConfirmationLink,
     ExportJob,
     ImportJob,
     LedgerRollup,
@@ -40,6 +40,7 @@ __all__ = [
     "Booking",
     "BounceReport",
     "ClickCount",
+    "ConfirmationLink",
     "ConsentCheckpoint",
     "ConsentEvent",
     "ConsentLogEntry",

@@ -132,6 +132,23 @@ def product_env(database_url: str, namespace: str, var_dir: Path, **extra: str) 
     return env
 
 
+def dkim_key(work: Path) -> str:
+    """A fresh RSA-2048 signing key for the bench's domain; the COOPCLUB_DKIM_KEYS value."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = work / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return f"club.example.org:bench:{path}"
+
+
 def use_env(env: dict[str, str]) -> None:
     """Configure this process like the product's (for seeding through the app's code)."""
     for key in [k for k in os.environ if k.startswith("COOPCLUB_")]:

@@ -59,7 +59,14 @@ def main() -> None:
             )
             log(f"reference: {reference:,.0f} messages/s")
 
-            env = common.product_env(database_url, namespace, work, COOPCLUB_SMTP_URL=sink.url)
+            # Signed as every real deployment signs: DKIM with an RSA-2048 key.
+            env = common.product_env(
+                database_url,
+                namespace,
+                work,
+                COOPCLUB_SMTP_URL=sink.url,
+                COOPCLUB_DKIM_KEYS=common.dkim_key(work),
+            )
             common.migrate(env)
             common.use_env(env)
             (topic_id,) = common.seed_topics(1)
@@ -143,9 +150,10 @@ def sample_size(issue_id: int) -> int:
     """The size of one composed message, to compare with smtp-source's 20 KB."""
     from sqlmodel import select
 
+    from app.audiences.service import for_issue
     from app.db import session_scope
     from app.newsletters.models import Issue
-    from app.sending.batches import _composer
+    from app.sending.batches import issue_composer
     from app.sending.composer import Recipient
     from app.subscribers.models import Subscriber
     from app.subscribers.service import preferences_url, unsubscribe_url
@@ -153,7 +161,7 @@ def sample_size(issue_id: int) -> int:
     with session_scope() as session:
         issue = session.get(Issue, issue_id)
         subscriber = session.exec(select(Subscriber)).first()
-        composer = _composer(session, issue)  # type: ignore[arg-type]
+        composer = issue_composer(session, issue, for_issue(session, issue))  # type: ignore[arg-type]
         raw = composer.compose(
             Recipient(
                 delivery_id=1,
@@ -163,7 +171,7 @@ def sample_size(issue_id: int) -> int:
                 preferences_url=preferences_url(subscriber),  # type: ignore[arg-type]
             )
         )
-    return len(raw)
+    return len(raw.raw)
 
 
 if __name__ == "__main__":

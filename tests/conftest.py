@@ -13,6 +13,7 @@ import functools
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +95,8 @@ os.environ.update(
     COOPCLUB_BASE_URL="http://testserver",
     COOPCLUB_SECRET_KEYS="test-key-old-0123456789abcdef,test-key-new-0123456789abcdef",
     COOPCLUB_MAIL_FROM="Co-op Data Club <news@club.test>",
+    # The domains newsletters are sent from; a relay signs (no key) unless a test adds one.
+    COOPCLUB_DKIM_KEYS="club.test:relay2026,club.example.org:relay2026",
 )
 if not REDIS_URL:
     os.environ.pop("COOPCLUB_REDIS_URL", None)
@@ -101,6 +104,7 @@ if not REDIS_URL:
 # Only now may the app be imported: the broker and engine read the settings above.
 import dramatiq  # noqa: E402
 from sqlalchemy import Connection, Engine, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import workers  # noqa: E402, F401  (declares the actors)
@@ -230,13 +234,23 @@ def guards_lifted(conn: Connection) -> Iterator[None]:
 
 def empty_tables() -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
-    with owner_engine().begin() as conn:
-        if ON_POSTGRES:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            with guards_lifted(conn):
-                for name in tables:
-                    conn.execute(text(f'DELETE FROM "{name}"'))
+    for attempt in range(5):
+        try:
+            with owner_engine().begin() as conn:
+                if ON_POSTGRES:
+                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                else:
+                    with guards_lifted(conn):
+                        for name in tables:
+                            conn.execute(text(f'DELETE FROM "{name}"'))
+            return
+        except OperationalError:
+            # A job the test left running (a send, the consent log's sequencer) can hold
+            # a lock TRUNCATE needs while waiting for one TRUNCATE took: PostgreSQL breaks
+            # the deadlock by failing one side; when that is us, try again.
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 def reset_transient_state() -> None:

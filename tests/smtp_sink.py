@@ -49,12 +49,17 @@ class Handler:
     # Real servers (Postfix, Exim, the big providers) announce RFC 2920 PIPELINING, so
     # the sink does too; a test may turn it off to exercise the one-by-one exchange.
     pipelining: bool = True
+    # Postfix (3.0+) and the big providers announce RFC 6531 SMTPUTF8; a test may turn
+    # it off (then restart the sink, so clients see the new EHLO) to play an old server.
+    smtputf8: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         session.host_name = hostname
         if self.pipelining:
             responses.insert(1, "250-PIPELINING")
+        if not self.smtputf8:
+            responses = [r for r in responses if "SMTPUTF8" not in r]
         with self.lock:
             self.sessions += 1
             session.sink_id = self.sessions
@@ -96,7 +101,9 @@ class SmtpSink:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+        )
         self.controller.start()
 
     def stop(self) -> None:

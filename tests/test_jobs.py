@@ -122,3 +122,14 @@ def test_a_worker_process_knows_every_sweep():
     import app.main  # noqa: F401  (everything the web app loads)
 
     assert set(jobs.registered_sweeps()) - {"test-failing", "test-fine"} <= registered
+
+
+def test_a_savepoint_released_before_the_commit_sends_nothing_yet(run_jobs):
+    with session_scope() as session:
+        jobs.enqueue(session, RECORD, "before the savepoint")
+        with session.begin_nested():  # releasing it fires after_commit too
+            jobs.enqueue(session, RECORD, "inside the savepoint")
+        run_jobs()
+        assert RECORDED == []  # nothing leaves before the real commit
+    run_jobs()
+    assert sorted(RECORDED) == ["before the savepoint", "inside the savepoint"]

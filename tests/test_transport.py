@@ -5,8 +5,9 @@ from email import message_from_bytes
 
 import pytest
 
-from app.config import parse_smtp_url
-from app.mailing.message import build_message
+from app.config import get_settings, parse_smtp_url
+from app.mailing.body import EncodedBody
+from app.mailing.message import MessageBuilder
 from app.mailing.transport import (
     OutboxTransport,
     PermanentDeliveryError,
@@ -15,14 +16,21 @@ from app.mailing.transport import (
 )
 
 
+def _builder(subject: str) -> MessageBuilder:
+    return MessageBuilder(
+        settings=get_settings(),
+        sender_name="Club",
+        sender_address="news@club.test",
+        subject=subject,
+        html=EncodedBody.fixed(f"<p>{subject}</p>", html=True),
+        text=EncodedBody.fixed(subject, html=False),
+        feedback_id="test:transactional:coopclub",
+    )
+
+
 def _message(to: str, n: int = 0) -> bytes:
-    return build_message(
-        mail_from="Club <news@club.test>",
-        to=to,
-        subject=f"Hello {n}",
-        html=f"<p>Hello {n}</p>",
-        text=f"Hello {n}",
-    ).as_bytes()
+    built = _builder(f"Hello {n}").build(to=to, seed=f"test:{n}", return_path="b@club.test")
+    return built.raw
 
 
 def test_many_messages_over_one_connection(smtp):
@@ -100,13 +108,7 @@ def test_outbox_writes_one_eml_per_message(tmp_path):
 
 def test_header_injection_is_refused():
     with pytest.raises(ValueError):
-        build_message(
-            mail_from="n@club.test",
-            to="a@example.org",
-            subject="Hi\r\nBcc: victim@example.org",
-            html="x",
-            text="x",
-        )
+        _builder("Hi\r\nBcc: victim@example.org")
 
 
 def test_smtp_login_failure_is_permanent(smtp):

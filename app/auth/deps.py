@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlmodel import Session
 
 from app import signing
 from app.auth import service
@@ -194,6 +195,14 @@ def api_member(request: Request, session: SessionDep) -> MemberPrincipal:
 
 
 ApiMember = Annotated[MemberPrincipal, Depends(api_member)]
+
+
+def optional_api_member(request: Request, session: Session) -> MemberPrincipal | None:
+    """For a public route that a member may also call with its key (signup attribution):
+    None without an `Authorization` header; a key that is sent must be valid (401)."""
+    if not request.headers.get("authorization"):
+        return None
+    return api_member(request, session)
 
 
 def account_for_template(request: Request) -> AccountView | None:

@@ -29,6 +29,8 @@ class ConsentAction(StrEnum):
     confirmed = "confirmed"
     withdrawn = "withdrawn"
     erased = "erased"
+    # A suppression of the address was lifted by a confirmed double opt-in.
+    lifted = "lifted"
 
 
 class ConsentSource(StrEnum):

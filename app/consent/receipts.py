@@ -92,7 +92,8 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
         purposes.append(
             {
                 "purpose": (
-                    f"Offers from other member co-ops on the topic “{topic.name}”"
+                    f"Offers from other member co-ops on the topic “{topic.name}”, sent "
+                    "by the Club (the member co-ops never see the address)"
                     if sharing and topic
                     else f"Newsletters on the topic “{topic.name}”"
                     if topic
@@ -103,10 +104,10 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
                 "piiCategory": ["email address", "first name (if given)"],
                 "primaryPurpose": not sharing,
                 "termination": "until withdrawn, from the link in every email",
-                "thirdPartyDisclosure": sharing,
-                "thirdPartyName": "member co-ops of the Club under a sharing agreement"
-                if sharing
-                else None,
+                # Sharing lets member co-ops send offers through the Club; the address
+                # itself is never disclosed to them.
+                "thirdPartyDisclosure": False,
+                "thirdPartyName": None,
                 "topic": topic.slug if topic else None,
                 "scope": str(event.scope),
                 "collectedFor": member.slug if member else None,

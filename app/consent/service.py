@@ -42,14 +42,15 @@ from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus,
 CONSENT_TEXTS: dict[ConsentScope, str] = {
     ConsentScope.topic: (
         "I want to receive the Co-op Data Club newsletters on the topics I ticked. "
-        "The Club keeps my email address (and my first name, if I gave it) only to send "
-        "them, never sells it, and I can unsubscribe, download my data or erase myself "
-        "at any time from the link in every email."
+        "They carry sponsored blocks from member co-ops, clearly labelled as sponsored in "
+        "each email. The Club keeps my email address (and my first name, if I gave it) "
+        "only to send them, never sells it, and I can unsubscribe, download my data or "
+        "erase myself at any time from the link in every email."
     ),
     ConsentScope.sharing: (
-        "Also let other member co-ops of the Club send me offers on these topics. "
-        "They receive my address only under a sharing agreement with the Club, and "
-        "withdrawing this consent stops them too."
+        "Also let other member co-ops of the Club send me offers on these topics. The "
+        "Club sends their offers for them: they never see my address. Withdrawing this "
+        "consent, from the link in every email, stops all of them."
     ),
     ConsentScope.sponsored: (
         "I agree that the Club's newsletters may carry sponsored blocks from member co-ops."
@@ -142,8 +143,10 @@ def _apply(
     member: Member | None,
 ) -> None:
     """Change the subscription the event is about, so state and ledger never disagree."""
-    if action == ConsentAction.erased or scope == ConsentScope.sponsored:
-        return  # erasure deletes the rows itself; sponsored consent has no state yet
+    if action in (ConsentAction.erased, ConsentAction.lifted) or scope == ConsentScope.sponsored:
+        # Erasure deletes the rows itself; a lifted suppression is not a subscription;
+        # sponsored consent has no state yet.
+        return
     if scope == ConsentScope.sharing and topic is None and member is not None:
         return  # sharing with one named member: app.sharing keeps that state
     if topic is None:
@@ -192,6 +195,9 @@ def record_consent(
         raise ValueError("a change by an admin (and only that) names the admin")
     if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
         raise ValueError("a request or confirmation must record the consent text shown")
+    # The person's row first, then the ledger: one order for every consent change, and
+    # callers that decided on state they read after taking this lock stay right.
+    session.execute(select(Subscriber.id).where(Subscriber.id == subscriber.id).with_for_update())
     _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic, member=member)
     session.flush()  # the subscription's row lock is taken before the event gets its id
     event = ConsentEvent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import LargeBinary
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
@@ -26,6 +27,8 @@ class TransactionalEmail(SQLModel, table=True):
     subject: str = Field(max_length=300)
     html: str
     text: str
+    # The finished message, when it was built at queueing (a test copy of an issue).
+    raw: bytes | None = Field(default=None, sa_type=LargeBinary)
     status: TransactionalStatus = Field(
         default=TransactionalStatus.queued, sa_type=enum_type(TransactionalStatus), index=True
     )

@@ -8,8 +8,10 @@ sends it and records the outcome; the sweep re-enqueues anything left behind.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -18,7 +20,14 @@ from sqlmodel import Session, col, delete, select
 from app.config import get_settings
 from app.db import utcnow
 from app.jobs import Job, enqueue, register_sweep
-from app.mailing.message import build_message
+from app.mailing.body import EncodedBody
+from app.mailing.message import (
+    AddressError,
+    MessageBuilder,
+    Outgoing,
+    needs_smtputf8,
+    wire_address,
+)
 from app.mailing.models import TransactionalEmail, TransactionalStatus
 from app.mailing.templates import render_email
 from app.mailing.transport import (
@@ -27,6 +36,7 @@ from app.mailing.transport import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from app.mailing.verp import transactional_verp_address
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +60,24 @@ def queue_transactional(
 
 
 def queue_prepared(
-    session: Session, *, kind: str, to: str, subject: str, html: str, text: str
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    html: str,
+    text: str,
+    build: Callable[[TransactionalEmail], bytes] | None = None,
 ) -> TransactionalEmail:
-    """Queue an already rendered message (a test copy of an issue, for one)."""
+    """Queue an already rendered message. `build`, given the stored row (its id names
+    the message), returns the finished message to send as it is (a test copy of an
+    issue, built by the send pipeline's own composer)."""
     email = TransactionalEmail(kind=kind, to_address=to, subject=subject, html=html, text=text)
     session.add(email)
     session.flush()
+    if build is not None:
+        email.raw = build(email)
+        session.flush()
     enqueue(session, DELIVER_TRANSACTIONAL, email.id)
     return email
 
@@ -94,19 +116,44 @@ class Outcome:
         return isinstance(self.error, TransientDeliveryError)
 
 
+def build_transactional(email: TransactionalEmail) -> Outgoing:
+    """The message for a stored transactional email, through the one message builder:
+    signed, with a VERP return path and `Auto-Submitted: auto-generated`."""
+    settings = get_settings()
+    sender_name, sender_address = parseaddr(settings.mail_from)
+    builder = MessageBuilder(
+        settings=settings,
+        sender_name=sender_name,
+        sender_address=sender_address,
+        subject=email.subject,
+        html=EncodedBody.fixed(email.html, html=True),
+        text=EncodedBody.fixed(email.text, html=False),
+        feedback_id=f"{email.kind}:transactional:coopclub",
+    )
+    return builder.build(
+        to=email.to_address,
+        seed=f"transactional:{email.id}",
+        return_path=transactional_verp_address(email.id or 0, settings),
+    )
+
+
 def send_claimed(email: TransactionalEmail, transport: MailTransport) -> Outcome:
     """Send a claimed email, outside any transaction (SMTP can be slow)."""
-    settings = get_settings()
-    message = build_message(
-        mail_from=settings.mail_from,
-        to=email.to_address,
-        subject=email.subject,
-        html=email.html,
-        text=email.text,
-        headers={"Auto-Submitted": "auto-generated"},
-    )
     try:
-        transport.send(message.as_bytes(), mail_from=settings.mail_from, rcpt_to=[email.to_address])
+        if email.raw is not None:  # built when it was queued (a test copy of an issue)
+            rcpt, smtputf8 = wire_address(email.to_address), needs_smtputf8(email.to_address)
+            mail_from = transactional_verp_address(email.id or 0, get_settings())
+            transport.send(email.raw, mail_from=mail_from, rcpt_to=[rcpt], smtputf8=smtputf8)
+        else:
+            message = build_transactional(email)
+            transport.send(
+                message.raw,
+                mail_from=message.mail_from,
+                rcpt_to=[message.rcpt_to],
+                smtputf8=message.smtputf8,
+            )
+    except AddressError as exc:
+        return Outcome(sent=False, error=PermanentDeliveryError(str(exc)))
     except DeliveryError as exc:
         return Outcome(sent=False, error=exc)
     return Outcome(sent=True)

@@ -12,6 +12,7 @@ import re
 import smtplib
 import ssl
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,10 +35,29 @@ class PermanentDeliveryError(DeliveryError):
     """The server refused this message or recipient for good (5xx)."""
 
 
+class UnsupportedAddressError(PermanentDeliveryError):
+    """Our own mail server cannot take this address (a non-ASCII local part without
+    SMTPUTF8): nothing is wrong with the mailbox, so it is not a bounce."""
+
+
+SMTPUTF8_MISSING = (
+    "the mail server does not announce SMTPUTF8, which an address with characters "
+    "outside ASCII before the @ needs"
+)
+
+
 class MailTransport(Protocol):
     name: str
 
-    def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str]) -> None: ...
+    def send(
+        self, message: bytes, *, mail_from: str, rcpt_to: list[str], smtputf8: bool = False
+    ) -> None:
+        """Hand over one message; `smtputf8` when an address or header needs RFC 6531."""
+        ...
+
+    def supports_smtputf8(self) -> bool:
+        """Whether a non-ASCII local part can be delivered at all."""
+        ...
 
     def probe(self) -> None:
         """Raise TransientDeliveryError unless a message could be handed over now."""
@@ -82,11 +102,17 @@ class SmtpTransport:
         self.connections_opened += 1
         return connection
 
-    def _send_once(self, message: bytes, mail_from: str, rcpt_to: list[str]) -> None:
+    def _send_once(
+        self, message: bytes, mail_from: str, rcpt_to: list[str], smtputf8: bool
+    ) -> None:
         if self._connection is None:
             self._connection = self._connect()
         connection = self._connection
-        if connection.has_extn("pipelining") and all(a.isascii() for a in [mail_from, *rcpt_to]):
+        if smtputf8:
+            if not connection.has_extn("smtputf8"):
+                raise UnsupportedAddressError(SMTPUTF8_MISSING)
+            refused = connection.sendmail(mail_from, rcpt_to, message, mail_options=["SMTPUTF8"])
+        elif connection.has_extn("pipelining"):
             refused = _pipelined_sendmail(connection, mail_from, rcpt_to, message)
         else:
             refused = connection.sendmail(mail_from, rcpt_to, message)
@@ -95,10 +121,13 @@ class SmtpTransport:
             error = PermanentDeliveryError if code >= 500 else TransientDeliveryError
             raise error(f"recipient refused: {code} {text!r}", code=code)
 
-    def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str]) -> None:
+    def send(
+        self, message: bytes, *, mail_from: str, rcpt_to: list[str], smtputf8: bool = False
+    ) -> None:
+        smtputf8 = smtputf8 or not all(a.isascii() for a in [mail_from, *rcpt_to])
         for attempt in (1, 2):
             try:
-                self._send_once(message, mail_from, rcpt_to)
+                self._send_once(message, mail_from, rcpt_to, smtputf8)
                 return
             except (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError) as exc:
                 # The server closed a reused connection; open a fresh one and try once more.
@@ -119,6 +148,11 @@ class SmtpTransport:
                 self._reset()
                 error = PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError
                 raise error(f"{exc.smtp_code} {exc.smtp_error!r}", code=exc.smtp_code) from exc
+
+    def supports_smtputf8(self) -> bool:
+        if self._connection is None:
+            self._connection = self._connect()
+        return bool(self._connection.has_extn("smtputf8"))
 
     def probe(self) -> None:
         self._drop()
@@ -188,7 +222,8 @@ def _pipelined_sendmail(
     if code != 354:
         fail()
         raise smtplib.SMTPDataError(code, text)
-    body = LEADING_DOT.sub(b"..", message)
+    # Dot-stuffing (RFC 5321 4.5.2); most messages have no line starting with a dot.
+    body = LEADING_DOT.sub(b"..", message) if b"\n." in message or message[:1] == b"." else message
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     connection.send(body + b".\r\n")
@@ -210,7 +245,9 @@ class OutboxTransport:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def send(self, message: bytes, *, mail_from: str, rcpt_to: list[str]) -> None:
+    def send(
+        self, message: bytes, *, mail_from: str, rcpt_to: list[str], smtputf8: bool = False
+    ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         envelope = f"X-Envelope-From: {mail_from}\r\nX-Envelope-To: {', '.join(rcpt_to)}\r\n"
@@ -218,6 +255,9 @@ class OutboxTransport:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(envelope.encode() + message)
         tmp.rename(path)  # readers never see half a message
+
+    def supports_smtputf8(self) -> bool:
+        return True  # a file takes any address
 
     def probe(self) -> None:
         try:
@@ -236,6 +276,37 @@ def make_transport(settings: Settings) -> MailTransport:
 
 
 _local = threading.local()
+
+# Whether the configured server announces SMTPUTF8, asked at most once per interval.
+_SMTPUTF8_RECHECK_SECONDS = 300.0
+_smtputf8_answers: dict[str, tuple[float, bool]] = {}
+
+
+def server_takes_utf8_addresses(settings: Settings) -> bool:
+    """Whether mail to a non-ASCII local part can be handed over at all (the server
+    announces SMTPUTF8; the outbox takes anything). Asked before accepting such an
+    address at signup. An unreachable server counts as able: the mail then waits in
+    the queue like any other, rather than the signup being refused for an outage."""
+    if settings.smtp_url is None:
+        return True
+    now = time.monotonic()
+    known = _smtputf8_answers.get(settings.smtp_url)
+    if known is not None and now - known[0] < _SMTPUTF8_RECHECK_SECONDS:
+        return known[1]
+    transport = SmtpTransport(settings.smtp)  # type: ignore[arg-type]
+    try:
+        answer = transport.supports_smtputf8()
+    except DeliveryError:
+        return True
+    finally:
+        transport.close()
+    _smtputf8_answers[settings.smtp_url] = (now, answer)
+    return answer
+
+
+def forget_server_answers() -> None:
+    """Ask the server again next time (its configuration changed)."""
+    _smtputf8_answers.clear()
 
 
 def thread_transport(settings: Settings) -> MailTransport:

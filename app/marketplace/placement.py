@@ -47,9 +47,12 @@ def placed_creative(member: Member, creative: Creative) -> PlacedCreative:
     )
 
 
-def creatives_for_issue(session: Session, issue: Issue) -> dict[int, PlacedCreative]:
+def creatives_for_issue(
+    session: Session, issue: Issue, *, place: bool = True
+) -> dict[int, PlacedCreative]:
     """Approved (or already placed) creatives by block position; approved bookings become
-    placed. Call it when the issue starts sending, then compile with the result."""
+    placed. Call it when the issue starts sending, then compile with the result. With
+    `place=False` (a test copy) the bookings stay as they are."""
     rows = session.exec(
         select(Booking, Creative, Slot, Member)
         .join(Creative, col(Creative.booking_id) == col(Booking.id))
@@ -62,7 +65,7 @@ def creatives_for_issue(session: Session, issue: Issue) -> dict[int, PlacedCreat
     ).all()
     placed: dict[int, PlacedCreative] = {}
     for booking, creative, slot, member in rows:
-        if booking.status == BookingStatus.approved:
+        if place and booking.status == BookingStatus.approved:
             states.move(booking, BookingStatus.placed)
         placed[slot.position] = placed_creative(member, creative)
     session.flush()

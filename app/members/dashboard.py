@@ -14,34 +14,16 @@ from fastapi.responses import HTMLResponse, Response
 from app.auth import service as auth_service
 from app.auth.deps import MemberContext, MemberOwner, MemberStaff
 from app.auth.models import ApiKey
-from app.config import get_settings
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
 from app.members import service
 from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, profile_values, validate
-from app.members.models import MemberProfile, Role
+from app.members.models import Member, MemberProfile, Role
+from app.subscribers import embed
 from app.subscribers.service import member_topic_counts
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(prefix="/member", include_in_schema=False)
-
-
-def embed_snippets(slug: str) -> dict[str, str]:
-    """The signup form a member pastes into its website (served by the subscribe domain)."""
-    url = f"{get_settings().base_url}/subscribe/embed/{slug}"
-    return {
-        "form": (
-            f'<form action="{url}" method="post">\n'
-            '  <label for="coopclub-email">Email address</label>\n'
-            '  <input type="email" id="coopclub-email" name="email" required>\n'
-            '  <button type="submit">Subscribe</button>\n'
-            "</form>"
-        ),
-        "iframe": (
-            f'<iframe src="{url}" title="Subscribe" width="100%" height="360" '
-            'style="border:0"></iframe>'
-        ),
-    }
 
 
 def show_dashboard(
@@ -64,10 +46,20 @@ def show_dashboard(
         is_owner=context.is_owner,
         staff=service.staff(session, member_id=member.id),  # type: ignore[arg-type]
         keys=auth_service.member_keys(session, member_id=member.id),  # type: ignore[arg-type]
-        embed=embed_snippets(member.slug),
+        **_embed_context(request, session, member),
         topics=member_topic_counts(session, member.id),  # type: ignore[arg-type]
         **extra,
     )
+
+
+def _embed_context(request: Request, session: SessionDep, member: Member) -> dict[str, Any]:
+    """The snippets for the topics the member ticked (`?embed_topics=…`, several allowed);
+    by default every topic it may offer, so visitors choose among them."""
+    offerable = embed.offerable_topics(session, member)
+    chosen = set(request.query_params.getlist("embed_topics"))
+    topics = [t for t in offerable if t.slug in chosen] or offerable
+    snippets = embed.embed_snippets(embed.EmbedForm(member, topics)) if topics else None
+    return {"embed": snippets, "embed_offerable": offerable, "embed_chosen": topics}
 
 
 @router.get("", response_class=HTMLResponse)

@@ -10,6 +10,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+from app.one_line_text import one_line
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
@@ -86,7 +87,7 @@ class MemberProfile(SQLModel):
     @field_validator("name", mode="before")
     @classmethod
     def _strip_name(cls, value: object) -> object:
-        return value.strip() if isinstance(value, str) else value
+        return one_line(value.strip() if isinstance(value, str) else value)
 
     @field_validator("website", "description", "kind", "region", "logo_url", mode="before")
     @classmethod
@@ -105,6 +106,11 @@ class MemberApplication(MemberProfile):
     slug: str = Field(max_length=80)
     owner_email: str = Field(max_length=320)
     owner_name: str = Field(default="", max_length=120)
+
+    @field_validator("owner_name", mode="before")
+    @classmethod
+    def _one_line_name(cls, value: object) -> object:
+        return one_line(value)
 
     @field_validator("slug", mode="before")
     @classmethod

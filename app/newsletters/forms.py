@@ -8,7 +8,10 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from app.config import get_settings
+from app.mailing.alignment import alignment_problem
 from app.newsletters.models import Newsletter, NewsletterBase
+from app.one_line_text import one_line
 from app.payments.money import parse_price
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -22,6 +25,7 @@ class NewsletterForm(NewsletterBase):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("this cannot be empty")
+        one_line(value)
         return value.strip()
 
     @field_validator("slug")
@@ -71,11 +75,15 @@ def read_newsletter_form(
     values = form.model_dump()
     if not values.get("sender_address"):
         return values, {"sender_address": "give the address the newsletter is sent from"}
+    errors = {}
+    problem = alignment_problem(str(values["sender_address"]), get_settings())
+    if problem:
+        errors["sender_address"] = problem
     clash = session.exec(
         select(Newsletter.id).where(
             Newsletter.slug == values["slug"], col(Newsletter.id) != (newsletter_id or -1)
         )
     ).first()
     if clash is not None:
-        return values, {"slug": "another newsletter already uses this slug"}
-    return values, {}
+        errors["slug"] = "another newsletter already uses this slug"
+    return values, errors

@@ -23,6 +23,7 @@ from app.newsletters.models import (
     NewsletterBase,
 )
 from app.newsletters.render import IssueRenderError, compile_issue
+from app.sending.test_copy import send_test_copy
 from app.subscribers.models import Topic
 from app.web import CsrfProtected, redirect, render
 
@@ -375,7 +376,7 @@ def move_block(
 def send_test(issue_id: int, session: SessionDep, admin: RequireAdmin) -> Response:
     issue, _ = _issue(session, issue_id)
     try:
-        service.send_test(session, issue, to=admin.email)
+        send_test_copy(session, issue, to=admin.email)
     except IssueRenderError as exc:
         return redirect(f"/admin/issues/{issue_id}", f"Fix the issue first: {exc}", "error")
     return redirect(f"/admin/issues/{issue_id}", f"A test copy is on its way to {admin.email}.")

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.db import utcnow
-from app.mailing.service import queue_prepared
+from app.mailing.alignment import alignment_problem
 from app.mailing.templates import fill
 from app.newsletters.models import (
     SLOT_KINDS,
@@ -29,6 +29,7 @@ from app.newsletters.models import (
     NewsletterTopic,
 )
 from app.newsletters.render import BlockProblem, IssueRenderError, PlacedCreative, compile_issue
+from app.one_line_text import PROBLEM, has_control_characters
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Suppression, Topic
 
 
@@ -104,6 +105,9 @@ def save_newsletter(
     ).first()
     if clash is not None:
         raise NewsletterError("another newsletter already uses this slug", field="slug")
+    problem = alignment_problem(newsletter.sender_address, get_settings())
+    if problem:
+        raise NewsletterError(problem, field="sender_address")
     session.add(newsletter)
     session.flush()
     set_topics(session, newsletter, topic_ids)
@@ -151,8 +155,8 @@ def _check_subject(subject: str, preheader: str = "") -> None:
     if not subject.strip():
         raise NewsletterError("give the issue a subject", field="subject")
     for name, value in (("subject", subject), ("preheader", preheader)):
-        if "\r" in value or "\n" in value:
-            raise NewsletterError(f"the {name} must be one line (no line breaks)", field=name)
+        if has_control_characters(value):
+            raise NewsletterError(f"the {name} {PROBLEM}", field=name)
 
 
 def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> Issue:
@@ -291,13 +295,6 @@ def preview(session: Session, issue: Issue) -> tuple[str, str]:
         else compile_for(session, issue)
     )
     return fill(html, text, postal_address=get_settings().postal_address, **SAMPLE_PERSON)
-
-
-def send_test(session: Session, issue: Issue, *, to: str) -> None:
-    html, text = preview(session, issue)
-    queue_prepared(
-        session, kind="issue-test", to=to, subject=f"[Test] {issue.subject}", html=html, text=text
-    )
 
 
 def parse_schedule(when: str, timezone: str) -> datetime:

@@ -15,23 +15,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from gettext import ngettext
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from app.audiences.service import IssueAudience, for_issue, stop_sharing_url
+from app import flows
+from app.audiences.service import IssueAudience, Reason, for_issue, stop_sharing_url
 from app.config import get_settings
 from app.db import session_scope
 from app.jobs import send_now, worker_stopping
-from app.mailing.message import sender_domain
-from app.mailing.transport import MailTransport, PermanentDeliveryError, TransientDeliveryError
+from app.mailing.message import AddressError, ListInfo, sender_domain
+from app.mailing.transport import (
+    MailTransport,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnsupportedAddressError,
+)
 from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus
+from app.newsletters.service import web_url
 from app.sending import claims, lifecycle, throttle
 from app.sending.assembly import SEND_BATCH, lock_issue
-from app.sending.composer import IssueComposer, Recipient, verp_address
+from app.sending.composer import IssueComposer, Recipient
 from app.sending.models import Delivery, DeliveryStatus
-from app.sharing import credits as recruiting
 from app.subscribers.models import Subscriber
 from app.subscribers.service import (
     preferences_url,
@@ -59,26 +67,57 @@ class BatchOutcome:
     stopped: str | None = None  # why the batch stopped early
 
 
-def _composer(
-    session: Session, issue: Issue, audience: IssueAudience | None = None
+def issue_composer(
+    session: Session,
+    issue: Issue,
+    audience: IssueAudience | None = None,
+    *,
+    html: str | None = None,
+    text: str | None = None,
+    **kw: Any,
 ) -> IssueComposer:
+    """The issue's composer; a test copy passes its own compiled bodies and options."""
     audience = audience or for_issue(session, issue)
     newsletter = audience.newsletter
-    assert issue.compiled_html and issue.compiled_text
+    html, text = html or issue.compiled_html, text or issue.compiled_text
+    assert html and text
     settings = get_settings()
     domain = sender_domain(settings.mail_from)
+    member = audience.member
+    list_info = ListInfo(
+        list_id=f"{newsletter.slug}.{domain}",
+        name=newsletter.name,
+        # A member mailing is not in the public archive; a newsletter issue is.
+        archive_url=None if member else f"{settings.base_url}/archive/{newsletter.slug}",
+        archived_at=None if member else web_url(newsletter, issue),
+    )
+    kw.setdefault("subject", issue.subject)
     return IssueComposer(
-        subject=issue.subject,
         # A member mailing shows the member as the sender, from the Club's own address.
-        sender_name=audience.member.name if audience.member else newsletter.sender_name,
+        sender_name=member.name if member else newsletter.sender_name,
         sender_address=newsletter.sender_address,
         reply_to=newsletter.reply_to,
-        list_id=f"{newsletter.slug}.{domain}",
-        list_name=newsletter.name,
-        html=issue.compiled_html,
-        text=issue.compiled_text,
+        list_info=list_info,
+        html=html,
+        text=text,
         settings=settings,
+        feedback_id=(
+            f"{issue.id}:member{member.id}:mailing:coopclub"
+            if member
+            else f"{issue.id}:{newsletter.slug}:newsletter:coopclub"
+        ),
+        **kw,
     )
+
+
+class _Person(NamedTuple):
+    """The columns of a recipient that sending needs (the link makers read `id` and
+    `key`): plain rows, since ORM objects cost more than composing the message."""
+
+    id: int
+    key: str
+    email: str
+    first_name: str | None
 
 
 def _recipients(
@@ -88,32 +127,36 @@ def _recipients(
     between assembly and sending), each with the reason they do; and the deliveries
     to skip."""
     rows = session.execute(
-        select(Delivery.id, Subscriber)
+        select(Delivery.id, Subscriber.id, Subscriber.key, Subscriber.email, Subscriber.first_name)
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id), isouter=True)
         .where(col(Delivery.id).in_(delivery_ids))
         .order_by(Delivery.id)
     ).all()
-    reasons = audience.reasons(session, [s.id for _, s in rows if s is not None])
+    reasons = audience.reasons(session, [row[1] for row in rows if row[1] is not None])
+    sentences: dict[Reason, str] = {}  # many people share a reason: word it once
     member = audience.member
     recipients, skipped = [], []
-    for delivery_id, subscriber in rows:
-        reason = reasons.get(subscriber.id) if subscriber is not None else None
-        if subscriber is None or reason is None:
+    for delivery_id, *columns in rows:
+        reason = reasons.get(columns[0]) if columns[0] is not None else None
+        if reason is None:
             skipped.append(delivery_id)
             continue
+        person = cast(Subscriber, _Person(*columns))
+        if reason not in sentences:
+            sentences[reason] = audience.sentence(reason)
         # Someone reached only through sharing: their one-click link withdraws sharing
         # with this member; everyone else's withdraws exactly their own topics here.
-        stop_url = stop_sharing_url(subscriber, member) if member and reason.shared_topics else None
+        stop_url = stop_sharing_url(person, member) if member and reason.shared_topics else None
         recipients.append(
             Recipient(
                 delivery_id=delivery_id,
-                email=subscriber.email,
-                first_name=subscriber.first_name,
+                email=person.email,
+                first_name=person.first_name,
                 unsubscribe_url=stop_url
                 if reason.shared_only and stop_url
-                else unsubscribe_url(subscriber, list(reason.own_topic_ids)),
-                preferences_url=preferences_url(subscriber),
-                reason=audience.sentence(reason),
+                else unsubscribe_url(person, list(reason.own_topic_ids)),
+                preferences_url=preferences_url(person),
+                reason=sentences[reason],
                 stop_sharing_url=stop_url,
                 sharing_member=member.name if member and stop_url else None,
                 shared_only=reason.shared_only,
@@ -137,7 +180,7 @@ def run_batch(issue_id: int, batch: int, transport: MailTransport) -> BatchOutco
             issue = session.get(Issue, issue_id)
             assert issue is not None
             audience = for_issue(session, issue)
-            composer = _composer(session, issue, audience)
+            composer = issue_composer(session, issue, audience)
             pending, skipped = _recipients(session, audience, held.ids)
     except Exception as exc:
         # Something about the issue itself (its sender, its content) cannot be sent: every
@@ -172,7 +215,6 @@ def _send_all(
     outcome: BatchOutcome,
     mark_sent: Callable[[int], bool],
 ) -> None:
-    settings = get_settings()
     for index, recipient in enumerate(pending):
         if worker_stopping():
             claims.release(held, [r.delivery_id for r in pending[index:]])
@@ -189,17 +231,33 @@ def _send_all(
                 _lost_claim(issue_id, held, outcome, pending[index:])
                 return
             try:
-                raw = composer.compose(recipient)
+                message = composer.compose(recipient)
+            except AddressError as exc:
+                # Our side cannot write this address: fail it with the reason, but it is
+                # no bounce, so the address is not suppressed.
+                outcome.failed += 1
+                claims.set_status(
+                    held, [recipient.delivery_id], DeliveryStatus.failed, error=str(exc)[:300]
+                )
+                continue
             except Exception as exc:
                 log.exception("delivery %s could not be composed", recipient.delivery_id)
                 outcome.retry.append(recipient.delivery_id)
                 outcome.last_error = f"could not compose the message: {exc}"[:300]
                 continue
             transport.send(
-                raw,
-                mail_from=verp_address(recipient.delivery_id, settings),
-                rcpt_to=[recipient.email],
+                message.raw,
+                mail_from=message.mail_from,
+                rcpt_to=[message.rcpt_to],
+                smtputf8=message.smtputf8,
             )
+        except UnsupportedAddressError as exc:
+            # Our mail server cannot take this address (no SMTPUTF8): no bounce either.
+            outcome.failed += 1
+            claims.set_status(
+                held, [recipient.delivery_id], DeliveryStatus.failed, error=str(exc)[:300]
+            )
+            continue
         except PermanentDeliveryError as exc:
             outcome.failed += 1
             _hard_failure(issue_id, held, recipient, str(exc))
@@ -258,7 +316,7 @@ def _hard_failure(issue_id: int, held: claims.Claim, recipient: Recipient, error
             return  # another job holds the row now; it decides
         subscriber = subscriber_by_email(session, recipient.email)
         if subscriber is not None:
-            recruiting.reverse(session, subscriber=subscriber, reason="hard-bounce")
+            flows.hard_bounced(session, subscriber=subscriber)
         suppress(session, recipient.email, "hard-bounce")
         issue = lock_issue(session, issue_id)  # one pause and one alert, however many batches
         if issue is None:
@@ -272,7 +330,12 @@ def _hard_failure(issue_id: int, held: claims.Claim, recipient: Recipient, error
                 issue,
                 by="failures",
                 reason=(
-                    f"{issue.failure_streak} messages in a row were refused (last: {error[:120]}). "
+                    ngettext(
+                        "{n} message in a row was refused",
+                        "{n} messages in a row were refused",
+                        issue.failure_streak,
+                    ).format(n=issue.failure_streak)
+                    + f" (last: {error[:120]}). "
                     "Check the sender settings and the mail server, then resume."
                 ),
             )

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from app.config import get_settings
 from app.db import utcnow
-from app.sending.composer import delivery_from_verp
+from app.mailing.verp import delivery_from_verp
 from app.sending.models import BounceReport, Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from app import flows
 from app.newsletters.models import Issue
 from app.newsletters.service import topic_ids
 from app.sending.models import Delivery
-from app.sharing import credits as recruiting
 from app.subscribers import preferences
 from app.subscribers.models import Subscriber
 from app.subscribers.service import suppress
@@ -17,7 +17,7 @@ from app.subscribers.service import suppress
 
 def suppress_subscriber(session: Session, subscriber: Subscriber, reason: str) -> None:
     if reason == "hard-bounce":
-        recruiting.reverse(session, subscriber=subscriber, reason=reason)
+        flows.hard_bounced(session, subscriber=subscriber)
     suppress(session, subscriber.email, reason)
 
 
@@ -30,5 +30,5 @@ def complaint(session: Session, subscriber: Subscriber, delivery: Delivery) -> N
             topic_ids=topic_ids(session, issue.newsletter_id),
             token=None,
         )
-    recruiting.reverse(session, subscriber=subscriber, reason="complaint")
+    flows.complained(session, subscriber=subscriber)
     suppress(session, subscriber.email, "complaint")

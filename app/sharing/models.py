@@ -1,5 +1,5 @@
-"""SharingAgreements with their history, per-member sharing withdrawals, member
-mailings, and the record of recruiting credits earned per person."""
+"""SharingAgreements with their history, per-member sharing withdrawals, and member
+mailings."""
 
 from __future__ import annotations
 
@@ -93,30 +93,4 @@ class MemberMailing(SQLModel, table=True):
     review_note: str = Field(default="", max_length=500)
     submitted_at: datetime | None = None
     decided_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class RecruitCredit(SQLModel, table=True):
-    """Credits earned for one recruited person, once ever: keyed by the address HMAC,
-    which outlives erasure (as the Suppression does), so a re-signup earns nothing."""
-
-    __tablename__ = "recruit_credit"
-
-    id: int | None = Field(default=None, primary_key=True)
-    address_hmac: str = Field(max_length=64, unique=True)
-    member_id: int = Field(foreign_key="member.id", index=True)
-    amount: int
-    earned_at: datetime = Field(default_factory=utcnow)
-    reversed_at: datetime | None = None
-    reversal_reason: str | None = Field(default=None, max_length=40)
-
-
-class RecruitingRate(SQLModel, table=True):
-    """The credits a confirmed recruit earns, as set by admins; the latest row holds."""
-
-    __tablename__ = "recruiting_rate"
-
-    id: int | None = Field(default=None, primary_key=True)
-    amount: int = Field(ge=0)
-    set_by: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,5 +1,5 @@
-"""Member pages for sharing agreements, member mailings, credits and the export of the
-member's own subscribers; admin approval of member mailings and the recruiting rate.
+"""Member pages for sharing agreements, member mailings and the export of the member's
+own subscribers; admin approval of member mailings.
 
 A receiving member only ever sees counts of its shared audiences: nothing here selects
 a shared subscriber's address.
@@ -20,8 +20,6 @@ from app.auth.deps import MemberContext, MemberOwner, MemberStaff, RequireAdmin
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope
 from app.db import SessionDep
 from app.members.models import Member
-from app.payments import credits as ledger
-from app.sharing import credits as recruiting
 from app.sharing import mailings, service
 from app.sharing.models import PurposeCategory
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
@@ -153,22 +151,6 @@ def accept(session: SessionDep, context: MemberOwner, agreement_id: int) -> Resp
 def revoke(session: SessionDep, context: MemberOwner, agreement_id: int) -> Response:
     return _agreement_step(
         session, context, agreement_id, service.revoke, "The agreement is revoked."
-    )
-
-
-# Credits ------------------------------------------------------------------------------
-
-
-@router.get("/member/credits", response_class=HTMLResponse)
-def credits_page(request: Request, session: SessionDep, context: MemberStaff) -> Response:
-    member_id = context.member.id or 0
-    return render(
-        request,
-        "sharing/credits.html",
-        member=context.member,
-        balance=ledger.balance(session, member_id=member_id),
-        entries=ledger.entries(session, member_id=member_id, limit=200),
-        rate=recruiting.rate(session),
     )
 
 
@@ -323,9 +305,7 @@ def admin_mailings(request: Request, session: SessionDep, admin: RequireAdmin) -
         (m, issue, member, mailings.blocks(session, m), mailings.audience_size(session, m))
         for m, issue, member in mailings.submitted(session)
     ]
-    return render(
-        request, "sharing/admin_mailings.html", waiting=waiting, rate=recruiting.rate(session)
-    )
+    return render(request, "sharing/admin_mailings.html", waiting=waiting)
 
 
 def _submitted_mailing(session: Session, mailing_id: int):  # type: ignore[no-untyped-def]
@@ -355,16 +335,3 @@ def admin_reject(
     except service.SharingError as exc:
         raise HTTPException(exc.status, detail=str(exc)) from None
     return redirect("/admin/mailings", "Returned to the member with your note.")
-
-
-@router.post("/admin/recruiting-rate", dependencies=[CsrfProtected])
-def admin_rate(
-    session: SessionDep, admin: RequireAdmin, amount: Annotated[str, Form()] = ""
-) -> Response:
-    try:
-        recruiting.set_rate(session, amount=int(amount), account_id=admin.id)
-    except ValueError:
-        return redirect(
-            "/admin/mailings", "Give a whole number of credits from 0 to 1,000,000.", kind="error"
-        )
-    return redirect("/admin/mailings", f"Each new recruit now earns {int(amount):,} credits.")

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlmodel import select
 
+from app import signing
+from app.auth.deps import optional_api_member
 from app.consent import receipts
 from app.consent.models import ConsentSource
 from app.db import SessionDep
-from app.members.models import Member, MemberStatus
-from app.subscribers import abuse, signup
+from app.subscribers import abuse, embed, signup
 from app.subscribers.models import SubscribeAccepted, SubscribeRequest, TopicPublic
 from app.subscribers.service import InvalidAddress, public_topics, topic_public, topics_by_slug
 
@@ -65,7 +65,11 @@ def subscribe_preflight() -> Response:
     response_model=SubscribeAccepted,
     summary="Ask to subscribe an address (double opt-in)",
     description='Always answers 202 {"status": "pending"} for a well-formed request, '
-    "whatever the address's state; the person confirms from the email we send.",
+    "whatever the address's state; the person confirms from the email we send. "
+    "The signup is a member's recruit (it can earn the member recruiting credits) only "
+    "when it carries the member's API key (`Authorization: Bearer`, from a server) or "
+    "the `form_token` of the member's signup snippet (which also limits the topics). "
+    "The `source` field is ignored: naming a member attributes nothing.",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -74,6 +78,7 @@ def subscribe_preflight() -> Response:
     },
     responses={
         400: {"model": Problem, "description": "The body is not JSON"},
+        401: {"model": Problem, "description": "An API key was sent and is not valid"},
         413: {"model": Problem, "description": "Body over 16 KB"},
         422: {"model": Problem, "description": "Invalid"},
         429: {"model": Problem, "description": "Too many attempts from here or for this address"},
@@ -105,13 +110,29 @@ def subscribe(
     topics, unknown = topics_by_slug(session, data.topics)
     if unknown:
         return _problem(422, "topics", "unknown topic: " + ", ".join(unknown))
+    # Attribution to a member: its API key or its snippet's signed form token, never a
+    # name in the body (`source` is ignored).
     member = None
-    if data.source:
-        member = session.exec(
-            select(Member).where(Member.slug == data.source, Member.status == MemberStatus.active)
-        ).first()
-        if member is None:
-            return _problem(422, "source", f"unknown member: {data.source}")
+    try:
+        principal = optional_api_member(request, session)
+    except HTTPException as exc:
+        return JSONResponse(
+            {"detail": exc.detail},
+            status_code=exc.status_code,
+            headers={**CORS, **(exc.headers or {})},
+        )
+    if principal is not None:
+        member = principal.member
+    elif data.form_token:
+        try:
+            form = embed.read_form_token(session, data.form_token, member_slug=None)
+        except signing.InvalidToken:
+            return _problem(422, "form_token", "This form token is not valid or out of date.")
+        member = form.member
+        offered = {t.id for t in form.topics}
+        outside = [t.slug for t in topics if t.id not in offered]
+        if outside:
+            return _problem(422, "topics", "this form does not offer: " + ", ".join(outside))
     if not abuse.within_limits("signup", request, str(data.email)):
         return _problem(429, "body", "Too many attempts. Please wait a few minutes.")
     try:

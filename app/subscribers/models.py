@@ -6,11 +6,12 @@ import secrets
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import EmailStr, field_validator
+from pydantic import EmailStr, field_validator, model_validator
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+from app.one_line_text import one_line
 
 
 class SubscriptionStatus(StrEnum):
@@ -74,9 +75,21 @@ class Subscriber(SQLModel, table=True):
     address_hmac: str = Field(max_length=64, index=True)  # joins against Suppression
     first_name: str | None = Field(default=None, max_length=80)
     source_member_id: int | None = Field(default=None, foreign_key="member.id")
-    # The nonce of the one confirmation link currently valid (links are single use).
-    confirm_nonce: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConfirmationLink(SQLModel, table=True):
+    """One mailed confirmation link. What it confirms is exactly the `requested` events
+    in the consent ledger that carry its `token_digest` (bound when it was sent, never
+    added to later); `confirmed_at` makes it work once."""
+
+    __tablename__ = "confirmation_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    token_digest: str = Field(max_length=64, unique=True)  # sha256 of the mailed token
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
 
 
 class Subscription(SQLModel, table=True):
@@ -192,18 +205,38 @@ MAX_TOPICS_PER_SIGNUP = 50
 
 
 def _reject_line_breaks(value: object) -> object:
-    items = value if isinstance(value, list) else [value]
-    if any(isinstance(item, str) and ("\r" in item or "\n" in item) for item in items):
-        raise ValueError("must not contain line breaks")
+    for item in value if isinstance(value, list) else [value]:
+        one_line(item)
     return value
 
 
 class SubscribeRequest(SQLModel):
     email: EmailStr = Field(max_length=320)
-    topics: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list, description="topic slugs, at least one")
     first_name: str | None = Field(default=None, max_length=80)
     share_with_members: bool = False
-    source: str | None = Field(default=None, max_length=80, description="a member's slug")
+    form_token: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The signed form token from a member's signup snippet (its hidden "
+        "`form_token` field): attributes the signup to that member and limits it to the "
+        "snippet's topics. A server of the member's can send its API key instead.",
+    )
+    source: str | None = Field(
+        default=None,
+        max_length=80,
+        schema_extra={"json_schema_extra": {"deprecated": True}},
+        description="Ignored. A member's slug never attributes a signup: send the member's "
+        "API key (`Authorization: Bearer`) or its snippet's `form_token`.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _topics_given(cls, data: object) -> object:
+        # A missing list is checked like an empty one: "choose at least one topic".
+        if isinstance(data, dict) and "topics" not in data:
+            return {**data, "topics": []}
+        return data
 
     @field_validator("*", mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from app.consent.service import CONSENT_TEXTS
 from app.db import SessionDep
 from app.members.models import Member, MemberStatus
 from app.sharing.service import members_sharing_with
-from app.subscribers import abuse, preferences, signup
+from app.subscribers import abuse, confirmation, embed, preferences, signup
 from app.subscribers.models import (
     Subscriber,
     SubscribeRequest,
@@ -124,6 +124,7 @@ def _handle_signup(
     member: Member | None,
     require_timestamp: bool,
     extra: dict[str, Any],
+    offered: list[Topic] | None = None,
 ) -> HTMLResponse:
     flat = {k: str(v) for k, v in form.items()}
     if abuse.looks_automated(flat, require_timestamp=require_timestamp):
@@ -133,6 +134,10 @@ def _handle_signup(
     topics: list[Topic] = []
     if data is not None:
         topics, unknown = topics_by_slug(session, data.topics)
+        if offered is not None:  # a member's form: only the topics it offers
+            offered_ids = {t.id for t in offered}
+            unknown += [t.slug for t in topics if t.id not in offered_ids]
+            topics = [t for t in topics if t.id in offered_ids]
         if unknown:
             errors["topics"] = "unknown topic: " + ", ".join(unknown)
     if errors:
@@ -183,7 +188,9 @@ def subscribe(request: Request, session: SessionDep, form: FormDep) -> HTMLRespo
 # A plain HTML form pasted on a member's site posts here cross-site: it cannot carry
 # our CSRF cookie or a fresh timestamp, so honeypot and rate limits guard it. The
 # iframe variant is served by us and carries both; a browser that withholds the
-# cookie from a third-party frame still sends the signed timestamp.
+# cookie from a third-party frame still sends the signed timestamp. Either way the
+# member's signed form token (not the slug in the URL) attributes the signup to the
+# member and limits it to the form's topics; without a token the signup is the Club's.
 
 FRAMEABLE = {"Content-Security-Policy": "frame-ancestors *"}
 
@@ -197,12 +204,37 @@ def _active_member(session: Session, slug: str) -> Member:
     return member
 
 
+def _embed_form(session: Session, member_slug: str, token: str) -> embed.EmbedForm | None:
+    if not token:
+        return None
+    try:
+        return embed.read_form_token(session, token, member_slug=member_slug)
+    except signing.InvalidToken:
+        raise HTTPException(
+            400,
+            detail="This signup form is damaged or out of date. Please tell the co-op whose "
+            "website it is on; you can also subscribe on our own signup page.",
+        ) from None
+
+
+def _embed_extra(member: Member, form: embed.EmbedForm | None, embedded: bool) -> dict[str, Any]:
+    extra: dict[str, Any] = {"member": member, "embedded": embedded, "form_token": ""}
+    if form is not None:
+        extra["topics"] = form.topics
+        extra["form_token"] = embed.form_token(form.member, form.topics)
+    return extra
+
+
 @router.get("/subscribe/embed/{member_slug}", response_class=HTMLResponse)
-def embed_page(request: Request, member_slug: str, session: SessionDep) -> HTMLResponse:
+def embed_page(
+    request: Request, member_slug: str, session: SessionDep, form_token: str = ""
+) -> HTMLResponse:
     member = _active_member(session, member_slug)
-    response = render(
-        request, "public/subscribe_embed.html", **_form_context(session, member=member)
-    )
+    form = _embed_form(session, member_slug, form_token)
+    extra = _embed_extra(member, form, embedded=True)
+    if form is not None and len(form.topics) == 1:
+        extra["values"] = {"topics": [form.topics[0].slug]}
+    response = render(request, "public/subscribe_embed.html", **_form_context(session, **extra))
     response.headers.update(FRAMEABLE)
     return response
 
@@ -212,16 +244,18 @@ def embed_subscribe(
     request: Request, member_slug: str, session: SessionDep, form: EmbedFormDep
 ) -> HTMLResponse:
     member = _active_member(session, member_slug)
+    embed_form = _embed_form(session, member_slug, str(form.get(embed.FORM_TOKEN_FIELD, "")))
     from_our_frame = bool(form.get(abuse.TIMESTAMP_FIELD))
     response = _handle_signup(
         request,
         session,
         form,
         template="public/subscribe_embed.html",
-        source=ConsentSource.embed,
-        member=member,
+        source=ConsentSource.embed if embed_form else ConsentSource.form,
+        member=embed_form.member if embed_form else None,
         require_timestamp=False,
-        extra={"member": member, "embedded": from_our_frame},
+        extra=_embed_extra(member, embed_form, from_our_frame),
+        offered=embed_form.topics if embed_form else None,
     )
     response.headers.update(FRAMEABLE)
     return response
@@ -231,13 +265,22 @@ def embed_subscribe(
 
 
 def _link_problem(request: Request, exc: signing.InvalidToken) -> HTMLResponse:
-    if isinstance(exc, signup.TokenUsed):
-        reason = "This link has already been used, or a newer one replaced it."
-    elif isinstance(exc, signing.ExpiredToken):
+    if isinstance(exc, signing.ExpiredToken):
         reason = "This link has expired: confirmation links last seven days."
     else:
         reason = "This link is not valid. It may have been cut short when it was copied."
     return render(request, "public/link_problem.html", status_code=400, reason=reason)
+
+
+def _link_used(request: Request, session: Session, used: confirmation.TokenUsed) -> HTMLResponse:
+    """A used link shows what its person receives now: topic names only, never the
+    address (whoever holds an old link may not be that person)."""
+    return render(
+        request,
+        "public/link_used.html",
+        topics=confirmation.subscribed_topics(session, used.subscriber),
+        preferences_token=preferences_token(used.subscriber),
+    )
 
 
 @router.post("/confirm/resend", response_class=HTMLResponse, dependencies=[CsrfProtected])
@@ -268,31 +311,33 @@ def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTML
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
     try:
-        subscriber = signup.subscriber_for_confirmation(session, token)
+        view = confirmation.open_link(session, token)
+    except confirmation.TokenUsed as used:
+        return _link_used(request, session, used)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
-    return render(
-        request,
-        "public/confirm.html",
-        topics=signup.pending_topics(session, subscriber),
-        token=token,
-    )
+    return render(request, "public/confirm.html", view=view, token=token)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse, dependencies=[CsrfProtected])
-def confirm(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+def confirm(request: Request, token: str, session: SessionDep, form: FormDep) -> HTMLResponse:
+    ticked = {int(str(v)) for v in form.getlist("sharing") if str(v).isdigit()}
     try:
-        subscriber = signup.subscriber_for_confirmation(session, token)
-        events = signup.confirm(session, token=token)
+        events = confirmation.confirm(session, token=token, sharing_topic_ids=ticked)
+    except confirmation.TokenUsed as used:
+        return _link_used(request, session, used)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
+    subscriber = confirmation.subscriber_of(session, token)
+    assert subscriber is not None  # confirm() just found them
     topic_ids = {e.topic_id for e in events if e.scope == ConsentScope.topic}
     topics = [session.get(Topic, i) for i in sorted(i for i in topic_ids if i)]
+    sharing = [session.get(Topic, e.topic_id) for e in events if e.scope == ConsentScope.sharing]
     return render(
         request,
         "public/confirmed.html",
         topics=topics,
-        sharing=any(e.scope == ConsentScope.sharing for e in events),
+        sharing=sharing,
         receipt_token=receipts.download_token([e.id for e in events]) if events else None,  # type: ignore[misc]
         preferences_token=preferences_token(subscriber),
     )

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from app import flows
 from app.consent.log import log_positions
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource, ConsentText
 from app.consent.service import current_text, history, record_consent, token_digest
 from app.mailing.models import TransactionalEmail
-from app.sharing import credits as recruiting
 from app.sharing.models import SharingWithdrawal
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.subscribers.service import suppress, topic_public
@@ -218,7 +218,7 @@ def erase(
     """Delete the person's data; keep only a Suppression (HMAC, date, reason) and the
     ledger, whose events name nobody (see app.consent.service). `actor_account_id`
     names the Club admin who erased the person on their behalf."""
-    recruiting.reverse(session, subscriber=subscriber, reason="erased")
+    flows.erased(session, subscriber=subscriber)
     session.exec(
         delete(SharingWithdrawal).where(  # type: ignore[call-overload]
             col(SharingWithdrawal.subscriber_id) == subscriber.id

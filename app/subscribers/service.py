@@ -68,6 +68,30 @@ def suppress(session: Session, email: str, reason: str) -> Suppression:
     return suppression
 
 
+def lift_suppressions(session: Session, email: str) -> list[str]:
+    """Remove the suppression of `email` (under the pepper or a legacy one); returns the
+    reasons lifted. Only a confirmed double opt-in may call this
+    (app.subscribers.confirmation)."""
+    address = normalise_email(email)
+    reasons = []
+    while (found := find_suppression(session, address)) is not None:
+        reasons.append(found.reason)
+        session.delete(found)
+        session.flush()
+    return reasons
+
+
+def lock_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    """Load the subscriber with its row locked until commit (PostgreSQL; SQLite has one
+    writer anyway): every consent change of one person takes this lock first."""
+    return session.exec(
+        select(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
 # Signed links ----------------------------------------------------------------------
 # They carry the subscriber's id and a check derived from its random key, never the
 # address: a link made for an erased subscriber never opens a later one whose row
@@ -78,17 +102,46 @@ def _check(subscriber: Subscriber) -> str:
     return hashlib.sha256(subscriber.key.encode()).hexdigest()[:12]
 
 
+# Links are compact tokens (app.signing.sign_compact): one made for every recipient of
+# every newsletter, so their cost counts. Links made before in itsdangerous' format
+# keep working for as long as they ever did (CAN-SPAM: opt-outs must work 30+ days).
+
+
 def preferences_token(subscriber: Subscriber) -> str:
-    return signing.sign(signing.Purpose.preferences, {"s": subscriber.id, "c": _check(subscriber)})
+    return signing.sign_compact(
+        signing.Purpose.preferences, [format(subscriber.id or 0, "x"), _check(subscriber)]
+    )
 
 
 def unsubscribe_token(subscriber: Subscriber, topics: int | Sequence[int] | None) -> str:
     """One-click unsubscribe from one topic, from a newsletter's topics (a list), or from
     everything when `topics` is None."""
-    scope = topics if topics is None or isinstance(topics, int) else sorted(topics)
-    return signing.sign(
-        signing.Purpose.unsubscribe, {"s": subscriber.id, "c": _check(subscriber), "t": scope}
+    if topics is None:
+        scope = "all"
+    elif isinstance(topics, int):
+        scope = format(topics, "x")
+    else:
+        scope = "-".join(format(t, "x") for t in sorted(topics)) + "-"
+    return signing.sign_compact(
+        signing.Purpose.unsubscribe, [format(subscriber.id or 0, "x"), _check(subscriber), scope]
     )
+
+
+def _compact_payload(fields: list[str]) -> dict:
+    """A compact token's fields as the dict an itsdangerous token carried."""
+    try:
+        payload: dict = {"s": int(fields[0], 16), "c": fields[1]}
+        if len(fields) == 3:
+            scope = fields[2]
+            if scope == "all":
+                payload["t"] = None
+            elif scope.endswith("-"):
+                payload["t"] = [int(t, 16) for t in scope[:-1].split("-")]
+            else:
+                payload["t"] = int(scope, 16)
+    except (IndexError, ValueError):
+        raise signing.InvalidToken("this link is not valid") from None
+    return payload
 
 
 def preferences_url(subscriber: Subscriber) -> str:
@@ -100,7 +153,10 @@ def unsubscribe_url(subscriber: Subscriber, topics: int | Sequence[int] | None) 
 
 
 def _payload(purpose: signing.Purpose, token: str, max_age: int) -> dict:
-    payload = signing.unsign(purpose, token, max_age=max_age)
+    if signing.is_compact(token):
+        payload = _compact_payload(signing.unsign_compact(purpose, token, max_age=max_age))
+    else:
+        payload = signing.unsign(purpose, token, max_age=max_age)
     if (
         not isinstance(payload, dict)
         or not isinstance(payload.get("s"), int)

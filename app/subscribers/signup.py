@@ -1,20 +1,19 @@
-"""Signing up and confirming: the one service under the hosted page, the embedded form,
-the JSON API and the CSV import.
+"""Signing up: the one service under the hosted page, the embedded form, the JSON API
+and the CSV import. Each signup that asks for something gets its own confirmation link
+(app.subscribers.confirmation), bound to exactly the consents its email lists.
 
 No enumeration: `request_subscription` behaves the same to its caller whatever state
-the address is in; only the mail differs (a confirmation, an "already subscribed"
-note, or nothing for a suppressed address), and it goes through the job queue.
+the address is in; only the mail differs (a confirmation or an "already subscribed"
+note), and it goes through the job queue.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import signing
 from app.config import get_settings
 from app.consent.models import (
     ConsentAction,
@@ -24,23 +23,21 @@ from app.consent.models import (
     ConsentText,
 )
 from app.consent.service import current_text, record_consent, token_digest
+from app.mailing.message import needs_smtputf8
 from app.mailing.service import queue_transactional
+from app.mailing.transport import server_takes_utf8_addresses
 from app.members.models import Member
-from app.sharing import credits as recruiting
+from app.subscribers.confirmation import new_link
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.subscribers.service import (
+    InvalidAddress,
     address_hmac,
     is_suppressed,
+    lock_subscriber,
     normalise_email,
     preferences_url,
     subscriber_by_email,
 )
-
-CONFIRM_MAX_AGE = 7 * 24 * 3600
-
-
-class TokenUsed(signing.InvalidToken):
-    """The link was genuine but has been used, or a newer one replaced it."""
 
 
 @dataclass(frozen=True)
@@ -59,43 +56,24 @@ class Outcome:
 
     requested: list[str] = field(default_factory=list)
     mailed: str | None = None  # "confirm", "already", or None
+    token: str | None = None  # the confirmation link's token, when one was mailed
 
 
-def confirm_token(subscriber_id: int, nonce: str) -> str:
-    return signing.sign(signing.Purpose.confirm, {"s": subscriber_id, "n": nonce})
-
-
-def _new_confirmation_link(subscriber: Subscriber) -> str:
-    # A fresh nonce makes the link single use and retires any earlier link.
-    subscriber.confirm_nonce = secrets.token_hex(8)
-    return confirm_token(subscriber.id, subscriber.confirm_nonce)  # type: ignore[arg-type]
-
-
-def _pending_topics(session: Session, subscriber: Subscriber) -> list[Topic]:
-    return list(
-        session.exec(
-            select(Topic)
-            .join(Subscription, col(Subscription.topic_id) == col(Topic.id))
-            .where(
-                Subscription.subscriber_id == subscriber.id,
-                (col(Subscription.status) == SubscriptionStatus.pending)
-                | (col(Subscription.sharing) == SubscriptionStatus.pending),
-            )
-            .order_by(Topic.name)
-        ).all()
-    )
+# (scope, topic, words shown): one consent asked for in a confirmation email.
+Asking = tuple[ConsentScope, Topic, ConsentText]
 
 
 def _queue_confirmation(
     session: Session,
     subscriber: Subscriber,
     token: str,
+    asking: list[Asking],
     *,
     repermission: bool,
-    topics: list[Topic] | None = None,
 ) -> None:
-    if topics is None:
-        topics = _pending_topics(session, subscriber)
+    """The email lists every consent its link asks for, each with its exact words."""
+    topics = [(topic, text) for scope, topic, text in asking if scope == ConsentScope.topic]
+    sharing = [(topic, text) for scope, topic, text in asking if scope == ConsentScope.sharing]
     queue_transactional(
         session,
         kind="repermission" if repermission else "confirm-subscription",
@@ -105,7 +83,12 @@ def _queue_confirmation(
         else "Please confirm your subscription",
         template="repermission" if repermission else "confirm_subscription",
         first_name=subscriber.first_name or "",
-        topic_names=", ".join(t.name for t in topics),
+        topic_names=", ".join(topic.name for topic, _ in topics),
+        topic_text=topics[0][1].body if topics else "",
+        topic_text_version=topics[0][1].version if topics else None,
+        sharing_topic_names=", ".join(topic.name for topic, _ in sharing),
+        sharing_text=sharing[0][1].body if sharing else "",
+        sharing_text_version=sharing[0][1].version if sharing else None,
         confirm_url=f"{get_settings().base_url}/confirm/{token}",
     )
 
@@ -138,161 +121,147 @@ def _new_subscriber(session: Session, email: str, signup: Signup) -> Subscriber:
         existing = subscriber_by_email(session, email)
         if existing is None:
             raise
-        return existing
+        return lock_subscriber(session, existing.id) or existing  # type: ignore[arg-type]
     return subscriber
 
 
-def request_subscription(session: Session, *, signup: Signup) -> Outcome:
-    """Record the requests and queue the right mail; the caller answers the same either way.
-
-    Raises `InvalidAddress` for an unusable address (a 4xx, the same for everyone)."""
-    email = normalise_email(signup.email)
-    outcome = Outcome()
-    if is_suppressed(session, email):
-        return outcome  # silently dropped: never mailed again
-    subscriber = subscriber_by_email(session, email) or _new_subscriber(session, email, signup)
-    existing = {
-        s.topic_id: s
-        for s in session.exec(
-            select(Subscription).where(Subscription.subscriber_id == subscriber.id)
-        )
-    }
-    to_request: list[tuple[ConsentScope, Topic]] = []
-    for topic in signup.topics:
-        subscription = existing.get(topic.id)  # type: ignore[arg-type]
-        if subscription is None or subscription.status != SubscriptionStatus.active:
-            to_request.append((ConsentScope.topic, topic))
-        if signup.share_with_members and (
-            subscription is None or subscription.sharing != SubscriptionStatus.active
-        ):
-            to_request.append((ConsentScope.sharing, topic))
-    if not to_request:
-        if signup.source != ConsentSource.import_:  # an import never mails active people
-            queue_already_subscribed(session, subscriber)
-        outcome.mailed = "already"
-        return outcome
-    token = _new_confirmation_link(subscriber)
+def _send_link(
+    session: Session,
+    subscriber: Subscriber,
+    asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]],
+    *,
+    repermission: bool,
+) -> Outcome:
+    """Make a new link, bind exactly `asking` to it in the ledger, and mail it."""
+    outcome = Outcome(mailed="confirm")
+    token = new_link(session, subscriber)
     digest = token_digest(token)
-    texts = {scope: current_text(session, scope) for scope, _ in to_request}
+    texts = {scope: current_text(session, scope) for scope, *_ in asking}
     # The email is rendered (the slow part) before the first ledger append: an append
     # holds the ledger's lock until commit, and every signup waits for that lock.
-    # Afterwards pending = pending now + what is being requested.
-    pending = {t.id: t for t in _pending_topics(session, subscriber)}
-    pending.update((topic.id, topic) for _, topic in to_request)
     _queue_confirmation(
         session,
         subscriber,
         token,
-        repermission=signup.source == ConsentSource.import_,
-        topics=sorted(pending.values(), key=lambda t: t.name),
+        [(scope, topic, texts[scope]) for scope, topic, *_ in asking],
+        repermission=repermission,
     )
     session.flush()  # write the rows above now, not while holding the ledger's lock
-    for scope, topic in to_request:
+    for scope, topic, source, member in asking:
         record_consent(
             session,
             subscriber=subscriber,
             scope=scope,
             action=ConsentAction.requested,
-            source=signup.source,
+            source=source,
             consent_text=texts[scope],
             token_digest=digest,
             topic=topic,
-            member=signup.member,
+            member=member,
         )
         outcome.requested.append(f"{scope}:{topic.slug}")
-    outcome.mailed = "confirm"
+    outcome.token = token
     return outcome
 
 
-def resend_confirmation(session: Session, *, email: str) -> None:
-    """ "Send me a new link": a fresh confirmation if something is pending, a note if all
-    is active, nothing otherwise. The caller answers the same in every case."""
-    address = normalise_email(email)
-    if is_suppressed(session, address):
-        return
-    subscriber = subscriber_by_email(session, address)
-    if subscriber is None:
-        return
-    if _pending_topics(session, subscriber):
-        token = _new_confirmation_link(subscriber)
-        _queue_confirmation(session, subscriber, token, repermission=False)
-    elif session.exec(
-        select(Subscription.id).where(
-            Subscription.subscriber_id == subscriber.id,
-            Subscription.status == SubscriptionStatus.active,
+def request_subscription(session: Session, *, signup: Signup) -> Outcome:
+    """Record the requests, bound to a new link, and queue the right mail; the caller
+    answers the same either way.
+
+    A suppressed address (erased, unsubscribed, bounced, complained) asking again gets
+    its confirmation like anyone: only confirming lifts the suppression. An import
+    never re-asks a suppressed address. Raises `InvalidAddress` for an unusable address
+    (a 4xx, the same for everyone)."""
+    email = normalise_email(signup.email)
+    if needs_smtputf8(email) and not server_takes_utf8_addresses(get_settings()):
+        raise InvalidAddress(
+            "our mail server cannot yet deliver to an address with characters outside "
+            "ASCII before the @: please use another address"
         )
-    ).first():
+    suppressed = is_suppressed(session, email)
+    if suppressed and signup.source == ConsentSource.import_:
+        return Outcome()
+    found = subscriber_by_email(session, email)
+    subscriber = (
+        lock_subscriber(session, found.id)  # type: ignore[arg-type]
+        if found is not None
+        else _new_subscriber(session, email, signup)
+    )
+    assert subscriber is not None
+    existing = {
+        s.topic_id: s
+        for s in session.exec(
+            select(Subscription)
+            .where(Subscription.subscriber_id == subscriber.id)
+            .execution_options(populate_existing=True)
+        )
+    }
+    asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]] = []
+    for topic in signup.topics:
+        subscription = existing.get(topic.id)  # type: ignore[arg-type]
+        # A suppressed person is asked again even for what looks active: nothing
+        # reaches them until they confirm.
+        if suppressed or subscription is None or subscription.status != SubscriptionStatus.active:
+            asking.append((ConsentScope.topic, topic, signup.source, signup.member))
+        if signup.share_with_members and (
+            suppressed or subscription is None or subscription.sharing != SubscriptionStatus.active
+        ):
+            asking.append((ConsentScope.sharing, topic, signup.source, signup.member))
+    if not asking:
+        if signup.source != ConsentSource.import_:  # an import never mails active people
+            queue_already_subscribed(session, subscriber)
+        return Outcome(mailed="already")
+    return _send_link(
+        session, subscriber, asking, repermission=signup.source == ConsentSource.import_
+    )
+
+
+def resend_confirmation(session: Session, *, email: str) -> None:
+    """ "Send me a new link": a new link asking again for every consent still pending
+    (earlier links keep working for what they showed), a note if all is active, nothing
+    otherwise. The caller answers the same in every case."""
+    address = normalise_email(email)
+    found = subscriber_by_email(session, address)
+    if found is None:
+        return
+    subscriber = lock_subscriber(session, found.id)  # type: ignore[arg-type]
+    assert subscriber is not None
+    rows = session.exec(
+        select(Subscription, Topic)
+        .join(Topic, col(Topic.id) == Subscription.topic_id)
+        .where(Subscription.subscriber_id == subscriber.id)
+        .order_by(Topic.name)
+    ).all()
+    asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]] = []
+    for subscription, topic in rows:
+        for scope, state in (
+            (ConsentScope.topic, subscription.status),
+            (ConsentScope.sharing, subscription.sharing),
+        ):
+            if state == SubscriptionStatus.pending:
+                source, member = _latest_request(session, subscriber, scope, topic)
+                asking.append((scope, topic, source, member))
+    if asking:
+        _send_link(session, subscriber, asking, repermission=False)
+    elif any(s.status == SubscriptionStatus.active for s, _ in rows):
         queue_already_subscribed(session, subscriber)
 
 
-def subscriber_for_confirmation(session: Session, token: str) -> Subscriber:
-    """The subscriber a confirmation link belongs to; raises InvalidToken (or its
-    ExpiredToken / TokenUsed kinds) when the link cannot be used."""
-    payload = signing.unsign(signing.Purpose.confirm, token, max_age=CONFIRM_MAX_AGE)
-    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
-        raise signing.InvalidToken("this link is not valid")
-    subscriber = session.get(Subscriber, payload["s"])
-    if subscriber is None or not subscriber.confirm_nonce:
-        raise TokenUsed("this link has already been used")
-    if not secrets.compare_digest(subscriber.confirm_nonce, str(payload.get("n", ""))):
-        raise TokenUsed("a newer link replaced this one")
-    return subscriber
-
-
-def pending_topics(session: Session, subscriber: Subscriber) -> list[Topic]:
-    return _pending_topics(session, subscriber)
-
-
-def confirm(session: Session, *, token: str) -> list[ConsentEvent]:
-    """Confirm everything the link's requests asked for; returns the confirmed events."""
-    subscriber = subscriber_for_confirmation(session, token)
-    subscriber.confirm_nonce = None
-    digest = token_digest(token)
-    requests = session.exec(
+def _latest_request(
+    session: Session, subscriber: Subscriber, scope: ConsentScope, topic: Topic
+) -> tuple[ConsentSource, Member | None]:
+    """Who asked last for this consent, so a new link keeps the request's source."""
+    request = session.exec(
         select(ConsentEvent)
         .where(
             ConsentEvent.subscriber_key == subscriber.key,
+            ConsentEvent.scope == scope,
+            ConsentEvent.topic_id == topic.id,
             ConsentEvent.action == ConsentAction.requested,
         )
-        .order_by(col(ConsentEvent.id))
-    ).all()
-    subscriptions = {
-        s.topic_id: s
-        for s in session.exec(
-            select(Subscription).where(Subscription.subscriber_id == subscriber.id)
-        )
-    }
-    to_confirm: list[ConsentEvent] = []
-    seen: set[tuple[ConsentScope, int | None]] = set()
-    for request in reversed(requests):  # the latest request per scope and topic
-        target = (request.scope, request.topic_id)
-        if target in seen or request.topic_id is None:
-            continue
-        seen.add(target)
-        subscription = subscriptions.get(request.topic_id)
-        if subscription is None:
-            continue
-        state = subscription.status if request.scope == ConsentScope.topic else subscription.sharing
-        if state == SubscriptionStatus.pending:
-            to_confirm.append(request)
-    confirmed: list[ConsentEvent] = []
-    # In request order, so a topic is confirmed before the sharing consent on it.
-    for request in sorted(to_confirm, key=lambda r: r.id or 0):
-        topic = session.get(Topic, request.topic_id)
-        member = session.get(Member, request.member_id) if request.member_id else None
-        confirmed.append(
-            record_consent(
-                session,
-                subscriber=subscriber,
-                scope=request.scope,
-                action=ConsentAction.confirmed,
-                source=request.source,
-                # The confirmation is of the words shown when it was asked for.
-                consent_text=session.get(ConsentText, request.consent_text_id),
-                token_digest=digest,
-                topic=topic,
-                member=member,
-            )
-        )
-    recruiting.earn_for_confirmation(session, subscriber=subscriber, confirmed=confirmed)
-    return confirmed
+        .order_by(col(ConsentEvent.id).desc())
+    ).first()
+    if request is None:
+        return ConsentSource.form, None
+    member = session.get(Member, request.member_id) if request.member_id else None
+    return request.source, member

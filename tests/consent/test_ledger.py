@@ -46,7 +46,7 @@ def _some_history(client, smtp, run_jobs):
             "/api/v1/subscribe",
             json={"email": email, "topics": ["food", "housing"], "share_with_members": True},
         )
-        confirm_from_mail(client, smtp, email, run_jobs)
+        confirm_from_mail(client, smtp, email, run_jobs, share=True)
     client.post("/api/v1/subscribe", json={"email": "c@example.org", "topics": ["food"]})
     run_jobs()
     _sequence()

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from app.members.models import Role
 from tests.e2e.conftest import PHONE, audit, confirm_in_dialog, link_from_mail
 from tests.members.factories import make_account, make_member
+from tests.newsletters.factories import make_topic
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +36,7 @@ def test_owner_logs_in_copies_the_signup_form_and_manages_team_and_keys(
 ):
     member = make_member("riverside", name="Riverside Food Co-op")
     make_account(OWNER, role=Role.owner, member=member)
+    make_topic("food", "Food co-ops")
 
     log_in_by_mail(page, smtp, run_jobs, OWNER)
     expect(page.get_by_role("heading", name="Riverside Food Co-op", level=1)).to_be_visible()

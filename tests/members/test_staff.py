@@ -117,8 +117,13 @@ def test_the_owner_edits_the_profile_and_what_is_public(client):
 
 
 def test_the_dashboard_shows_the_embed_snippets(client):
+    from tests.newsletters.factories import make_topic
+
     _member, owner, _staff = team()
+    make_topic("food")
     log_in(client, owner)
     page = client.get("/member").text
-    assert "http://testserver/subscribe/embed/riverside-food" in page
-    assert "&lt;iframe src=&#34;http://testserver/subscribe/embed/riverside-food&#34;" in page
+    assert "action=&#34;http://testserver/subscribe/embed/riverside-food&#34;" in page
+    assert (
+        "&lt;iframe src=&#34;http://testserver/subscribe/embed/riverside-food?form_token=" in page
+    )

@@ -246,3 +246,26 @@ def test_member_staff_and_owners_cannot_reach_the_editor(client):
     client.cookies.clear()
     anonymous = client.get(f"/admin/issues/{issue.id}", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_a_sender_domain_the_club_does_not_sign_for_is_refused(client):
+    _admin(client)
+    make_newsletter("taken")
+    response = post_form(
+        client,
+        "/admin/newsletters/new",
+        {
+            "name": "Elsewhere",
+            "slug": "taken",
+            "sender_name": "Club",
+            "sender_address": "news@elsewhere.example",
+            "currency": "CAD",
+        },
+    )
+    assert response.status_code == 422
+    assert 'aria-invalid="true" aria-describedby="e-sender_address"' in response.text
+    assert "does not sign mail for elsewhere.example" in response.text
+    assert "already uses this slug" in response.text  # every problem at once
+    assert 'value="news@elsewhere.example"' in response.text
+    with session_scope() as session:
+        assert len(session.exec(select(Newsletter)).all()) == 1

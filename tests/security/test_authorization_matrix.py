@@ -154,6 +154,9 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
     ("POST", "/webhooks/stripe"): {role: 400 for role in ROLES},
     # The click redirect sends anyone holding the link on to the sponsor's site.
     ("GET", "/r/{token}"): {role: 303 for role in ROLES},
+    # Signup is public, and a member may attribute it with its API key; a Bearer token
+    # that is not a member's key (the subscriber's preferences token) is refused.
+    ("POST", "/api/v1/subscribe"): {"subscriber": 401},
 }
 
 JSON_BODIES = {

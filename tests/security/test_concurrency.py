@@ -3,7 +3,7 @@ keeps the data right.
 
 - 200 simultaneous signups of one address: one subscriber, one subscription, the
   per-address rate limit holds (at most 5 accepted, the rest 429), one confirmation
-  mail per accepted request, and only the newest mailed link works.
+  mail per accepted request, and every mailed link opens.
 - A person's confirmation and one-click unsubscribe arriving together, for many people:
   each subscription ends in the state its last ledger event says, and
   `coopclub consent verify` (a real subprocess) finds the chain intact.
@@ -66,7 +66,7 @@ def test_200_simultaneous_signups_of_one_address(live_server, smtp, run_jobs):
     links = [re.search(r"http://testserver(/confirm/[\w.\-]+)", m.text()).group(1) for m in mails]
     with httpx.Client(base_url=live_server) as http:
         usable = [link for link in links if http.get(link).status_code == 200]
-    assert len(usable) == 1  # one pending confirmation: only the newest link works
+    assert len(usable) == accepted  # every mailed link keeps working until it expires
 
 
 def _make_pending(count: int) -> list[tuple[str, str]]:
@@ -77,14 +77,14 @@ def _make_pending(count: int) -> list[tuple[str, str]]:
         food = session.exec(select(Topic).where(Topic.slug == "food")).one()
         for n in range(count):
             address = f"person{n}@example.org"
-            signup.request_subscription(
+            token = signup.request_subscription(
                 session,
                 signup=signup.Signup(email=address, topics=[food], source=signup.ConsentSource.api),
-            )
+            ).token
             person = subscriber_by_email(session, address)
             links.append(
                 (
-                    f"/confirm/{signup.confirm_token(person.id, person.confirm_nonce)}",
+                    f"/confirm/{token}",
                     f"/u/{unsubscribe_token(person, None)}",
                 )
             )

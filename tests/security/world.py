@@ -18,7 +18,7 @@ from app.marketplace import placement
 from app.marketplace.models import BookingStatus, Creative
 from app.members.models import Member, Role
 from app.newsletters.models import IssueBlock
-from app.subscribers import signup
+from app.subscribers import confirmation, signup
 from app.subscribers.models import ExportJob, ImportJob, JobStatus, Topic
 from app.subscribers.service import preferences_token, subscriber_by_email, unsubscribe_token
 from tests.marketplace.factories import make_booking, make_slots
@@ -64,18 +64,17 @@ def build_world() -> World:
         food = session.get(Topic, topics["food"])
         # A confirmed subscriber (preferences, unsubscribe, receipt) and a pending one
         # (the confirmation link).
-        for address in (SUBSCRIBER, PENDING):
-            signup.request_subscription(
+        links = {
+            address: signup.request_subscription(
                 session,
                 signup=signup.Signup(email=address, topics=[food], source=ConsentSource.api),
-            )
+            ).token
+            for address in (SUBSCRIBER, PENDING)
+        }
         subscriber = subscriber_by_email(session, SUBSCRIBER)
-        confirmed = signup.confirm(
-            session, token=signup.confirm_token(subscriber.id, subscriber.confirm_nonce)
-        )
-        pending = subscriber_by_email(session, PENDING)
+        confirmed = confirmation.confirm(session, token=links[SUBSCRIBER])
         world.tokens = {
-            "/confirm/": signup.confirm_token(pending.id, pending.confirm_nonce),
+            "/confirm/": links[PENDING],
             "/preferences/": preferences_token(subscriber),
             "/u/": unsubscribe_token(subscriber, None),
             "/receipts/": receipts.download_token([e.id for e in confirmed]),

@@ -11,18 +11,20 @@ from app.db import session_scope, utcnow
 from app.newsletters.models import Issue
 from app.sending import lifecycle
 from app.subscribers import preferences
+from app.subscribers.confirmation import confirm
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.subscribers.service import address_hmac, suppress
-from app.subscribers.signup import Signup, confirm, confirm_token, request_subscription
+from app.subscribers.signup import Signup, request_subscription
 
 
 def _topics(session, topics: list[Topic]) -> list[Topic]:
     return [session.get(Topic, t.id) for t in topics]
 
 
-def pending(email: str, topics: list[Topic], first_name: str | None = None) -> None:
+def pending(email: str, topics: list[Topic], first_name: str | None = None) -> str | None:
+    """Returns the mailed confirmation link's token."""
     with session_scope() as session:
-        request_subscription(
+        return request_subscription(
             session,
             signup=Signup(
                 email=email,
@@ -30,14 +32,14 @@ def pending(email: str, topics: list[Topic], first_name: str | None = None) -> N
                 source=ConsentSource.form,
                 first_name=first_name,
             ),
-        )
+        ).token
 
 
 def active(email: str, topics: list[Topic], first_name: str | None = None) -> Subscriber:
-    pending(email, topics, first_name)
+    token = pending(email, topics, first_name)
     with session_scope() as session:
         subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).one()
-        confirm(session, token=confirm_token(subscriber.id, subscriber.confirm_nonce))
+        confirm(session, token=token)
     return subscriber
 
 

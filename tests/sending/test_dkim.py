@@ -1,14 +1,13 @@
 """DKIM: the signature covers List-Unsubscribe and List-Unsubscribe-Post and verifies."""
 
-import base64
 import re
 import shutil
-import subprocess
 
 import dkim
 import pytest
 
 from app.config import get_settings
+from tests.mailing.kinds import make_key
 from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
 from tests.sending import factories as people
 
@@ -17,20 +16,13 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs o
 
 @pytest.fixture
 def dkim_key(tmp_path, monkeypatch):
-    private = tmp_path / "dkim.pem"
-    subprocess.run(
-        ["openssl", "genrsa", "-out", str(private), "2048"], check=True, capture_output=True
-    )
-    public_der = subprocess.run(
-        ["openssl", "rsa", "-in", str(private), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
+    """The original three settings (COOPCLUB_DKIM_SELECTOR/_DOMAIN/_PRIVATE_KEY_PATH)."""
+    private, record = make_key(tmp_path)
     settings = get_settings()
     monkeypatch.setattr(settings, "dkim_selector", "club2026")
     monkeypatch.setattr(settings, "dkim_domain", "club.example.org")
     monkeypatch.setattr(settings, "dkim_private_key_path", private)
-    return b"v=DKIM1; k=rsa; p=" + base64.b64encode(public_der)
+    return record
 
 
 def test_newsletters_are_signed_over_the_unsubscribe_headers(dkim_key, smtp, run_jobs):

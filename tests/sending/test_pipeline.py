@@ -80,14 +80,21 @@ def test_headers_for_one_click_unsubscribe_list_id_and_verp(audience, smtp, run_
     assert re.fullmatch(r"<http://testserver/u/[A-Za-z0-9._-]+>", unsubscribe)
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert headers["List-Id"] == "The Co-op Commons <commons.club.test>"
-    assert re.fullmatch(r"<\d+\.[0-9a-f]{12}@club\.example\.org>", headers["Message-ID"])
+    # Opaque: no process id, no delivery id; the same for a re-sent copy.
+    assert re.fullmatch(r"<[a-z2-7]{24}@club\.example\.org>", headers["Message-ID"])
     assert parseaddr(headers["From"])[1] == "news@club.example.org"
+    assert headers["Precedence"] == "bulk"
+    assert headers["List-Archive"] == "<http://testserver/archive/commons>"
+    assert re.fullmatch(r"<http://testserver/archive/commons/\d+>", headers["Archived-At"])
+    assert re.fullmatch(r"\d+:commons:newsletter:coopclub", headers["Feedback-ID"])
+    assert headers["Content-Language"] == "en"
+    assert all("MIME-Version" not in part for part in message.message.iter_parts())
+    match = re.fullmatch(r"bounces\+(\d+)-[0-9a-f]{16}@club\.test", message.mail_from)
     (delivery,) = [
         d
         for d in _deliveries(audience.id)
-        if d.status == DeliveryStatus.sent and str(d.id) == headers["Message-ID"][1:].split(".")[0]
+        if d.status == DeliveryStatus.sent and str(d.id) == match.group(1)
     ]
-    assert re.fullmatch(rf"bounces\+{delivery.id}-[0-9a-f]{{16}}@club\.test", message.mail_from)
     # The visible links match the header, and the one-click POST works without cookies.
     assert unsubscribe[1:-1] in message.text() and unsubscribe[1:-1] in message.html()
     client.cookies.clear()

@@ -12,8 +12,9 @@ from app.db import session_scope, utcnow
 from app.members.models import Member
 from app.sharing import mailings, service
 from app.sharing.models import MemberMailing
+from app.subscribers.confirmation import confirm
 from app.subscribers.models import Subscriber, Topic
-from app.subscribers.signup import Signup, confirm, confirm_token, request_subscription
+from app.subscribers.signup import Signup, request_subscription
 
 
 def owned_topic(slug: str, member: Member) -> Topic:
@@ -32,7 +33,7 @@ def person(
     member: Member | None = None,
 ) -> Subscriber:
     with session_scope() as session:
-        request_subscription(
+        token = request_subscription(
             session,
             signup=Signup(
                 email=email,
@@ -41,10 +42,11 @@ def person(
                 share_with_members=sharing,
                 member=session.get(Member, member.id) if member else None,
             ),
-        )
+        ).token
     with session_scope() as session:
         subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).one()
-        confirm(session, token=confirm_token(subscriber.id, subscriber.confirm_nonce))
+        # Ticking sharing on the confirmation page is what confirms it.
+        confirm(session, token=token, sharing_topic_ids=[t.id for t in topics] if sharing else ())
     return subscriber
 
 

@@ -29,6 +29,16 @@ def make_topics() -> dict[str, int]:
         return {t.slug: t.id for t in topics}
 
 
+def form_token(member_slug: str, topic_slugs: list[str]) -> str:
+    """The signed token of the member's signup snippet for these topics."""
+    from app.subscribers import embed
+
+    with session_scope() as session:
+        member = session.exec(select(Member).where(Member.slug == member_slug)).one()
+        topics = [session.exec(select(Topic).where(Topic.slug == s)).one() for s in topic_slugs]
+        return embed.form_token(member, topics)
+
+
 def hidden(html: str, name: str) -> str:
     match = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', html)
     assert match, f"no hidden field {name}"
@@ -57,13 +67,28 @@ def link_in(received, path: str) -> str:
     return match.group(1)
 
 
-def confirm_from_mail(client, smtp, address: str, run_jobs):
-    run_jobs()
-    (mail,) = smtp.wait_for(address)
-    url = link_in(mail, "confirm")
+def sharing_choices(html: str) -> list[str]:
+    """The sharing checkboxes a confirmation page offers (topic ids), never pre-ticked."""
+    boxes = re.findall(r'<input type="checkbox" name="sharing" value="(\d+)"([^>]*)>', html)
+    assert all("checked" not in rest for _, rest in boxes), "sharing must start unticked"
+    return [value for value, _ in boxes]
+
+
+def confirm_link(client, url: str, *, share: bool = False):
+    """Open a confirmation link and press Confirm, ticking every sharing choice if
+    `share` (as a person who wants offers would)."""
     page = client.get(url)
     assert page.status_code == 200 and "Confirm" in page.text
-    return client.post(url, data={"csrf_token": hidden(page.text, "csrf_token")})
+    data = {"csrf_token": hidden(page.text, "csrf_token")}
+    if share:
+        data["sharing"] = sharing_choices(page.text)
+    return client.post(url, data=data)
+
+
+def confirm_from_mail(client, smtp, address: str, run_jobs, *, share: bool = False):
+    run_jobs()
+    (mail,) = smtp.wait_for(address)
+    return confirm_link(client, link_in(mail, "confirm"), share=share)
 
 
 def statuses(email: str) -> dict[str, tuple[str, str | None]]:

@@ -67,8 +67,12 @@ def test_confirmation_links_are_refused_when_expired_tampered_used_or_of_another
     assert statuses("p@example.org")["food"] == ("pending", None)
     client.post(url, data={"csrf_token": hidden(page.text, "csrf_token")})
     assert statuses("p@example.org")["food"] == ("active", None)
+    # Finding 3: a used link says what the person now receives, by topic name only.
     again = client.post(url, data={"csrf_token": hidden(page.text, "csrf_token")})
-    assert again.status_code == 400 and "already been used" in again.text
+    assert again.status_code == 200 and "already used" in again.text
+    assert "Food co-ops" in again.text and "Housing" in again.text
+    assert "p@example.org" not in again.text and "/preferences/" in again.text
+    assert client.get(url).text == again.text
 
 
 def test_a_new_link_can_be_requested(client, smtp, run_jobs):
@@ -89,8 +93,14 @@ def test_a_new_link_can_be_requested(client, smtp, run_jobs):
     assert answer.text.split("<main")[1] == unknown.text.split("<main")[1]
     run_jobs()
     second = link_in(smtp.wait_for("p@example.org", count=2)[1], "confirm")
-    assert "replaced" in client.get(first).text  # the newer link retires the older one
-    assert client.get(second).status_code == 200
+    # Finding 2: the newer link does not retire the older one; each works for what it
+    # showed, and once one is used the other has nothing left to confirm.
+    assert client.get(first).status_code == client.get(second).status_code == 200
+    page = client.get(first)
+    assert "Food co-ops" in page.text
+    client.post(first, data={"csrf_token": hidden(page.text, "csrf_token")})
+    assert statuses("p@example.org")["food"] == ("active", None)
+    assert "nothing waiting" in client.get(second).text
     assert smtp.to("who@example.org") == []
 
 
@@ -184,7 +194,7 @@ def test_preference_centre_switches_topics_and_sharing_and_downloads_data(client
     assert no_csrf.status_code == 403
 
 
-def test_erasure_leaves_only_the_hmac_and_later_signups_are_dropped(client, smtp, run_jobs):
+def test_erasure_leaves_only_the_hmac_and_the_person_can_come_back(client, smtp, run_jobs):
     make_topics()
     _subscribe(client, email="Erase.Me@Example.org", first_name="Zed")
     confirm_from_mail(client, smtp, "erase.me@example.org", run_jobs)
@@ -220,9 +230,19 @@ def test_erasure_leaves_only_the_hmac_and_later_signups_are_dropped(client, smtp
         "/api/v1/subscribe", json={"email": "erase.me@example.org", "topics": ["food"]}
     )
     assert again.status_code == 202 and again.json() == {"status": "pending"}
+    # Finding 5: the erased person coming back gets the confirmation; until they
+    # confirm, the suppression holds; confirming lifts it, and the ledger says so.
     run_jobs()
-    assert smtp.to("erase.me@example.org") == []
-    assert statuses("erase.me@example.org") == {}
+    assert statuses("erase.me@example.org") == {"food": ("pending", None)}
+    with session_scope() as session:
+        assert len(session.exec(select(Suppression)).all()) == 1
+    confirmed = confirm_from_mail(client, smtp, "erase.me@example.org", run_jobs)
+    assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
+    assert statuses("erase.me@example.org") == {"food": ("active", None)}
+    with session_scope() as session:
+        assert session.exec(select(Suppression)).all() == []
+        actions = session.exec(select(ConsentEvent.action).order_by(ConsentEvent.id)).all()
+        assert actions[-2:] == [ConsentAction.confirmed, ConsentAction.lifted]
 
     from click.testing import CliRunner
 
@@ -230,3 +250,30 @@ def test_erasure_leaves_only_the_hmac_and_later_signups_are_dropped(client, smtp
 
     result = CliRunner().invoke(cli, ["consent", "verify"])
     assert result.exit_code == 0, result.output  # the chain survives the erasure
+
+
+def test_links_sent_before_compact_tokens_still_work_and_forgeries_do_not(
+    client, smtp, run_jobs, monkeypatch
+):
+    make_topics()
+    _subscribe(client)
+    confirm_from_mail(client, smtp, "p@example.org", run_jobs)
+    subscriber = _subscriber()
+    check = unsubscribe_token(subscriber, None).split(".")[2]
+    # An unsubscribe link in the format every newsletter carried before.
+    old = signing.sign(signing.Purpose.unsubscribe, {"s": subscriber.id, "c": check, "t": None})
+    assert client.post(f"/u/{old}").status_code == 200
+    assert set(statuses("p@example.org").values()) == {("unsubscribed", None)}
+    old_preferences = signing.sign(signing.Purpose.preferences, {"s": subscriber.id, "c": check})
+    assert client.get(f"/preferences/{old_preferences}").status_code == 200
+    # A compact token of another purpose, or with a field changed, is refused.
+    preferences = preferences_token(subscriber)
+    assert client.get(f"/u/{preferences}").status_code == 400
+    fields = unsubscribe_token(subscriber, None).split(".")
+    fields[1] = format(subscriber.id + 1, "x")
+    assert client.get("/u/" + ".".join(fields)).status_code == 400
+    # Compact links last as long as the old ones: two years, then "expired".
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3 * 365 * 24 * 3600)
+    page = client.get(f"/preferences/{preferences}")
+    assert page.status_code == 400 and "expired" in page.text

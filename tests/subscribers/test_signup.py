@@ -7,6 +7,7 @@ from app.db import session_scope
 from app.subscribers.models import Subscriber
 from tests.subscribers.helpers import (
     confirm_from_mail,
+    form_token,
     hidden,
     hosted_form,
     make_topics,
@@ -67,7 +68,7 @@ def test_hosted_page_signup_confirm_and_receipt(client, smtp, run_jobs):
     (mail,) = smtp.wait_for("reader@example.org")
     assert "Food co-ops" in mail.text() and "Hello Ada" in mail.text()
     assert "/confirm/" in mail.html()
-    confirmed = confirm_from_mail(client, smtp, "reader@example.org", run_jobs)
+    confirmed = confirm_from_mail(client, smtp, "reader@example.org", run_jobs, share=True)
     assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
     assert statuses("reader@example.org") == {
         "food": ("active", "active"),
@@ -75,15 +76,24 @@ def test_hosted_page_signup_confirm_and_receipt(client, smtp, run_jobs):
     }
     receipt = _receipt_round_trip(client, confirmed, run_jobs)
     assert len(receipt["services"][0]["purposes"]) == 4
-    assert any(p["thirdPartyDisclosure"] for p in receipt["services"][0]["purposes"])
+    # Member co-ops send offers through the Club and never see the address.
+    assert not any(p["thirdPartyDisclosure"] for p in receipt["services"][0]["purposes"])
+    sharing = [p for p in receipt["services"][0]["purposes"] if p["scope"] == "sharing"]
+    assert all("never see my address" in p["consentText"] for p in sharing)
 
 
 def test_embedded_plain_html_form_is_attributed_to_the_member(client, smtp, run_jobs):
     make_topics()
-    # A plain form on the member's own site: no CSRF cookie, no timestamp.
+    # A plain form on the member's own site: no CSRF cookie, no timestamp; its signed
+    # form token says whose form it is.
     response = client.post(
         "/subscribe/embed/riverside",
-        data={"email": "neighbour@example.org", "topics": ["riverside-news"], "website": ""},
+        data={
+            "email": "neighbour@example.org",
+            "topics": ["riverside-news"],
+            "website": "",
+            "form_token": form_token("riverside", ["riverside-news", "food"]),
+        },
     )
     assert response.status_code == 200 and "Check your inbox" in response.text
     confirmed = confirm_from_mail(client, smtp, "neighbour@example.org", run_jobs)
@@ -103,7 +113,7 @@ def test_embedded_plain_html_form_is_attributed_to_the_member(client, smtp, run_
 
 def test_embedded_iframe_form_is_frameable_and_carries_its_tokens(client, smtp, run_jobs):
     make_topics()
-    page = client.get("/subscribe/embed/riverside")
+    page = client.get(f"/subscribe/embed/riverside?form_token={form_token('riverside', ['food'])}")
     assert page.status_code == 200
     assert "frame-ancestors *" in page.headers["content-security-policy"].split("; ")
     assert hidden(page.text, "csrf_token") and hidden(page.text, "form_ts")
@@ -137,7 +147,7 @@ def test_json_api_signup_with_cors(client, smtp, run_jobs):
     assert "access-control-allow-credentials" not in preflight.headers
     response = client.post(
         "/api/v1/subscribe",
-        json={"email": "api@example.org", "topics": ["food"], "source": "riverside"},
+        json={"email": "api@example.org", "topics": ["food"]},
         headers={"Origin": "https://riverside.example"},
     )
     assert response.status_code == 202 and response.json() == {"status": "pending"}
@@ -175,18 +185,25 @@ def test_csrf_is_required_on_the_hosted_form(client):
 def test_the_plain_embed_snippet_works_as_pasted(client, smtp, run_jobs):
     import re
 
-    from app.subscribers.embed import embed_snippets
+    from app.members.models import Member
+    from app.subscribers.embed import EmbedForm, embed_snippets
 
     ids = make_topics()
     with session_scope() as session:
         from app.subscribers.models import Topic
 
         food = session.get(Topic, ids["food"])
-        snippets = embed_snippets("riverside", [food])
-    assert 'src="http://testserver/subscribe/embed/riverside"' in snippets["iframe"]
-    action = re.search(r'action="http://testserver(/[^"]+)"', snippets["plain"]).group(1)
-    names = set(re.findall(r'name="([^"]+)"', snippets["plain"]))
-    assert names == {"email", "topics", "first_name", "share_with_members", "website"}
-    response = client.post(action, data={"email": "pasted@example.org", "topics": ["food"]})
+        riverside = session.exec(select(Member).where(Member.slug == "riverside")).one()
+        snippets = embed_snippets(EmbedForm(riverside, [food]))
+    assert 'src="http://testserver/subscribe/embed/riverside?form_token=' in snippets["iframe"]
+    action = re.search(r'action="http://testserver(/[^"]+)"', snippets["form"]).group(1)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', snippets["form"]))
+    names = set(re.findall(r'name="([^"]+)"', snippets["form"]))
+    assert names == {"email", "topics", "share_with_members", "website", "form_token"}
+    assert fields["topics"] == "food"  # the one topic the member chose, carried by the form
+    response = client.post(
+        action,
+        data={"email": "pasted@example.org", "topics": "food", "form_token": fields["form_token"]},
+    )
     assert "Check your inbox" in response.text
     assert confirm_from_mail(client, smtp, "pasted@example.org", run_jobs).status_code == 200

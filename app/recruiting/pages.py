@@ -1,0 +1,107 @@
+"""Recruiting credits on the web: a member's credits page (balance, ledger, recruits
+waiting out their hold) and the admin page (rate, caps, pending and granted credits per
+member). Recruits are shown by number and date only: no addresses are kept for them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import select
+
+from app.auth.deps import MemberStaff, RequireAdmin
+from app.db import SessionDep
+from app.members.models import Member
+from app.payments import credits as ledger
+from app.recruiting import service
+from app.recruiting.models import RecruitStatus
+from app.web import CsrfProtected, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+STATUS_LABELS = {
+    RecruitStatus.pending: "Waiting out the hold",
+    RecruitStatus.granted: "Granted",
+    RecruitStatus.cancelled: "Cancelled",
+    RecruitStatus.over_cap: "Over the daily cap",
+}
+
+
+@router.get("/member/credits", response_class=HTMLResponse)
+def member_credits(request: Request, session: SessionDep, context: MemberStaff) -> Response:
+    member_id = context.member.id or 0
+    tallies = service.tallies(session, member_id=member_id)
+    return render(
+        request,
+        "recruiting/member_credits.html",
+        member=context.member,
+        balance=ledger.balance(session, member_id=member_id),
+        entries=ledger.entries(session, member_id=member_id, limit=200),
+        rate=service.rate(session),
+        tally={
+            status: tallies.get((member_id, str(status)), service.Tally())
+            for status in RecruitStatus
+        },
+        recruits=service.recent(session, member_id=member_id),
+        labels=STATUS_LABELS,
+    )
+
+
+def _admin_page(
+    request: Request, session: SessionDep, *, status_code: int = 200, **extra
+) -> Response:  # type: ignore[no-untyped-def]
+    tallies = service.tallies(session)
+    members = {m.id: m for m in session.exec(select(Member).order_by(Member.name)).all()}
+    rows = [
+        (member, {s: tallies.get((member.id, str(s)), service.Tally()) for s in RecruitStatus})
+        for member in members.values()
+        if any(key[0] == member.id for key in tallies)
+    ]
+    totals = {
+        s: service.Tally(
+            count=sum(t.count for (_, status), t in tallies.items() if status == str(s)),
+            credits=sum(t.credits for (_, status), t in tallies.items() if status == str(s)),
+        )
+        for s in RecruitStatus
+    }
+    extra.setdefault("amount", str(service.rate(session)))
+    extra.setdefault("errors", {})
+    return render(
+        request,
+        "recruiting/admin.html",
+        status_code=status_code,
+        rows=rows,
+        totals=totals,
+        members=members,
+        recruits=service.recent(session),
+        labels=STATUS_LABELS,
+        **extra,
+    )
+
+
+@router.get("/admin/recruiting", response_class=HTMLResponse)
+def admin_recruiting(request: Request, session: SessionDep, admin: RequireAdmin) -> Response:
+    return _admin_page(request, session)
+
+
+@router.post("/admin/recruiting/rate", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def admin_rate(
+    request: Request,
+    session: SessionDep,
+    admin: RequireAdmin,
+    amount: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    try:
+        service.set_rate(session, amount=int(amount.replace(",", "").strip()), account_id=admin.id)
+    except ValueError:
+        return _admin_page(
+            request,
+            session,
+            status_code=422,
+            amount=amount,
+            errors={"amount": "Give a whole number of credits from 0 to 1,000,000."},
+        )
+    return redirect(
+        "/admin/recruiting", f"Each new recruit now earns {service.rate(session):,} credits."
+    )

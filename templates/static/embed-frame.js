@@ -1,0 +1,19 @@
+// Inside the Club's signup form when a member's page frames it: tell the framing page
+// how tall the form is now, so embed.js there can size the iframe to fit (no scrollbar,
+// no cut-off button), on load and whenever the content changes (errors, thank-you).
+(function () {
+  "use strict";
+  if (window.parent === window) return;
+  var last = 0;
+  function post() {
+    // The root element's own height is its content's, whatever the frame's size is
+    // now (scrollHeight would never report less than the frame), so it can shrink too.
+    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (height === last) return;
+    last = height;
+    window.parent.postMessage({ type: "coopclub:height", height: height }, "*");
+  }
+  window.addEventListener("load", post);
+  if ("ResizeObserver" in window) new ResizeObserver(post).observe(document.body);
+  else window.addEventListener("resize", post);
+})();
