@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := node_modules/axe-core/axe.min.js
+# `make run PORT=8001 HOST=0.0.0.0` serves elsewhere; emailed links follow the port unless
+# COOPCLUB_BASE_URL says otherwise.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint install demo bench bench-tools clean browser screenshots spamassassin
 
@@ -20,10 +24,12 @@ $(AXE): package.json package-lock.json
 
 install: $(STAMP)
 
+RUN_ENV = COOPCLUB_BASE_URL="$${COOPCLUB_BASE_URL:-http://127.0.0.1:$(PORT)}"
+
 run: $(STAMP)
-	$(BIN)/coopclub db upgrade
-	$(BIN)/coopclub demo
-	$(BIN)/coopclub serve --host 127.0.0.1 --port 8000
+	$(RUN_ENV) $(BIN)/coopclub db upgrade
+	$(RUN_ENV) $(BIN)/coopclub demo
+	$(RUN_ENV) $(BIN)/coopclub serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium for the browser tests (Playwright's own download is never used).
 browser:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.bounces.api import MAX_REPORT_BYTES
 from app.config import get_settings
-from app.sending.bounces import MAX_REPORT_BYTES
 from app.subscribers.importer import MAX_FILE_BYTES
 
 # Routes that take files have their own limits. The import form carries the file plus

@@ -145,11 +145,25 @@ def db_grant(role: str, print_only: bool) -> None:
 @cli.command()
 def demo() -> None:
     """Seed demo member co-ops, accounts and content (safe to run again)."""
+    import dramatiq
+
+    import workers  # noqa: F401  (declares the actors the demo's emails are queued for)
     from app import demo as demo_data
+    from app import jobs
     from app.db import session_scope
 
     with session_scope() as session:
         demo_data.seed(session)
+    if get_settings().broker_kind == "embedded":
+        # No worker runs beside this command in the embedded default: deliver the demo's
+        # emails (to the outbox or SMTP) now rather than leave them to the next sweep.
+        logging.getLogger("dramatiq").setLevel(logging.WARNING)
+        worker = dramatiq.Worker(jobs.broker, worker_threads=2)
+        worker.start()
+        for queue in jobs.broker.get_declared_queues():
+            jobs.broker.join(queue)
+        worker.join()
+        worker.stop()
     click.echo("demo data is in place")
 
 
@@ -246,7 +260,7 @@ def consent_new_key(path: Path, origin: str | None) -> None:
     from app.consent import log as consent_log
 
     try:
-        verifier = consent_log.generate_key_file(path, origin or consent_log.log_origin())
+        verifier = consent_log.generate_key_file(path, origin or consent_log.configured_origin())
     except FileExistsError:
         click.echo(f"{path} exists already; a log keeps its key", err=True)
         sys.exit(2)
@@ -422,14 +436,15 @@ def bounces() -> None:
 @bounces.command("import")
 @click.argument("path", type=click.Path(exists=True))
 def bounces_import(path: str) -> None:
-    """Read DSN bounces and ARF complaints from an mbox file or a Maildir folder, and
-    apply each (suppressions, consent withdrawals). Unreadable reports are stored."""
+    """Read bounces (DSN or a server's own format) and ARF complaints from an mbox
+    file or a Maildir folder, and apply each (suppressions, consent withdrawals).
+    Unreadable reports are stored without addresses."""
     import mailbox
     from collections import Counter
     from pathlib import Path
 
+    from app.bounces import service as reports
     from app.db import session_scope
-    from app.sending import bounces as reports
 
     box = mailbox.Maildir(path, create=False) if Path(path).is_dir() else mailbox.mbox(path)
     counts: Counter[str] = Counter()

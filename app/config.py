@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     # A queued transactional mail whose job has not run by then is presumed lost with
     # its message, and the sweep sends the job again.
     transactional_retry_after_seconds: float = Field(default=60.0, gt=0)
+    # Transactional mail (confirmations, login links) has worker threads of its own in
+    # every worker process, so a long newsletter send never delays it.
+    transactional_worker_threads: int = Field(default=2, ge=1, le=64)
+    # Sent and failed transactional mail rows (address, subject; the body is dropped
+    # once sent) are deleted after this many days.
+    transactional_retention_days: int = Field(default=7, ge=1)
     # Signup attempts allowed per client address (per 10 minutes) and per email address
     # (per hour), on every signup form and the API; 0 turns that limit off.
     signup_limit_per_client: int = Field(default=20, ge=0)

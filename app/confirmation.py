@@ -63,17 +63,30 @@ def unless_confirmed(
     """None when the person confirmed; otherwise the page that asks them to."""
     if is_confirmed(form):
         return None
+    return ask(request, form, confirmation)
+
+
+def ask(
+    request: Request,
+    form: FormData,
+    confirmation: Confirmation,
+    *,
+    extra: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The confirmation page: posts the same fields back, with `extra` ones replacing
+    theirs (e.g. naming what turned out to be at stake), plus `confirmed=yes`."""
+    extra = extra or {}
     fields = [
         (name, value)
         for name, value in form.multi_items()
-        if name not in (CSRF_FIELD, CONFIRM_FIELD) and isinstance(value, str)
+        if name not in (CSRF_FIELD, CONFIRM_FIELD, *extra) and isinstance(value, str)
     ]
     return render(
         request,
         "confirm.html",
         confirmation=confirmation,
         action=request.url.path,
-        fields=fields,
+        fields=fields + list(extra.items()),
     )
 
 

@@ -118,14 +118,22 @@ SweepFn = Callable[[Session], None]
 _sweeps: dict[str, SweepFn] = {}
 
 
-def register_sweep(name: str) -> Callable[[SweepFn], SweepFn]:
-    """Register `fn(session)` to run on every sweep; it re-enqueues unfinished work."""
+def register_sweep(name: str, *, transaction: bool = True) -> Callable[[SweepFn], SweepFn]:
+    """Register `fn(session)` to run on every sweep, in a transaction of its own; it
+    re-enqueues unfinished work. A sweep that talks to the network registers with
+    `transaction=False` and gets the session factory instead, so that it never holds
+    a transaction (on SQLite, the write lock) while it waits for another server."""
 
     def decorator(fn: SweepFn) -> SweepFn:
         _sweeps[name] = fn
+        if not transaction:
+            _own_transactions.add(name)
         return fn
 
     return decorator
+
+
+_own_transactions: set[str] = set()
 
 
 def registered_sweeps() -> dict[str, SweepFn]:
@@ -139,8 +147,11 @@ def run_sweeps() -> dict[str, str]:
     outcome: dict[str, str] = {}
     for name, fn in _sweeps.items():
         try:
-            with session_scope() as session:
-                fn(session)
+            if name in _own_transactions:
+                fn(session_scope)  # type: ignore[arg-type]
+            else:
+                with session_scope() as session:
+                    fn(session)
             outcome[name] = "ok"
         except Exception as exc:
             log.exception("sweep %s failed", name)
@@ -187,13 +198,54 @@ def tickers(sweep_interval: float) -> list[Ticker]:
     ]
 
 
+TRANSACTIONAL_QUEUE = "transactional"
+
+
+class WorkerPool:
+    """The Dramatiq workers of one process: threads of their own for transactional mail
+    (confirmations, login links), so a long newsletter send never delays one, and
+    threads for every other queue."""
+
+    def __init__(self, threads: int, transactional_threads: int, **options: Any) -> None:
+        others = set(broker.get_declared_queues()) - {TRANSACTIONAL_QUEUE}
+        self.workers = [
+            dramatiq.Worker(
+                broker,
+                queues={TRANSACTIONAL_QUEUE},
+                worker_threads=transactional_threads,
+                **options,
+            ),
+            dramatiq.Worker(broker, queues=others, worker_threads=threads, **options),
+        ]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self, timeout: int = 600_000) -> None:
+        for worker in self.workers:
+            worker.stop(timeout=timeout)
+
+    def pause(self) -> None:
+        for worker in self.workers:
+            worker.pause()
+
+    def resume(self) -> None:
+        for worker in self.workers:
+            worker.resume()
+
+    def join(self) -> None:
+        for worker in self.workers:
+            worker.join()
+
+
 class InProcessWorker:
     """The embedded default: Dramatiq worker threads and the ticker inside this process."""
 
     def __init__(self, threads: int, sweep_interval: float) -> None:
         if SWEEP.name not in broker.actors:
             raise RuntimeError("no actors are declared: import workers before starting jobs")
-        self.worker = dramatiq.Worker(broker, worker_threads=threads)
+        self.worker = WorkerPool(threads, get_settings().transactional_worker_threads)
         self.tickers = tickers(sweep_interval)
 
     def start(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DataError
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp
 
-from app import db, jobs
+from app import api_docs, db, jobs
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.auth.deps import (
@@ -28,6 +28,7 @@ from app.auth.deps import (
     optional_account,
 )
 from app.body_limits import BodyLimit
+from app.bounces import api as bounce_api
 from app.config import get_settings
 from app.consent import log_api as consent_log_api
 from app.marketplace import admin as marketplace_admin
@@ -39,8 +40,11 @@ from app.members import api as members_api
 from app.members import dashboard as member_dashboard
 from app.members import pages as members_pages
 from app.newsletters import archive
+from app.newsletters import block_actions as newsletter_blocks
+from app.newsletters import editor as newsletter_editor
 from app.newsletters import pages as newsletter_pages
 from app.payments import webhooks as payment_webhooks
+from app.privacy import router as privacy_router
 from app.recruiting import pages as recruiting_pages
 from app.security import SecurityHeaders, install_log_redaction
 from app.sending import pages as sending_pages
@@ -148,10 +152,13 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         summary="An opt-in email list and newsletter marketplace owned by the co-ops that use it.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by app/api_docs.py, from our own files
+        redoc_url=None,
         # Who is logged in is resolved once per request with the request's own database
         # session, so every page's navigation can show it (see account_for_template).
         dependencies=[Depends(optional_account)],
     )
+    api_docs.mount_assets(app)  # before /static, so its longer prefix is matched first
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_log_redaction()
 
@@ -262,9 +269,11 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         admin_people.router,
         subscribers_api.router,
         newsletter_pages.router,
+        newsletter_editor.router,
+        newsletter_blocks.router,
         archive.router,
         sending_pages.router,
-        sending_pages.webhooks,
+        bounce_api.router,
         marketplace_pages.router,
         marketplace_api.router,
         marketplace_admin.router,
@@ -273,6 +282,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         sharing_withdrawal.router,
         recruiting_pages.router,
         consent_log_api.router,
+        privacy_router,
+        api_docs.router,
     ):
         app.include_router(router)
 
@@ -281,5 +292,14 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
         return render(request, "home.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # Pages link the SVG; this answers browsers and tools that ask for the classic path.
+        return FileResponse(
+            STATIC_DIR / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     return app

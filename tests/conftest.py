@@ -102,7 +102,6 @@ if not REDIS_URL:
     os.environ.pop("COOPCLUB_REDIS_URL", None)
 
 # Only now may the app be imported: the broker and engine read the settings above.
-import dramatiq  # noqa: E402
 from sqlalchemy import Connection, Engine, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
@@ -171,7 +170,8 @@ def database():
 @pytest.fixture(scope="session")
 def worker(database):
     """Dramatiq worker threads in this process, on the configured broker."""
-    w = dramatiq.Worker(jobs.broker, worker_threads=4, worker_timeout=100)
+    # As in production: transactional mail has threads of its own.
+    w = jobs.WorkerPool(4, 2, worker_timeout=100)
     w.start()
     yield w
     w.stop(timeout=5000)

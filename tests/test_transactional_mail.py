@@ -30,7 +30,8 @@ def test_queued_mail_arrives_after_commit_with_its_text_twin(smtp, run_jobs):
     assert "1 Commons Lane" in received.text()  # every Club email carries the postal address
     with session_scope() as session:
         (row,) = session.exec(select(TransactionalEmail)).all()
-        assert row.status == TransactionalStatus.sent and row.attempts == 1
+        assert row.status == TransactionalStatus.sent and row.attempts == 0  # no failed try
+        assert row.html == row.text == ""  # its working links are not kept once sent
 
 
 def test_the_sweep_resends_mail_whose_message_the_broker_lost(smtp, run_jobs):

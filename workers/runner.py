@@ -14,27 +14,35 @@ from app.config import get_settings
 log = logging.getLogger(__name__)
 
 
+def _dramatiq(processes: int, threads: int, queues: list[str]) -> subprocess.Popen:
+    command = [sys.executable, "-m", "dramatiq", "workers"]
+    command += ["--processes", str(processes), "--threads", str(threads), "--queues", *queues]
+    return subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+
+
 def run(processes: int, threads: int) -> int:
+    """Two sets of worker processes: transactional mail alone on its own threads (so a
+    long newsletter send never delays a login link), and every other queue."""
+    import workers  # noqa: F401  (declares the actors, hence the queues)
+
     settings = get_settings()
-    command = [
-        sys.executable,
-        "-m",
-        "dramatiq",
-        "workers",
-        "--processes",
-        str(processes),
-        "--threads",
-        str(threads),
+    others = sorted(set(jobs.broker.get_declared_queues()) - {jobs.TRANSACTIONAL_QUEUE})
+    children = [
+        _dramatiq(processes, threads, others),
+        _dramatiq(processes, settings.transactional_worker_threads, [jobs.TRANSACTIONAL_QUEUE]),
     ]
-    child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     tickers = jobs.tickers(settings.sweep_interval_seconds)
     for ticker in tickers:
         ticker.start()
     stopping = threading.Event()
 
     def forward(signum: int, _frame: object) -> None:
+        # Each child stops gracefully: its batches finish the message in hand and give
+        # back the rest (a second signal would make Dramatiq kill its processes).
         stopping.set()
-        child.send_signal(signum)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
@@ -42,7 +50,7 @@ def run(processes: int, threads: int) -> int:
         tickers[0].tick()  # the sweep: pick up unfinished work at once
     except Exception:
         log.warning("first sweep tick failed (is Redis up?); the ticker keeps trying")
-    code = child.wait()
+    codes = [child.wait() for child in children]
     for ticker in tickers:
         ticker.stop()
-    return code
+    return max(codes)

@@ -7,6 +7,8 @@ worker process that runs the sweep knows all of them, whatever else it imported.
 import dramatiq
 
 import app.auth.service  # noqa: F401  (expired sessions and login links)
+import app.bounces.service  # noqa: F401  (unreadable reports purged after the retention)
+import app.mailing.outage  # noqa: F401  (transactional mail left behind, retention)
 import app.mailing.service  # noqa: F401  (transactional mail left behind)
 import app.recruiting.service  # noqa: F401  (recruits whose hold has ended)
 import app.sending.lifecycle  # noqa: F401  (due issues, lost batches, paused-for-SMTP)

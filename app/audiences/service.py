@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select
+from sqlalchemy import Select, exists
 from sqlmodel import Session, col, select
 
 from app.members.models import Member
 from app.newsletters.models import Issue, Newsletter
 from app.newsletters.service import topic_ids
 from app.sharing import service as sharing
-from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
+from app.subscribers.models import (
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    Topic,
+)
 from app.subscribers.service import active_subscriber_ids_query
 
 
@@ -63,16 +69,23 @@ class IssueAudience:
         """Of `subscriber_ids`, those still in the audience, each with their reason."""
         if not subscriber_ids:
             return {}
+        # Plain lists of ids, never a subquery over subscription: PostgreSQL would
+        # correlate it with the outer subscription and read every row per person.
+        suppressed = set(
+            session.exec(
+                select(Subscriber.id).where(
+                    col(Subscriber.id).in_(subscriber_ids),
+                    exists().where(col(Suppression.address_hmac) == col(Subscriber.address_hmac)),
+                )
+            ).all()
+        )
+        subscriber_ids = [s for s in subscriber_ids if s not in suppressed]
         own: dict[int, list[tuple[int, str]]] = {}
         rows = session.exec(
             select(Subscription.subscriber_id, Topic.id, Topic.name)
             .join(Topic, col(Topic.id) == col(Subscription.topic_id))
             .where(
-                col(Subscription.subscriber_id).in_(
-                    active_subscriber_ids_query(self.topic_ids)
-                    .where(col(Subscriber.id).in_(subscriber_ids))
-                    .order_by(None)
-                ),
+                col(Subscription.subscriber_id).in_(subscriber_ids),
                 col(Subscription.topic_id).in_(self.topic_ids),
                 col(Subscription.status) == SubscriptionStatus.active,
             )

@@ -61,7 +61,12 @@ def leaf_bytes(event: ConsentEvent) -> bytes:
 
 
 def log_origin() -> str:
-    """The log's name in every checkpoint: the Club's host and /consent-log."""
+    """The log's name in every checkpoint: its key's name, fixed when the key was made
+    (from COOPCLUB_LOG_ORIGIN, or BASE_URL's host and /consent-log)."""
+    return log_signer().name
+
+
+def configured_origin() -> str:
     settings = get_settings()
     return settings.log_origin or f"{urlsplit(settings.base_url).netloc}/consent-log"
 
@@ -72,24 +77,27 @@ def _key_path() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load_signer(path: Path, origin: str) -> NoteSigner:
+def _load_signer(path: Path, wanted_origin: str | None) -> NoteSigner:
     if not path.exists():
         if get_settings().is_production:
             raise RuntimeError(f"COOPCLUB_LOG_SIGNING_KEY_PATH: {path} does not exist")
         path.parent.mkdir(parents=True, exist_ok=True)
-        signer = NoteSigner.generate(origin)
+        signer = NoteSigner.generate(wanted_origin or configured_origin())
         path.write_text(signer.encode() + "\n")
         path.chmod(0o600)
         return signer
     signer = NoteSigner.parse(path.read_text())
-    if signer.name != origin:
-        raise RuntimeError(f"the log signing key in {path} is for {signer.name!r}, not {origin!r}")
+    if wanted_origin is not None and signer.name != wanted_origin:
+        raise RuntimeError(
+            f"COOPCLUB_LOG_ORIGIN is {wanted_origin!r} but the log key in {path} is for "
+            f"{signer.name!r}: a log keeps its name"
+        )
     return signer
 
 
 def log_signer() -> NoteSigner:
     """The Ed25519 key that signs checkpoints and receipts (generated once if embedded)."""
-    return _load_signer(_key_path(), log_origin())
+    return _load_signer(_key_path(), get_settings().log_origin)
 
 
 def log_verifier() -> NoteVerifier:

@@ -140,7 +140,7 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
                 "url": settings.base_url,
             }
         ],
-        "policyUrl": f"{settings.base_url}/topics",
+        "policyUrl": f"{settings.base_url}/privacy",
         "services": [{"service": "Co-op Data Club newsletters", "purposes": purposes}],
         "sensitive": False,
     }

@@ -1,13 +1,19 @@
 """Transactional mail: queue it in the request's transaction, deliver it from a job.
 
 Nothing is ever sent inline in a request. `queue_transactional` stores the rendered
-message and enqueues delivery after commit; `deliver_transactional` claims the row,
-sends it and records the outcome; the sweep re-enqueues anything left behind.
+message and enqueues delivery after commit on the `transactional` queue, which has
+worker threads of its own, so a long newsletter send never delays a login link.
+`deliver_transactional` claims the row with a fresh token, sends it outside any
+transaction and records the outcome only if it still holds that claim. A failed try
+waits `next_attempt_at` (exponential backoff); an unreachable server pauses
+transactional delivery without spending tries (app/mailing/outage.py), and the sweep
+resumes it once the server answers.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,11 +21,12 @@ from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col
 
 from app.config import get_settings
 from app.db import utcnow
-from app.jobs import Job, enqueue, register_sweep
+from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue
+from app.mailing import outage
 from app.mailing.body import EncodedBody
 from app.mailing.message import (
     AddressError,
@@ -40,13 +47,14 @@ from app.mailing.verp import transactional_verp_address
 
 log = logging.getLogger(__name__)
 
-DELIVER_TRANSACTIONAL = Job("deliver_transactional", "mail")
+DELIVER_TRANSACTIONAL = Job("deliver_transactional", TRANSACTIONAL_QUEUE)
 
-# A claimed row not marked sent within this time is presumed lost with its worker.
+# A claimed row not marked within this time is presumed lost with its worker.
 CLAIM_LEASE = timedelta(minutes=5)
-# Sent messages hold an address: keep them only long enough to debug delivery.
-KEEP_SENT = timedelta(days=7)
 MAX_ATTEMPTS = 8
+FIRST_BACKOFF = timedelta(seconds=30)  # then doubling: 30 s, 1 min, 2 min, … 32 min
+MAX_BACKOFF = timedelta(hours=1)
+ADMIN_ALERT = "admin-alert"
 
 
 def queue_transactional(
@@ -72,7 +80,9 @@ def queue_prepared(
     """Queue an already rendered message. `build`, given the stored row (its id names
     the message), returns the finished message to send as it is (a test copy of an
     issue, built by the send pipeline's own composer)."""
-    email = TransactionalEmail(kind=kind, to_address=to, subject=subject, html=html, text=text)
+    email = TransactionalEmail(
+        kind=kind, to_address=to, subject=subject, html=html, text=text, next_attempt_at=utcnow()
+    )
     session.add(email)
     session.flush()
     if build is not None:
@@ -82,38 +92,53 @@ def queue_prepared(
     return email
 
 
-def claim(session: Session, email_id: int) -> TransactionalEmail | None:
-    """Take the row for sending; None when it is gone, sent, or another worker holds it."""
+@dataclass(frozen=True)
+class Claimed:
+    """A row taken for sending, and the token every later change must match."""
+
+    email: TransactionalEmail
+    token: str
+
+
+def claim(session: Session, email_id: int) -> Claimed | None:
+    """Take the row for sending; None when it is gone, sent, not yet due, held by
+    another worker, or transactional delivery is paused (the server is down)."""
+    if outage.paused(session):
+        return None
     now = utcnow()
+    token = secrets.token_hex(16)
     result = session.execute(
         update(TransactionalEmail)
         .where(
             col(TransactionalEmail.id) == email_id,
             or_(
-                col(TransactionalEmail.status) == TransactionalStatus.queued,
+                (col(TransactionalEmail.status) == TransactionalStatus.queued)
+                & (
+                    col(TransactionalEmail.next_attempt_at).is_(None)
+                    | (col(TransactionalEmail.next_attempt_at) <= now)
+                ),
                 (col(TransactionalEmail.status) == TransactionalStatus.sending)
                 & (col(TransactionalEmail.claimed_at) < now - CLAIM_LEASE),
             ),
         )
-        .values(
-            status=TransactionalStatus.sending,
-            claimed_at=now,
-            attempts=TransactionalEmail.attempts + 1,
-        )
+        .values(status=TransactionalStatus.sending, claimed_at=now, claim_token=token)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    return session.get(TransactionalEmail, email_id)
+    email = session.get(TransactionalEmail, email_id)
+    return Claimed(email, token) if email is not None else None
 
 
 @dataclass(frozen=True)
 class Outcome:
     sent: bool
-    error: DeliveryError | None = None
+    error: Exception | None = None
+    retry_in: timedelta | None = None  # when the next try is due, if there is one
 
     @property
-    def retry(self) -> bool:
-        return isinstance(self.error, TransientDeliveryError)
+    def unreachable(self) -> bool:
+        """The server itself could not be reached: not this message's fault."""
+        return isinstance(self.error, TransientDeliveryError) and self.error.code is None
 
 
 def build_transactional(email: TransactionalEmail) -> Outgoing:
@@ -138,7 +163,8 @@ def build_transactional(email: TransactionalEmail) -> Outgoing:
 
 
 def send_claimed(email: TransactionalEmail, transport: MailTransport) -> Outcome:
-    """Send a claimed email, outside any transaction (SMTP can be slow)."""
+    """Send a claimed email, outside any transaction (SMTP can be slow). A message that
+    cannot even be built is a failed try like any other, so it can never loop."""
     try:
         if email.raw is not None:  # built when it was queued (a test copy of an issue)
             rcpt, smtputf8 = wire_address(email.to_address), needs_smtputf8(email.to_address)
@@ -156,53 +182,50 @@ def send_claimed(email: TransactionalEmail, transport: MailTransport) -> Outcome
         return Outcome(sent=False, error=PermanentDeliveryError(str(exc)))
     except DeliveryError as exc:
         return Outcome(sent=False, error=exc)
+    except Exception as exc:
+        log.exception("transactional email %s could not be built", email.id)
+        return Outcome(sent=False, error=exc)
     return Outcome(sent=True)
 
 
-def record_outcome(session: Session, email_id: int, outcome: Outcome) -> Outcome:
-    """Store what happened; a transient failure goes back to the queue until MAX_ATTEMPTS."""
-    email = session.get(TransactionalEmail, email_id)
-    if email is None:
-        return outcome
+def backoff(attempts: int) -> timedelta:
+    return min(FIRST_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
+
+
+def record_outcome(session: Session, claimed: Claimed, outcome: Outcome) -> Outcome:
+    """Store what happened, if this claim still holds the row (a job whose claim lapsed
+    and was taken by another changes nothing). A sent message keeps no working link."""
+    email = session.get(TransactionalEmail, claimed.email.id, with_for_update=True)
+    if email is None or email.claim_token != claimed.token:
+        return Outcome(sent=False)
+    email.claim_token = None
+    now = utcnow()
     if outcome.sent:
-        email.status = TransactionalStatus.sent
-        email.sent_at = utcnow()
-        email.last_error = None
+        email.status, email.sent_at, email.last_error = TransactionalStatus.sent, now, None
+        email.html = email.text = ""  # its links worked once; nobody needs them again
+        email.raw = None
         return outcome
     email.last_error = str(outcome.error)[:500]
-    if outcome.retry and email.attempts < MAX_ATTEMPTS:
-        email.status = TransactionalStatus.queued
+    if outcome.unreachable:
+        # Pause everything rather than spend this message's tries on an outage.
+        email.status, email.next_attempt_at = TransactionalStatus.queued, now
+        outage.pause(session, str(outcome.error))
         return outcome
-    email.status = TransactionalStatus.failed
-    log.warning(
-        "transactional email %s failed after %s tries: %s", email.id, email.attempts, outcome.error
-    )
-    return Outcome(sent=False, error=PermanentDeliveryError(str(outcome.error)))
-
-
-@register_sweep("transactional-mail")
-def sweep_transactional(session: Session) -> None:
-    now = utcnow()
-    stuck = session.exec(
-        select(TransactionalEmail.id)
-        .where(
-            or_(
-                (col(TransactionalEmail.status) == TransactionalStatus.queued)
-                & (
-                    col(TransactionalEmail.created_at)
-                    < now - timedelta(seconds=get_settings().transactional_retry_after_seconds)
-                ),
-                (col(TransactionalEmail.status) == TransactionalStatus.sending)
-                & (col(TransactionalEmail.claimed_at) < now - CLAIM_LEASE),
-            )
+    email.attempts += 1
+    if isinstance(outcome.error, PermanentDeliveryError) or email.attempts >= MAX_ATTEMPTS:
+        email.status = TransactionalStatus.failed
+        email.html = email.text = ""
+        email.raw = None
+        log.warning(
+            "transactional email %s (%s) failed after %s tries: %s",
+            email.id,
+            email.kind,
+            email.attempts,
+            outcome.error,
         )
-        .limit(1000)
-    ).all()
-    for email_id in stuck:
-        enqueue(session, DELIVER_TRANSACTIONAL, email_id)
-    session.exec(
-        delete(TransactionalEmail).where(  # type: ignore[call-overload]
-            col(TransactionalEmail.status) == TransactionalStatus.sent,
-            col(TransactionalEmail.sent_at) < now - KEEP_SENT,
-        )
-    )
+        if not isinstance(outcome.error, PermanentDeliveryError) and email.kind != ADMIN_ALERT:
+            outage.tell_admins_once(session, email)
+        return Outcome(sent=False, error=outcome.error)
+    wait = backoff(email.attempts)
+    email.status, email.next_attempt_at = TransactionalStatus.queued, now + wait
+    return Outcome(sent=False, error=outcome.error, retry_in=wait)

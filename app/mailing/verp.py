@@ -61,3 +61,20 @@ def transactional_from_verp(address: str, settings: Settings | None = None) -> i
     if ident and ident.startswith("t") and ident[1:].isdigit():
         return int(ident[1:])
     return None
+
+
+def return_path(kind: str, ident: int, settings: Settings | None = None) -> str:
+    """The return path of a delivery (kind "") or a transactional email (kind "t")."""
+    return _address(f"{kind}{ident}", settings or get_settings())
+
+
+def parse(address: str, settings: Settings | None = None) -> tuple[str, int] | None:
+    """(kind, id) of a return path we made, signed with any of our keys; else None."""
+    ident = _ident_from_verp(address, settings)
+    if ident is None:
+        return None
+    kind = ident.rstrip("0123456789")
+    number = ident[len(kind) :]
+    if kind not in ("", "t") or not number.isdigit():
+        return None
+    return kind, int(number)

@@ -24,6 +24,7 @@ from app.marketplace.models import (
     SlotPublic,
     SlotStatus,
 )
+from app.newsletters import blocks
 from app.newsletters import service as newsletters
 from app.newsletters.models import SLOT_KINDS, BlockKind, Issue, IssueStatus, Newsletter
 
@@ -168,7 +169,7 @@ def add_slot(session: Session, issue: Issue, kind: SlotKind) -> Slot:
     """A new slot block at the end of a draft issue."""
     if issue.status != IssueStatus.draft:
         raise SlotError("slots can be added to draft issues only; this issue's layout is frozen")
-    block = newsletters.add_block(session, issue, BlockKind(kind.value))
+    block = blocks.add_block(session, issue, BlockKind(kind.value))
     ensure_slots(session, issue)
     slot = session.exec(
         select(Slot).where(Slot.issue_id == issue.id, Slot.position == block.position)
@@ -192,4 +193,7 @@ def withdraw(session: Session, slot: Slot) -> None:
 
 
 def reopen(session: Session, slot: Slot) -> None:
+    positions = {b.position for b in newsletters.blocks_of(session, slot.issue_id)}
+    if slot.position not in positions:
+        raise SlotError("its block was removed from the issue: put the block back in the editor")
     slot.status = SlotStatus.open

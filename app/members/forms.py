@@ -47,15 +47,34 @@ def form_values(form: FormData, text_fields: tuple[str, ...]) -> dict[str, Any]:
     return values
 
 
+def plain_words(error: Any, value: object) -> str:
+    """A validation error as a sentence a person understands (pydantic's are for us)."""
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "string_too_long":
+        typed = f"; this has {len(value):,}" if isinstance(value, str) else ""
+        return f"keep it to {ctx['max_length']:,} characters{typed}"
+    if kind == "string_too_short":
+        return (
+            "fill this in"
+            if ctx.get("min_length") == 1
+            else (f"give at least {ctx['min_length']} characters")
+        )
+    if kind == "missing":
+        return "fill this in"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def validate(model: type[ModelT], values: dict[str, Any]) -> tuple[ModelT | None, dict[str, str]]:
+    """The model, or every problem at once by field, each in plain words."""
     try:
         return model.model_validate(values), {}
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "form"
-            message = error["msg"].removeprefix("Value error, ")
-            errors.setdefault(field, f"{FIELD_LABELS.get(field, field)}: {message}")
+            message = plain_words(error, values.get(field))
+            errors.setdefault(field, f"{FIELD_LABELS.get(field, field)}: {message}.")
         return None, errors
 
 

@@ -69,6 +69,14 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
+def _https_url(value: str | None) -> str | None:
+    """Images are shown on our pages, whose policy loads only https images."""
+    value = _http_url(value)
+    if value is not None and not value.startswith("https://"):
+        raise ValueError("the logo must be at an https:// address (http:// images are blocked)")
+    return value
+
+
 class MemberProfile(SQLModel):
     """What a member says about itself, and which of it the public directory shows."""
 
@@ -94,10 +102,15 @@ class MemberProfile(SQLModel):
     def _optional_text(cls, value: object) -> object:
         return _blank_to_none(value)
 
-    @field_validator("website", "logo_url")
+    @field_validator("website")
     @classmethod
-    def _urls(cls, value: str | None) -> str | None:
+    def _website(cls, value: str | None) -> str | None:
         return _http_url(value)
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, value: str | None) -> str | None:
+        return _https_url(value)
 
 
 class MemberApplication(MemberProfile):

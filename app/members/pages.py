@@ -61,7 +61,13 @@ def apply_form(request: Request) -> Response:
 def apply_submit(request: Request, session: SessionDep, form: FormDep) -> Response:
     values = form_values(form, APPLY_TEXT_FIELDS)
     application, errors = validate(MemberApplication, values)
-    if application is not None:
+    # Every problem at once: what the database knows too, not only the field checks.
+    found = service.application_problems(
+        session, slug=values.get("slug", ""), owner_email=values.get("owner_email", "")
+    )
+    for field, message in found.items():
+        errors.setdefault(field, message)
+    if application is not None and not errors:
         try:
             member, _owner = service.apply(session, application=application)
         except service.MemberFormError as exc:

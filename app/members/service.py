@@ -50,16 +50,34 @@ def account_by_email(session: Session, *, email: str) -> Account | None:
 # Applications and status ---------------------------------------------------------------
 
 
+def application_problems(session: Session, *, slug: str, owner_email: str) -> dict[str, str]:
+    """What the database says is wrong with an application (taken web address, unusable
+    or already registered email), by field, so the form can show it with the rest."""
+    problems: dict[str, str] = {}
+    email = None
+    try:
+        email = normalise_email(owner_email, field="owner_email")
+    except MemberFormError as exc:
+        problems[exc.field] = exc.message
+    slug = slug.strip().lower()
+    if slug and session.exec(select(Member.id).where(Member.slug == slug)).first():
+        problems["slug"] = "Another co-op already uses this web address."
+    if email is not None and account_by_email(session, email=email) is not None:
+        problems["owner_email"] = (
+            "This address already has an account. Log in with it, or use another address."
+        )
+    return problems
+
+
 def apply(session: Session, *, application: MemberApplication) -> tuple[Member, Account]:
     """A co-op applies to join: the Member (status applied) and its owner's Account."""
+    problems = application_problems(
+        session, slug=application.slug, owner_email=application.owner_email
+    )
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise MemberFormError(field, message)
     email = normalise_email(application.owner_email, field="owner_email")
-    if session.exec(select(Member.id).where(Member.slug == application.slug)).first():
-        raise MemberFormError("slug", "Another co-op already uses this web address.")
-    if account_by_email(session, email=email) is not None:
-        raise MemberFormError(
-            "owner_email",
-            "This address already has an account. Log in with it, or use another address.",
-        )
     member = Member(
         slug=application.slug,
         status=MemberStatus.applied,

@@ -106,3 +106,6 @@ class IssueBlock(SQLModel, table=True):
     alt: str = Field(default="", max_length=300)
     label: str = Field(default="", max_length=120)
     required: bool = False
+    # Removed in the editor: left out of the issue, kept so the removal can be undone. Its
+    # position is never reused, so a slot at that position can only ever mean this block.
+    removed_at: datetime | None = None

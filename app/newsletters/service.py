@@ -175,8 +175,11 @@ def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> I
 
 
 def blocks_of(session: Session, issue_id: int) -> Sequence[IssueBlock]:
+    """The issue's blocks in order (without the ones removed in the editor)."""
     return session.exec(
-        select(IssueBlock).where(IssueBlock.issue_id == issue_id).order_by(IssueBlock.position)
+        select(IssueBlock)
+        .where(IssueBlock.issue_id == issue_id, col(IssueBlock.removed_at).is_(None))
+        .order_by(IssueBlock.position)
     ).all()
 
 
@@ -186,7 +189,7 @@ def issues_of(session: Session, newsletter_id: int) -> Sequence[Issue]:
     ).all()
 
 
-def _require_draft(issue: Issue) -> None:
+def require_draft(issue: Issue) -> None:
     if issue.status != IssueStatus.draft:
         raise IssueStateError(
             f"this issue is {issue.status.value}; only drafts can be edited "
@@ -207,7 +210,7 @@ class BlockInput:
 def update_issue(
     session: Session, issue: Issue, *, subject: str, preheader: str, blocks: Sequence[BlockInput]
 ) -> None:
-    _require_draft(issue)
+    require_draft(issue)
     _check_subject(subject, preheader)
     issue.subject, issue.preheader = subject.strip(), preheader.strip()
     by_id = {b.id: b for b in blocks_of(session, issue.id or 0)}
@@ -223,41 +226,6 @@ def update_issue(
         )
     issue.updated_at = utcnow()
     session.flush()
-
-
-def add_block(session: Session, issue: Issue, kind: BlockKind) -> IssueBlock:
-    _require_draft(issue)
-    last = session.exec(
-        select(func.max(IssueBlock.position)).where(IssueBlock.issue_id == issue.id)
-    ).one()
-    block = IssueBlock(issue_id=issue.id or 0, position=(last or 0) + 1, kind=kind)
-    session.add(block)
-    session.flush()
-    return block
-
-
-def remove_block(session: Session, issue: Issue, block_id: int) -> None:
-    _require_draft(issue)
-    block = session.get(IssueBlock, block_id)
-    if block is None or block.issue_id != issue.id:
-        raise NewsletterError("that block is not part of this issue")
-    if block.required:
-        raise NewsletterError("this block is required and cannot be removed")
-    session.delete(block)
-    session.flush()
-
-
-def move_block(session: Session, issue: Issue, block_id: int, direction: int) -> None:
-    _require_draft(issue)
-    blocks = list(blocks_of(session, issue.id or 0))
-    index = next((i for i, b in enumerate(blocks) if b.id == block_id), None)
-    if index is None:
-        raise NewsletterError("that block is not part of this issue")
-    other = index + (1 if direction > 0 else -1)
-    if 0 <= other < len(blocks):
-        a, b = blocks[index], blocks[other]
-        a.position, b.position = b.position, a.position
-        session.flush()
 
 
 def web_url(newsletter: Newsletter, issue: Issue) -> str:
@@ -315,7 +283,7 @@ def parse_schedule(when: str, timezone: str) -> datetime:
 def schedule(session: Session, issue: Issue, *, send_at: datetime, timezone: str) -> None:
     """Freeze a draft for sending at `send_at` (aware). Raises NewsletterError for each
     reason an editor must fix, IssueRenderError with per-block problems."""
-    _require_draft(issue)
+    require_draft(issue)
     if send_at <= utcnow():
         raise NewsletterError(
             "that time has already passed: pick a time in the future", field="when"

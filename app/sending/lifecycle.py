@@ -12,12 +12,13 @@ from sqlmodel import Session, col
 from app.config import get_settings
 from app.db import utcnow
 from app.jobs import enqueue, register_sweep
+from app.mailing import outage
 from app.mailing.transport import DeliveryError, make_transport
 from app.marketplace.placement import creatives_for_issue
 from app.members.service import alert_admins
 from app.newsletters.models import Issue, IssueStatus
 from app.newsletters.service import compile_for
-from app.sending.assembly import ASSEMBLE_ISSUE, SEND_BATCH
+from app.sending.assembly import ASSEMBLE_ISSUE, SEND_BATCH, lock_issue
 from app.sending.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -155,19 +156,37 @@ def sweep_issues(session: Session) -> None:
         for batch in stalled_batches(session, issue.id or 0, now):
             enqueue(session, SEND_BATCH, issue.id, batch)
         finish_if_done(session, issue)
-    waiting = (
-        session.execute(
-            select(Issue).where(
-                col(Issue.status) == IssueStatus.paused, col(Issue.paused_by) == "smtp"
-            )
+
+
+@register_sweep("mail-server-outage", transaction=False)
+def resume_after_outage(session_scope) -> None:  # type: ignore[no-untyped-def]
+    """Issues and transactional mail paused because the mail server could not be
+    reached resume once it answers. The probe (up to the SMTP timeout) runs outside
+    any transaction."""
+    with session_scope() as session:
+        waiting = list(
+            session.execute(
+                select(Issue.id).where(
+                    col(Issue.status) == IssueStatus.paused, col(Issue.paused_by) == "smtp"
+                )
+            ).scalars()
         )
-        .scalars()
-        .all()
-    )
-    if waiting and smtp_answers():
-        for issue in waiting:
-            log.info("mail server answers again: resuming issue %s", issue.id)
-            resume(session, issue)
+        mail_paused = outage.paused(session)
+    if not (waiting or mail_paused) or not smtp_answers():
+        return
+    with session_scope() as session:
+        for issue_id in waiting:
+            issue = lock_issue(session, issue_id)
+            if (
+                issue is not None
+                and issue.status == IssueStatus.paused
+                and issue.paused_by == "smtp"
+            ):
+                log.info("mail server answers again: resuming issue %s", issue_id)
+                resume(session, issue)
+        if mail_paused:
+            log.info("mail server answers again: resuming transactional mail")
+            outage.resume(session)
 
 
 def stalled_batches(session: Session, issue_id: int, now) -> list[int]:  # type: ignore[no-untyped-def]

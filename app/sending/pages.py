@@ -1,12 +1,11 @@
 """Admin controls for sending an issue: start, pause, resume, cancel; live progress;
-the delivery log. Plus the bounce webhook."""
+the delivery log."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
@@ -14,19 +13,17 @@ from sqlmodel import Session, col
 
 from app import charts
 from app.auth.deps import RequireAdmin
-from app.config import get_settings
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep, utcnow
 from app.newsletters.models import Issue, IssueStatus, Newsletter
 from app.newsletters.service import audience_estimate
-from app.sending import bounces, lifecycle
+from app.sending import lifecycle
 from app.sending.assembly import progress
 from app.sending.models import Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
 from app.web import CsrfProtected, count_of, redirect, render
 
 router = APIRouter(include_in_schema=False)
-webhooks = APIRouter(tags=["webhooks"])
 
 LOG_PAGE = 100
 
@@ -187,36 +184,3 @@ def control(
     except lifecycle.IssueStateError as exc:
         raise HTTPException(409, str(exc)) from None
     return redirect(f"/admin/issues/{issue_id}/sending", message)
-
-
-# Bounces ------------------------------------------------------------------------------
-
-
-@webhooks.post(
-    "/webhooks/bounces",
-    summary="Receive a bounce (RFC 3464 DSN) or complaint (RFC 5965 ARF) as a raw message",
-    responses={
-        202: {"description": "Accepted and applied"},
-        401: {"description": "Missing or wrong shared secret"},
-        404: {"description": "No shared secret is configured: the webhook is off"},
-        422: {"description": "Stored, but not a report we can read"},
-    },
-)
-async def bounce_webhook(
-    request: Request,
-    session: SessionDep,
-    x_bounce_secret: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
-    secret = get_settings().bounce_webhook_secret
-    if not secret:
-        raise HTTPException(404, "The bounce webhook is not configured on this Club.")
-    if not x_bounce_secret or not hmac.compare_digest(x_bounce_secret, secret):
-        raise HTTPException(401, "Missing or wrong X-Bounce-Secret.")
-    raw = await request.body()
-    if len(raw) > bounces.MAX_REPORT_BYTES:
-        raise HTTPException(413, "A bounce report is at most 5 MB.")
-    try:
-        report = bounces.process(session, raw)
-    except bounces.UnreadableReport as exc:
-        return JSONResponse({"detail": f"Stored but not applied: {exc}"}, status_code=422)
-    return JSONResponse({"kind": report.kind, "delivery": report.delivery_id}, status_code=202)

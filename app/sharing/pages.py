@@ -51,6 +51,8 @@ def _sharing_context(session: Session, context: MemberContext, **extra: Any) -> 
         "rows": rows,
         "own_topics": [t for t in topics.values() if t.member_id == member.id],
         "categories": list(PurposeCategory),
+        "partners": service.offer_partners(session, member),
+        "purpose_limit": service.PURPOSE_LIMIT,
         "names": names,
         "values": {},
         "errors": {},
@@ -82,12 +84,12 @@ def offer(
         "ends_on": ends_on,
     }
     try:
-        try:
-            ends_at = datetime.combine(datetime.fromisoformat(ends_on).date(), time(23, 59))
-        except ValueError:
-            raise service.SharingError(
-                "give the last day, e.g. 2027-12-31", field="ends_on"
-            ) from None
+        ends_at: datetime | None = datetime.combine(
+            datetime.fromisoformat(ends_on).date(), time(23, 59)
+        )
+    except ValueError:
+        ends_at = None
+    try:
         service.offer(
             session,
             member=context.member,
@@ -98,11 +100,9 @@ def offer(
             ends_at=ends_at,
             account_id=context.account.id,
         )
-    except service.SharingError as exc:
+    except service.OfferProblems as exc:
         session.rollback()
-        ctx = _sharing_context(
-            session, context, values=values, errors={exc.field or "form": str(exc)}
-        )
+        ctx = _sharing_context(session, context, values=values, errors=exc.problems)
         return render(request, "sharing/agreements.html", status_code=exc.status, **ctx)
     return redirect("/member/sharing", "The offer is sent; it starts when they accept it.")
 

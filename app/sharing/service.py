@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource
 from app.consent.service import current_text, record_consent, token_digest
 from app.db import utcnow
-from app.members.models import Member
+from app.members.models import Member, MemberStatus
 from app.sharing.models import (
     AgreementStatus,
     PurposeCategory,
@@ -62,6 +62,28 @@ def _log(
     )
 
 
+PURPOSE_LIMIT = 300  # characters; the column's size
+
+
+class OfferProblems(SharingError):
+    """Every problem with an offer at once, by form field (for the form to mark)."""
+
+    def __init__(self, problems: dict[str, str], *, status: int = 422) -> None:
+        super().__init__(" ".join(problems.values()), status=status)
+        self.problems = problems
+
+
+def offer_partners(session: Session, member: Member) -> list[Member]:
+    """The co-ops a member may offer an audience to: every other active member."""
+    return list(
+        session.exec(
+            select(Member)
+            .where(Member.status == MemberStatus.active, col(Member.id) != member.id)
+            .order_by(Member.name)
+        ).all()
+    )
+
+
 def offer(
     session: Session,
     *,
@@ -70,32 +92,54 @@ def offer(
     topic_slug: str | None,
     purpose_category: str,
     purpose: str,
-    ends_at: datetime,
+    ends_at: datetime | None,
     account_id: int | None = None,
 ) -> SharingAgreement:
-    """Member offers a topic it owns (or, with no topic, the people it recruited)."""
-    receiver = session.exec(select(Member).where(Member.slug == receiving_slug)).first()
+    """Member offers a topic it owns (or, with no topic, the people it recruited).
+    Raises OfferProblems naming every field to fix (`ends_at` None: not a date)."""
+    problems: dict[str, str] = {}
+    receiver = session.exec(
+        select(Member).where(Member.slug == receiving_slug, Member.status == MemberStatus.active)
+    ).first()
     if receiver is None or receiver.id == member.id:
-        raise SharingError("choose another member co-op to share with", field="receiver")
-    topic_id = None
+        problems["receiver"] = "Choose the member co-op to share with from the list."
+    topic_id, status = None, 422
     if topic_slug:
         topic = session.exec(select(Topic).where(Topic.slug == topic_slug)).first()
         if topic is None:
-            raise SharingError("there is no topic by that name", field="topic")
-        if topic.member_id != member.id:
-            raise SharingError(
-                "you can only share a topic your co-op owns", status=403, field="topic"
-            )
-        topic_id = topic.id
+            problems["topic"] = "Choose one of your co-op's topics, or the people it recruited."
+        elif topic.member_id != member.id:
+            problems["topic"] = "You can only share a topic your co-op owns."
+            status = 403
+        else:
+            topic_id = topic.id
     try:
         category = PurposeCategory(purpose_category)
     except ValueError:
-        raise SharingError("choose what the audience will be used for", field="purpose") from None
+        problems["purpose_category"] = "Choose what the audience will be used for."
     purpose = purpose.strip()
-    if not purpose or len(purpose) > 300:
-        raise SharingError("say in one sentence (up to 300 characters) why", field="purpose")
-    if _aware(ends_at) <= utcnow():
-        raise SharingError("the end date must be in the future", field="ends_at")
+    if not purpose:
+        problems["purpose"] = "Say in one sentence what the audience will be used for."
+    elif len(purpose) > PURPOSE_LIMIT:
+        problems["purpose"] = (
+            f"Keep the purpose to {PURPOSE_LIMIT} characters; this one has {len(purpose):,}."
+        )
+    if ends_at is None:
+        problems["ends_on"] = "Give the last day as a date, e.g. 2027-12-31."
+    elif _aware(ends_at) <= utcnow():
+        problems["ends_on"] = "The last day must be in the future."
+    if receiver is not None and "receiver" not in problems and "topic" not in problems:
+        # Offers by one member are decided one at a time (its row locked), so two
+        # simultaneous submissions cannot both pass the duplicate check.
+        session.exec(select(Member).where(Member.id == member.id).with_for_update()).one()
+        if _live_offer(session, member, receiver, topic_id) is not None:
+            problems["receiver"] = (
+                f"You already share this audience with {receiver.name} (offered or active): "
+                "revoke that agreement first to offer it again."
+            )
+    if problems:
+        raise OfferProblems(problems, status=status)
+    assert receiver is not None and ends_at is not None
     agreement = SharingAgreement(
         offering_member_id=member.id or 0,
         receiving_member_id=receiver.id or 0,
@@ -109,6 +153,23 @@ def offer(
     _log(session, agreement, "offered", member.id or 0, account_id)
     session.flush()
     return agreement
+
+
+def _live_offer(
+    session: Session, member: Member, receiver: Member, topic_id: int | None
+) -> SharingAgreement | None:
+    """An offered or active agreement for the same audience between the same two co-ops."""
+    same = session.exec(
+        select(SharingAgreement).where(
+            SharingAgreement.offering_member_id == member.id,
+            SharingAgreement.receiving_member_id == receiver.id,
+            col(SharingAgreement.topic_id).is_(None)
+            if topic_id is None
+            else SharingAgreement.topic_id == topic_id,
+            SharingAgreement.status != AgreementStatus.revoked,
+        )
+    ).all()
+    return next((a for a in same if state(a) in ("offered", "active")), None)
 
 
 def for_member(session: Session, *, member_id: int, agreement_id: int) -> SharingAgreement | None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
 from app import signing
@@ -378,12 +378,18 @@ def receipt_download(request: Request, token: str, session: SessionDep) -> Respo
 def _preferences_context(session: Session, subscriber: Subscriber, token: str) -> dict[str, Any]:
     mine = preferences.subscriptions_of(session, subscriber)
     state = {topic.id: sub for sub, topic in mine}
-    topics = {t.id: t for t in public_topics(session)}
-    topics.update({topic.id: topic for _, topic in mine})
+    # Only the person's own subscriptions are listed as theirs; other public topics are
+    # offered apart, to join.
+    own = [topic for sub, topic in mine if sub.status != SubscriptionStatus.unsubscribed]
+    others = {t.id: t for t in public_topics(session)}
+    others.update({topic.id: topic for sub, topic in mine})
+    for topic in own:
+        others.pop(topic.id, None)
     return {
         "subscriber": subscriber,
         "token": token,
-        "topics": sorted(topics.values(), key=lambda t: t.name),
+        "topics": own,
+        "other_topics": sorted(others.values(), key=lambda t: t.name),
         "state": state,
         "sharing": any(s.sharing == SubscriptionStatus.active for s, _ in mine),
         "sharing_text": CONSENT_TEXTS[ConsentScope.sharing],
@@ -469,11 +475,15 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
     try:
-        _, topic_ids = subscriber_from_unsubscribe_token(session, token)
+        subscriber, topic_ids = subscriber_from_unsubscribe_token(session, token)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
     return render(
-        request, "public/unsubscribe.html", token=token, topics=_named_topics(session, topic_ids)
+        request,
+        "public/unsubscribe.html",
+        token=token,
+        topics=_own_topics(session, subscriber, topic_ids),
+        everything=topic_ids is None,
     )
 
 
@@ -483,15 +493,22 @@ def unsubscribe_one_click(request: Request, token: str, session: SessionDep) -> 
         subscriber, topic_ids = subscriber_from_unsubscribe_token(session, token)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
+    topics = _own_topics(session, subscriber, topic_ids)
     if subscriber is not None:
         preferences.unsubscribe(session, subscriber=subscriber, topic_ids=topic_ids, token=token)
-    return render(request, "public/unsubscribed.html", topics=_named_topics(session, topic_ids))
+    return render(request, "public/unsubscribed.html", topics=topics, everything=topic_ids is None)
 
 
-def _named_topics(session: Session, topic_ids: frozenset[int] | None) -> list[Topic]:
-    """The topics a link is about, by name (empty: it is about every topic)."""
-    if not topic_ids:
+def _own_topics(
+    session: Session, subscriber: Subscriber | None, topic_ids: frozenset[int] | None
+) -> list[Topic]:
+    """The topics a link is about (None: every topic) that the person chose and still
+    has, by name: a page never names a topic they did not choose."""
+    if subscriber is None:
         return []
-    return list(
-        session.exec(select(Topic).where(col(Topic.id).in_(topic_ids)).order_by(Topic.name)).all()
-    )
+    return [
+        topic
+        for subscription, topic in preferences.subscriptions_of(session, subscriber)
+        if subscription.status != SubscriptionStatus.unsubscribed
+        and (topic_ids is None or topic.id in topic_ids)
+    ]

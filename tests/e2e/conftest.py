@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from app.config import get_settings
+from app.consent.log import log_origin
 from tests.e2e.browser import AXE_JS, DESKTOP, PHONE, launch  # noqa: F401 (PHONE re-exported)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -66,6 +67,8 @@ def live_server(database) -> Iterator[LiveServer]:
 @pytest.fixture
 def base_url(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """The live server's address, which every emailed link now carries."""
+    # The consent log keeps its name (its signing key is for it) when the address changes.
+    monkeypatch.setattr(get_settings(), "log_origin", log_origin())
     monkeypatch.setattr(get_settings(), "base_url", live_server.url)
     return live_server.url
 

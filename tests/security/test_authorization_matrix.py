@@ -96,6 +96,10 @@ RULES = {
 # Every route that declares no access dependency, on purpose.
 PUBLIC = {
     ("GET", "/"),
+    ("GET", "/favicon.ico"),
+    ("GET", "/privacy"),
+    ("GET", "/docs"),
+    ("GET", "/redoc"),
     ("GET", "/healthz"),
     ("GET", "/login"),
     ("POST", "/login"),

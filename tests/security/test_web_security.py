@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.config import get_settings
+from app.consent.log import log_origin
 from app.main import create_app
 from app.web import TEMPLATES_DIR
 from tests.members.factories import csrf_for_logged_in, log_in, login_path
@@ -96,6 +97,8 @@ def test_no_template_carries_inline_script_style_or_handlers():
 
 @pytest.fixture
 def https_app(monkeypatch):
+    # The consent log keeps its name when the Club's address changes (its key is for it).
+    monkeypatch.setenv("COOPCLUB_LOG_ORIGIN", log_origin())
     monkeypatch.setenv("COOPCLUB_BASE_URL", "https://club.example.org")
     get_settings.cache_clear()
     yield create_app()

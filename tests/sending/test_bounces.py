@@ -1,5 +1,7 @@
-"""Bounces (RFC 3464) and complaints (RFC 5965) arrive by webhook and turn into
-suppressions; the VERP return path says which delivery they are about."""
+"""Bounces (RFC 3464, and the many non-standard formats real servers use) and
+complaints (RFC 5965) arrive by webhook and turn into suppressions; the VERP return
+path says which message they are about (confirmations have one too); stored reports
+keep no address."""
 
 import pytest
 from sqlmodel import select
@@ -7,6 +9,8 @@ from sqlmodel import select
 from app.config import get_settings
 from app.consent.models import ConsentAction, ConsentEvent
 from app.db import session_scope
+from app.mailing.models import TransactionalEmail
+from app.mailing.verp import parse as parse_verp
 from app.sending.models import BounceReport, Delivery, DeliveryStatus
 from app.subscribers.service import is_suppressed
 from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
@@ -226,3 +230,95 @@ def test_bounces_import_reads_an_mbox(sent, tmp_path):
     with session_scope() as session:
         assert is_suppressed(session, "hard@example.org")
         assert is_suppressed(session, "angry@example.org")
+
+
+QMAIL = """\
+From: MAILER-DAEMON@mx.example.org
+To: {verp}
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.org.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<{address}>:
+Sorry, no mailbox here by that name. (#5.1.1)
+
+--- Below this line is a copy of the message.
+
+Return-Path: <{verp}>
+Subject: Spring at the co-ops
+"""
+
+UNKNOWN = """\
+From: postmaster@odd.example.org
+To: {verp}
+Subject: Returned
+
+Your mail to {address} could not be handed over to anyone here.
+"""
+
+
+def _reports():
+    with session_scope() as session:
+        return list(session.exec(select(BounceReport)).all())
+
+
+def test_a_non_standard_bounce_to_a_verp_address_is_matched(client, sent):
+    response = _post(
+        client, QMAIL.format(verp=sent["hard@example.org"], address="hard@example.org")
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["kind"] == "hard"
+    assert _delivery_of("hard@example.org").status == DeliveryStatus.bounced
+    with session_scope() as session:
+        assert is_suppressed(session, "hard@example.org")
+
+
+def test_a_bounce_no_detector_reads_still_counts_for_the_message_it_names(client, sent):
+    response = _post(
+        client, UNKNOWN.format(verp=sent["soft@example.org"], address="soft@example.org")
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["kind"] == "soft"
+    assert response.json()["delivery"] == _delivery_of("soft@example.org").id
+
+
+def test_a_confirmation_has_a_verp_return_path_and_its_bounce_suppresses(
+    client, smtp, run_jobs, sent
+):
+    client.post("/api/v1/subscribe", json={"email": "typo@example.org", "topics": ["food"]})
+    run_jobs()
+    (confirmation,) = smtp.wait_for("typo@example.org")
+    kind, ident = parse_verp(confirmation.mail_from)
+    with session_scope() as session:
+        row = session.get(TransactionalEmail, ident)
+        assert kind == "t" and row.to_address == "typo@example.org"
+    raw = DSN.format(
+        verp=confirmation.mail_from,
+        address="typo@example.org",
+        action="failed",
+        status="5.1.1",
+        code="550",
+    )
+    response = _post(client, raw)
+    assert response.status_code == 202, response.text
+    assert response.json()["transactional"] == ident
+    with session_scope() as session:
+        assert is_suppressed(session, "typo@example.org")
+
+
+def test_stored_reports_keep_no_address(client, sent):
+    raw = DSN.format(
+        verp=sent["hard@example.org"],
+        address="hard@example.org",
+        action="failed",
+        status="5.1.1",
+        code="550 <hard@example.org>:",
+    )
+    assert _post(client, raw).status_code == 202
+    junk = "From: someone@example.net\nTo: abuse@club.test\n\nI am ana@example.org, no bounce.\n"
+    assert _post(client, junk).status_code == 422
+    for report in _reports():
+        stored = f"{report.detail} {report.raw or ''}"
+        assert "@example.org" not in stored and "@example.net" not in stored

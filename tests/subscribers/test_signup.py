@@ -24,6 +24,7 @@ def _receipt_round_trip(client, confirmed_page, run_jobs):
     receipt = download.json()
     assert receipt["version"] == "KI-CR-v1.1.0"
     assert receipt["jurisdiction"] and receipt["consentTimestamp"] and receipt["policyUrl"]
+    assert receipt["policyUrl"].endswith("/privacy")  # the page made from SECURITY.md
     purposes = receipt["services"][0]["purposes"]
     assert purposes[0]["consentTextVersion"] == 1 and len(purposes[0]["consentTextDigest"]) == 64
     assert "@" not in str(receipt)  # no address in a receipt
