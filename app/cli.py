@@ -333,7 +333,7 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
     """Import CSV_FILE (header with an `email` column, optional `first_name`) as pending
     subscribers; each gets a re-permission email and nothing else until they confirm."""
     from app.db import session_scope
-    from app.subscribers.importer import CsvImportError, import_csv
+    from app.subscribers.importer import SKIP_REASONS, CsvImportError, import_csv
     from app.subscribers.service import topics_by_slug
 
     with session_scope() as session:
@@ -344,10 +344,12 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
             report = import_csv(session, content=csv_file.read(), topics=topics)
         except CsvImportError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"accepted: {len(report.accepted)} (each sent a re-permission email)")
-    click.echo(f"duplicates: {len(report.duplicates)} {report.duplicates or ''}".rstrip())
-    click.echo(f"suppressed (never mailed): {len(report.suppressed)}")
-    click.echo(f"invalid: {len(report.invalid)}")
+    click.echo(f"accepted: {report.counts['accepted']} (each sent a re-permission email)")
+    click.echo(f"already on these lists: {report.counts['already']}")
+    click.echo(f"duplicates: {report.counts['duplicates']} {report.duplicates or ''}".rstrip())
+    for reason, lines in report.skipped.items():
+        click.echo(f"skipped, {SKIP_REASONS[reason]}: {report.counts[reason]} (lines {lines})")
+    click.echo(f"invalid: {report.counts['invalid']}")
     for line, reason in report.invalid:
         click.echo(f"  line {line}: {reason}")
 

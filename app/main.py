@@ -52,7 +52,7 @@ from app.sending import pages as sending_pages
 from app.sharing import pages as sharing_pages
 from app.sharing import withdrawal as sharing_withdrawal
 from app.subscribers import admin_pages as subscribers_admin
-from app.subscribers import admin_topics
+from app.subscribers import admin_people, admin_topics
 from app.subscribers import api as subscribers_api
 from app.subscribers import pages as subscribers_pages
 from app.web import STATIC_DIR, render, templates
@@ -268,6 +268,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         subscribers_pages.router,
         subscribers_admin.router,
         admin_topics.router,
+        admin_people.router,
         subscribers_api.router,
         newsletter_pages.router,
         newsletter_editor.router,
