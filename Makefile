@@ -9,13 +9,20 @@ AXE := node_modules/axe-core/axe.min.js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install demo bench bench-tools clean browser screenshots spamassassin
+.PHONY: run test lint install demo bench bench-tools clean browser screenshots spamassassin constraints
 
-$(STAMP): pyproject.toml
+# Every machine installs the same versions: constraints.txt pins them (make constraints).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Re-pins constraints.txt to the newest versions pyproject.toml allows (commit the result).
+constraints: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --upgrade \
+		--custom-compile-command "make constraints" -o constraints.txt
 
 # axe-core for the browser tests' accessibility checks, pinned by package-lock.json.
 $(AXE): package.json package-lock.json
@@ -63,6 +70,7 @@ bench: $(STAMP) bench-tools
 	$(BIN)/python -m bench.send_throughput
 	$(BIN)/python -m bench.assemble
 	$(BIN)/python -m bench.signup_load
+	$(BIN)/python -m bench.admin_scale
 	@grep -h '"ratio"' bench/results/*.json >/dev/null && echo "results: bench/results/*.json; summary: bench/RESULTS.md"
 
 lint: $(STAMP)

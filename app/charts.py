@@ -17,6 +17,9 @@ from markupsafe import Markup
 # Okabe-Ito: told apart by people with the common kinds of colour blindness. The legend's
 # swatches use the same colours by index (.swatch-0 ... in style.css): no style attributes.
 PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"]
+# Each line also has its own dash pattern, so lines with equal values (drawn on top of
+# each other) still both show, and colour is never the only difference.
+DASHES = ["", "9 5", "3 4", "12 4 3 4", "6 3", "2 6", "14 6"]
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,11 @@ def line_chart(
     for n, s in enumerate(series):
         colour = PALETTE[n % len(PALETTE)]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
+        dash = DASHES[n % len(DASHES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5" '
-            'stroke-linejoin="round"/>'
+            f'stroke-linejoin="round"{dash_attr}/>'
         )
         if s.values:
             parts.append(

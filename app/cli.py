@@ -22,10 +22,9 @@ def cli() -> None:
     with none set, everything runs embedded: SQLite and a file outbox under var/,
     and jobs in worker threads inside `coopclub serve`.
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    get_settings()  # a bad setting stops here, with one line naming it
+    from app.observability import configure_logging
+
+    configure_logging(get_settings())  # a bad setting stops here, with one line naming it
 
 
 @cli.command()
@@ -52,17 +51,23 @@ def serve(host: str, port: int, web_workers: int) -> None:
     settings = get_settings()
     # X-Forwarded-For is believed only from the configured proxies (none by default):
     # uvicorn then takes the client as the last address in it that is not a proxy's.
-    proxies = {
+    options: dict = {
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies,
+        # SIGTERM: stop accepting, let requests in flight finish (up to 30 s), then exit.
+        "timeout_graceful_shutdown": 30,
     }
+    if settings.log_format == "json":
+        # Our logging setup stays in place, and each request is logged once, as JSON,
+        # by app.observability (uvicorn's access line would add the client address).
+        options |= {"log_config": None, "access_log": False}
     if settings.broker_kind == "embedded":
         if web_workers != 1:
             raise click.UsageError("--workers > 1 needs COOPCLUB_REDIS_URL (a shared broker)")
         import workers  # noqa: F401  (declares the actors the in-process worker runs)
         from app.main import create_app
 
-        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, **proxies)
+        uvicorn.run(create_app(run_jobs_in_process=True), host=host, port=port, **options)
     else:
         uvicorn.run(
             "app.main:create_app",
@@ -70,7 +75,7 @@ def serve(host: str, port: int, web_workers: int) -> None:
             host=host,
             port=port,
             workers=web_workers,
-            **proxies,
+            **options,
         )
 
 
@@ -328,7 +333,7 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
     """Import CSV_FILE (header with an `email` column, optional `first_name`) as pending
     subscribers; each gets a re-permission email and nothing else until they confirm."""
     from app.db import session_scope
-    from app.subscribers.importer import CsvImportError, import_csv
+    from app.subscribers.importer import SKIP_REASONS, CsvImportError, import_csv
     from app.subscribers.service import topics_by_slug
 
     with session_scope() as session:
@@ -339,10 +344,12 @@ def subscribers_import(csv_file, topic_slugs: tuple[str, ...]) -> None:  # type:
             report = import_csv(session, content=csv_file.read(), topics=topics)
         except CsvImportError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"accepted: {len(report.accepted)} (each sent a re-permission email)")
-    click.echo(f"duplicates: {len(report.duplicates)} {report.duplicates or ''}".rstrip())
-    click.echo(f"suppressed (never mailed): {len(report.suppressed)}")
-    click.echo(f"invalid: {len(report.invalid)}")
+    click.echo(f"accepted: {report.counts['accepted']} (each sent a re-permission email)")
+    click.echo(f"already on these lists: {report.counts['already']}")
+    click.echo(f"duplicates: {report.counts['duplicates']} {report.duplicates or ''}".rstrip())
+    for reason, lines in report.skipped.items():
+        click.echo(f"skipped, {SKIP_REASONS[reason]}: {report.counts[reason]} (lines {lines})")
+    click.echo(f"invalid: {report.counts['invalid']}")
     for line, reason in report.invalid:
         click.echo(f"  line {line}: {reason}")
 

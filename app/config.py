@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The key of every suppression HMAC; generated once into var/ unless in production.
     suppression_pepper: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics needs "Authorization: Bearer <this>"; unset, /metrics is off (404).
+    metrics_token: str | None = None
+    # /readyz answers 503 once no sweep (so no worker) has run for this long.
+    ready_stale_seconds: float = Field(default=180.0, gt=0)
 
     @field_validator("secret_keys", "trusted_proxies", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -156,7 +157,53 @@ def run_sweeps() -> dict[str, str]:
         except Exception as exc:
             log.exception("sweep %s failed", name)
             outcome[name] = f"failed: {type(exc).__name__}"
+    record_sweep()
     return outcome
+
+
+# The sweep's heartbeat: /readyz and the metrics read it (app/observability.py).
+_last_sweep_local = 0.0
+
+
+def _sweep_key() -> str:
+    return f"{get_settings().redis_namespace}:app:last-sweep"
+
+
+def record_sweep() -> None:
+    global _last_sweep_local
+    _last_sweep_local = time.time()
+    client = redis_client()
+    if client is not None:
+        client.set(_sweep_key(), str(_last_sweep_local))
+
+
+def last_sweep() -> float | None:
+    """When a sweep last finished anywhere in the cluster (None: not in living memory)."""
+    client = redis_client()
+    if client is not None:
+        value = client.get(_sweep_key())
+        return float(value) if value else None
+    return _last_sweep_local or None
+
+
+def forget_sweep() -> None:
+    """Tests start each case with no sweep seen."""
+    global _last_sweep_local
+    _last_sweep_local = 0.0
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting per broker queue (Redis lists named <namespace>:<queue>)."""
+    client = redis_client()
+    if client is None:
+        return {q: broker.queues[q].qsize() for q in broker.get_declared_queues()}  # type: ignore[attr-defined]
+    prefix = f"{get_settings().redis_namespace}:"
+    depths: dict[str, int] = {}
+    for key in client.scan_iter(match=f"{prefix}*"):
+        name = key.decode()[len(prefix) :]
+        if ":" not in name and client.type(key) == b"list":
+            depths[name] = client.llen(key)
+    return depths
 
 
 class Ticker(threading.Thread):

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp
 
-from app import api_docs, db, jobs
+from app import api_docs, db, jobs, observability
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.auth.deps import (
@@ -43,6 +43,7 @@ from app.newsletters import archive
 from app.newsletters import block_actions as newsletter_blocks
 from app.newsletters import editor as newsletter_editor
 from app.newsletters import pages as newsletter_pages
+from app.observability import RequestObserver
 from app.payments import webhooks as payment_webhooks
 from app.privacy import router as privacy_router
 from app.recruiting import pages as recruiting_pages
@@ -51,7 +52,7 @@ from app.sending import pages as sending_pages
 from app.sharing import pages as sharing_pages
 from app.sharing import withdrawal as sharing_withdrawal
 from app.subscribers import admin_pages as subscribers_admin
-from app.subscribers import admin_topics
+from app.subscribers import admin_people, admin_topics
 from app.subscribers import api as subscribers_api
 from app.subscribers import pages as subscribers_pages
 from app.web import STATIC_DIR, render, templates
@@ -124,7 +125,7 @@ class ClubApp(FastAPI):
     response, the 500 page and a refused oversized body included, passes through it."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
+        return RequestObserver(SecurityHeaders(BodyLimit(super().build_middleware_stack())))
 
 
 def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
@@ -257,6 +258,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
     templates.env.globals["current_account"] = account_for_template
     app.add_exception_handler(LoginRequired, login_required_response)
     for router in (
+        observability.router,
         auth_pages.router,
         auth_api.router,
         members_pages.router,
@@ -266,6 +268,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         subscribers_pages.router,
         subscribers_admin.router,
         admin_topics.router,
+        admin_people.router,
         subscribers_api.router,
         newsletter_pages.router,
         newsletter_editor.router,

@@ -19,6 +19,14 @@ STATIC_DIR = TEMPLATES_DIR / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["club_name"] = "Co-op Data Club"
+
+
+def count_of(n: int, one: str, many: str) -> str:
+    """'1 person', '2 people', '1,200 people': a count with the right word."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
+templates.env.filters["people"] = lambda n: count_of(int(n), "person", "people")
 templates.env.filters["major"] = lambda amount: (
     format_major(amount) if isinstance(amount, int) else amount  # typed input: as typed
 )

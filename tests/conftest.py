@@ -260,6 +260,7 @@ def reset_transient_state() -> None:
         for key in client.scan_iter(match=f"{get_settings().redis_namespace}:app:*"):
             client.delete(key)
     ratelimit.reset_local()
+    jobs.forget_sweep()
     SMTP_SINK.clear()
 
 

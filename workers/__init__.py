@@ -3,4 +3,4 @@
 Importing this package declares every actor on the broker that app.jobs configured.
 """
 
-from workers import consent_log, mail, marketplace, sending, sweep  # noqa: F401
+from workers import admin_jobs, consent_log, mail, marketplace, sending, sweep  # noqa: F401

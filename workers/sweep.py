@@ -12,6 +12,8 @@ import app.mailing.outage  # noqa: F401  (transactional mail left behind, retent
 import app.mailing.service  # noqa: F401  (transactional mail left behind)
 import app.recruiting.service  # noqa: F401  (recruits whose hold has ended)
 import app.sending.lifecycle  # noqa: F401  (due issues, lost batches, paused-for-SMTP)
+import app.subscribers.exports  # noqa: F401  (exports left unfinished)
+import app.subscribers.importer  # noqa: F401  (imports whose worker went silent)
 from app import jobs
 
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, session: SessionDep, admin: RequireAdmin) -> Response:
-    days, growth = topic_growth(session, days=30)
+    days, growth, _now = topic_growth(session, days=30)
     return render(
         request,
         "admin/overview.html",

@@ -73,8 +73,9 @@ def feed(slug: str, session: SessionDep) -> Response:
         entry.summary(issue.preheader or issue.subject)
         entry.published(issue.sent_at)
         entry.updated(issue.sent_at)
-    if not issues:
-        generator.updated(newsletter.created_at)
+    # The feed changed when its latest issue went out (never "now": readers would
+    # think something new arrived on every poll).
+    generator.updated(max((i.sent_at for i in issues if i.sent_at), default=newsletter.created_at))
     return Response(generator.atom_str(pretty=True), media_type="application/atom+xml")
 
 

@@ -21,7 +21,7 @@ from app.sending import lifecycle
 from app.sending.assembly import progress
 from app.sending.models import Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
-from app.web import CsrfProtected, redirect, render
+from app.web import CsrfProtected, count_of, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -120,7 +120,7 @@ def delivery_chart(report: dict[str, object]) -> Markup | None:
 
 
 def _people(n: int) -> str:
-    return f"{n:,} {'person' if n == 1 else 'people'}"
+    return count_of(n, "person", "people")
 
 
 @for_templates

@@ -1,80 +1,316 @@
 """CSV import for admins: every row comes in pending and gets a re-permission email.
 
 Nothing imported is ever active, so nothing imported is mailed a newsletter until the
-person confirms. The report lists rows accepted, duplicates and invalid rows by line.
+person confirms. Nobody who withdrew, was erased, bounced or complained is asked again:
+those rows are skipped and reported by reason, with duplicates and invalid rows, by
+line number.
+
+An import is a job (`ImportJob`): the upload stores the file and enqueues it; the job
+works through it in chunks, each committed with its checkpoint (`rows_done`) and the
+report so far, so the progress page follows it live and a killed worker resumes where
+the last chunk committed. `import_csv` runs the same rows in one go (the CLI, tests).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app.consent.models import ConsentSource
-from app.subscribers.models import Topic
-from app.subscribers.service import InvalidAddress, normalise_email
+from app.db import utcnow
+from app.jobs import Job, enqueue, register_sweep
+from app.subscribers.models import (
+    ImportJob,
+    JobStatus,
+    Subscription,
+    SubscriptionStatus,
+    Topic,
+)
+from app.subscribers.service import (
+    InvalidAddress,
+    normalise_email,
+    subscriber_by_email,
+    suppression_for,
+)
 from app.subscribers.signup import Signup, request_subscription
 
-MAX_ROWS = 10_000
-MAX_FILE_BYTES = 5_000_000  # the upload; app/body_limits.py lets the form this far
+RUN_IMPORT = Job("run_import", "admin-jobs")
+MAX_ROWS = 200_000
+MAX_FILE_BYTES = 20_000_000  # the upload; app/body_limits.py lets the form this far
+CHUNK = 500
+# A chunk also ends after this long, so its transaction (on SQLite: the one write lock
+# every request needs) is never held for more than about a second.
+CHUNK_SECONDS = 1.0
+KEEP_LINES = 1000  # line numbers kept per kind for the report; the counts are exact
+STALE = timedelta(minutes=2)  # a running import silent this long is resumed by the sweep
 
-
-@dataclass
-class ImportReport:
-    accepted: list[int] = field(default_factory=list)  # line numbers
-    duplicates: list[int] = field(default_factory=list)
-    invalid: list[tuple[int, str]] = field(default_factory=list)
-    suppressed: list[int] = field(default_factory=list)  # erased or bounced: never mailed
+# Why a row was skipped: the person told us no, or their address does not take mail.
+SKIP_REASONS = {
+    "withdrew": "unsubscribed earlier",
+    "erased": "erased at their request",
+    "bounced": "their address bounced",
+    "complained": "they reported our mail as spam",
+    "suppressed": "suppressed by an admin",
+}
+KINDS = ("accepted", "already", "duplicates", "invalid", *SKIP_REASONS)
 
 
 class CsvImportError(ValueError):
     """The file as a whole cannot be imported (no email column, too many rows)."""
 
 
-def import_csv(session: Session, *, content: str, topics: list[Topic]) -> ImportReport:
-    """Rows need an `email` column; `first_name` is optional. Line 1 is the header."""
-    if not topics:
-        raise CsvImportError("choose at least one topic to import into")
+@dataclass
+class ImportReport:
+    """Counts of each kind of row, and (up to KEEP_LINES of) their line numbers;
+    invalid rows keep their problem too."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    lines: dict[str, list] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+
+    def add(self, kind: str, line: int, problem: str | None = None) -> None:
+        self.counts[kind] += 1
+        if len(self.lines[kind]) < KEEP_LINES:
+            self.lines[kind].append([line, problem] if problem is not None else line)
+
+    @property
+    def accepted(self) -> list[int]:
+        return self.lines["accepted"]
+
+    @property
+    def duplicates(self) -> list[int]:
+        return sorted(self.lines["duplicates"] + self.lines["already"])
+
+    @property
+    def invalid(self) -> list[tuple[int, str]]:
+        return [(line, problem) for line, problem in self.lines["invalid"]]
+
+    @property
+    def skipped(self) -> dict[str, list[int]]:
+        return {reason: self.lines[reason] for reason in SKIP_REASONS if self.counts[reason]}
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(self.counts[reason] for reason in SKIP_REASONS)
+
+    def to_json(self) -> str:
+        return json.dumps({"counts": self.counts, "lines": self.lines}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ImportReport:
+        data = json.loads(text or "{}")
+        report = cls()
+        report.counts.update(data.get("counts", {}))
+        report.lines.update(data.get("lines", {}))
+        return report
+
+
+def _rows(content: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row; line 1 is the header."""
     reader = csv.DictReader(io.StringIO(content))
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     if "email" not in fields:
         raise CsvImportError("the first line must be a header with an 'email' column")
     reader.fieldnames = fields
-    report = ImportReport()
-    seen: set[str] = set()
     for index, row in enumerate(reader):
-        line = index + 2
-        if index >= MAX_ROWS:
-            raise CsvImportError(f"at most {MAX_ROWS} rows per import; split the file")
-        raw = (row.get("email") or "").strip()
-        first_name = (row.get("first_name") or "").strip() or None
-        if any(ch in (raw + (first_name or "")) for ch in "\r\n"):
-            report.invalid.append((line, "line breaks inside a field"))
-            continue
-        try:
-            email = normalise_email(raw)
-        except InvalidAddress as exc:
-            report.invalid.append((line, str(exc) if raw else "no email address"))
-            continue
-        if first_name and len(first_name) > 80:
-            report.invalid.append((line, "first name longer than 80 characters"))
-            continue
-        if email in seen:
-            report.duplicates.append(line)
-            continue
-        seen.add(email)
-        outcome = request_subscription(
-            session,
-            signup=Signup(
-                email=email, topics=topics, source=ConsentSource.import_, first_name=first_name
-            ),
+        yield index + 2, row
+
+
+def check_file(content: str) -> int:
+    """The number of data rows, or CsvImportError for a file that cannot be imported."""
+    count = 0
+    for count, _ in enumerate(_rows(content), start=1):  # noqa: B007
+        if count > MAX_ROWS:
+            raise CsvImportError(f"at most {MAX_ROWS:,} rows per import; split the file")
+    return count
+
+
+def _skip_reason(session: Session, email: str, topics: list[Topic]) -> str | None:
+    """Why this person must not be asked again, or None."""
+    suppression = suppression_for(session, email)
+    if suppression is not None:
+        reason = suppression.reason.lower()
+        if "erase" in reason:
+            return "erased"
+        if "bounce" in reason:
+            return "bounced"
+        if "complain" in reason:
+            return "complained"
+        return "suppressed"
+    subscriber = subscriber_by_email(session, email)
+    if subscriber is None:
+        return None
+    withdrew = session.exec(
+        select(Subscription.id).where(
+            Subscription.subscriber_id == subscriber.id,
+            (col(Subscription.status) == SubscriptionStatus.unsubscribed)
+            | (col(Subscription.sharing) == SubscriptionStatus.unsubscribed),
         )
-        if outcome.mailed == "already":
-            report.duplicates.append(line)  # already on these lists
-        elif outcome.mailed is None:
-            report.suppressed.append(line)
-        else:
-            report.accepted.append(line)
+    ).first()
+    return "withdrew" if withdrew is not None else None
+
+
+def _import_row(
+    session: Session,
+    *,
+    line: int,
+    row: dict[str, str],
+    topics: list[Topic],
+    seen: set[str],
+    report: ImportReport,
+) -> None:
+    raw = (row.get("email") or "").strip()
+    first_name = (row.get("first_name") or "").strip() or None
+    if any(ch in (raw + (first_name or "")) for ch in "\r\n"):
+        report.add("invalid", line, "line breaks inside a field")
+        return
+    try:
+        email = normalise_email(raw)
+    except InvalidAddress as exc:
+        report.add("invalid", line, str(exc) if raw else "no email address")
+        return
+    if first_name and len(first_name) > 80:
+        report.add("invalid", line, "first name longer than 80 characters")
+        return
+    if email in seen:
+        report.add("duplicates", line)
+        return
+    seen.add(email)
+    reason = _skip_reason(session, email, topics)
+    if reason is not None:
+        report.add(reason, line)
+        return
+    outcome = request_subscription(
+        session,
+        signup=Signup(
+            email=email, topics=topics, source=ConsentSource.import_, first_name=first_name
+        ),
+    )
+    if outcome.mailed == "already":
+        report.add("already", line)  # already on these lists: nobody is mailed
+    elif outcome.mailed is None:
+        report.add("suppressed", line)
+    else:
+        report.add("accepted", line)
+
+
+def import_csv(session: Session, *, content: str, topics: list[Topic]) -> ImportReport:
+    """Import every row in the caller's transaction. Rows need an `email` column;
+    `first_name` is optional."""
+    if not topics:
+        raise CsvImportError("choose at least one topic to import into")
+    check_file(content)
+    report, seen = ImportReport(), set[str]()
+    for line, row in _rows(content):
+        _import_row(session, line=line, row=row, topics=topics, seen=seen, report=report)
     return report
+
+
+# Imports as jobs ---------------------------------------------------------------------
+
+
+def start_import(
+    session: Session, *, content: str, filename: str, topics: list[Topic], account_id: int | None
+) -> ImportJob:
+    """Store the file and enqueue its job (after commit). Raises CsvImportError."""
+    if not topics:
+        raise CsvImportError("choose at least one topic to import into")
+    total = check_file(content)
+    job = ImportJob(
+        account_id=account_id,
+        filename=filename[:200],
+        topic_ids=",".join(str(t.id) for t in topics),
+        content=content,
+        total_rows=total,
+        report=ImportReport().to_json(),
+    )
+    session.add(job)
+    session.flush()
+    enqueue(session, RUN_IMPORT, job.id)
+    return job
+
+
+@dataclass
+class ImportRun:
+    """A worker's pass over one import: the rows it has seen, across its chunks."""
+
+    job_id: int
+    seen: set[str] = field(default_factory=set)
+    position: int = -1  # rows_done as this run last committed it; -1 before the first
+
+    def chunk(self, session: Session) -> bool:
+        """Import the next CHUNK rows in the caller's transaction; True while rows remain.
+
+        The checkpoint moves by a conditional UPDATE: if another worker moved it first,
+        this chunk fails with StaleRun and its transaction must roll back."""
+        job = session.get(ImportJob, self.job_id)
+        if job is None or job.status in (JobStatus.done, JobStatus.failed):
+            return False
+        topic_ids = [int(i) for i in job.topic_ids.split(",") if i]
+        topics = list(session.exec(select(Topic).where(col(Topic.id).in_(topic_ids))).all())
+        rows = _rows(job.content)
+        if self.position != job.rows_done:  # first chunk, or resuming another's work
+            self.seen = set()
+            for _ in range(job.rows_done):
+                _line, row = next(rows)
+                with contextlib.suppress(InvalidAddress):
+                    self.seen.add(normalise_email((row.get("email") or "").strip()))
+        else:
+            for _ in range(job.rows_done):
+                next(rows)
+        report = ImportReport.from_json(job.report)
+        done = job.rows_done
+        started = time.monotonic()
+        for line, row in rows:
+            _import_row(session, line=line, row=row, topics=topics, seen=self.seen, report=report)
+            done += 1
+            if done - job.rows_done >= CHUNK or time.monotonic() - started > CHUNK_SECONDS:
+                break
+        finished = done >= job.total_rows
+        moved = session.execute(
+            update(ImportJob)
+            .where(col(ImportJob.id) == self.job_id, col(ImportJob.rows_done) == job.rows_done)
+            .values(
+                rows_done=done,
+                report=report.to_json(),
+                status=JobStatus.done if finished else JobStatus.running,
+                updated_at=utcnow(),
+                finished_at=utcnow() if finished else None,
+            )
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleRun(self.job_id)
+        self.position = done
+        return not finished
+
+
+class StaleRun(RuntimeError):
+    """Another worker moved this import on; this one stops."""
+
+
+def fail(session: Session, job_id: int, error: str) -> None:
+    job = session.get(ImportJob, job_id)
+    if job is not None:
+        job.status = JobStatus.failed
+        job.error = error[:500]
+        job.finished_at = utcnow()
+
+
+@register_sweep("admin-imports")
+def sweep_imports(session: Session) -> None:
+    """Resume imports whose worker went silent (lost message, killed worker)."""
+    for job_id in session.exec(
+        select(ImportJob.id).where(
+            col(ImportJob.status).in_([JobStatus.queued, JobStatus.running]),
+            col(ImportJob.updated_at) < utcnow() - STALE,
+        )
+    ).all():
+        enqueue(session, RUN_IMPORT, job_id)

@@ -41,6 +41,7 @@ def _withdraw(
     *,
     scopes: tuple[ConsentScope, ...],
     digest: str | None,
+    actor_account_id: int | None = None,
 ) -> int:
     changed = 0
     for scope in scopes:
@@ -51,10 +52,11 @@ def _withdraw(
                 subscriber=subscriber,
                 scope=scope,
                 action=ConsentAction.withdrawn,
-                source=ConsentSource.form,
+                source=ConsentSource.admin if actor_account_id else ConsentSource.form,
                 consent_text=None,
                 token_digest=digest,
                 topic=topic,
+                actor_account_id=actor_account_id,
             )
             changed += 1
     return changed
@@ -78,9 +80,11 @@ def unsubscribe(
     subscriber: Subscriber,
     topic_ids: Collection[int] | None,
     token: str | None,
+    actor_account_id: int | None = None,
 ) -> int:
     """Withdraw topics (and sharing on them), or everything when `topic_ids` is None.
-    Idempotent: returns how many consents changed, 0 on a repeat."""
+    Idempotent: returns how many consents changed, 0 on a repeat. `actor_account_id`
+    names the Club admin doing it for the person (the ledger records them)."""
     digest = token_digest(token) if token else None
     changed = 0
     for subscription, topic in subscriptions_of(session, subscriber):
@@ -94,6 +98,7 @@ def unsubscribe(
             topic,
             scopes=(ConsentScope.sharing, ConsentScope.topic),
             digest=digest,
+            actor_account_id=actor_account_id,
         )
     return changed
 
@@ -203,9 +208,16 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
-def erase(session: Session, *, subscriber: Subscriber, reason: str = "erased on request") -> None:
+def erase(
+    session: Session,
+    *,
+    subscriber: Subscriber,
+    reason: str = "erased on request",
+    actor_account_id: int | None = None,
+) -> None:
     """Delete the person's data; keep only a Suppression (HMAC, date, reason) and the
-    ledger, whose events name nobody (see app.consent.service)."""
+    ledger, whose events name nobody (see app.consent.service). `actor_account_id`
+    names the Club admin who erased the person on their behalf."""
     flows.erased(session, subscriber=subscriber)
     session.exec(
         delete(SharingWithdrawal).where(  # type: ignore[call-overload]
@@ -217,9 +229,10 @@ def erase(session: Session, *, subscriber: Subscriber, reason: str = "erased on 
         subscriber=subscriber,
         scope=ConsentScope.topic,
         action=ConsentAction.erased,
-        source=ConsentSource.form,
+        source=ConsentSource.admin if actor_account_id else ConsentSource.form,
         consent_text=None,
         token_digest=None,
+        actor_account_id=actor_account_id,
     )
     suppress(session, subscriber.email, reason)
     # Queued or recently sent mail holds the address and the person's links.

@@ -51,6 +51,11 @@ def is_suppressed(session: Session, email: str) -> bool:
     return find_suppression(session, normalise_email(email)) is not None
 
 
+def suppression_for(session: Session, email: str) -> Suppression | None:
+    """The suppression holding `email` (under any key's pepper), or None."""
+    return find_suppression(session, normalise_email(email))
+
+
 def suppress(session: Session, email: str, reason: str) -> Suppression:
     """Never mail `email` again (idempotent). Keeps only the HMAC, the date and why."""
     address = normalise_email(email)

@@ -67,8 +67,11 @@ def main() -> int:
         draft_id = draft.id if draft else None
         booking = session.exec(select(Booking).order_by(Booking.id)).first()
         booking_id = booking.id if booking else None
-        priya = session.exec(select(Subscriber).where(Subscriber.email == "priya@example.org"))
-        preferences = preferences_url(priya.one()).removeprefix(base)
+        priya = session.exec(
+            select(Subscriber).where(Subscriber.email == "priya@example.org")
+        ).one()
+        preferences = preferences_url(priya).removeprefix(base)
+        priya_id = priya.id
 
     def login_link(email: str) -> str:
         with session_scope() as session:
@@ -97,6 +100,10 @@ def main() -> int:
         ("admin-marketplace", ADMIN, "/admin/marketplace", DESKTOP),
         ("admin-overview-phone", ADMIN, "/admin", PHONE),
         ("issue-editor", ADMIN, f"/admin/issues/{draft_id}", DESKTOP),
+        ("admin-topics", ADMIN, "/admin/topics", DESKTOP),
+        ("admin-subscribers", ADMIN, "/admin/subscribers?q=p", DESKTOP),
+        ("admin-subscriber", ADMIN, f"/admin/subscribers/{priya_id}", DESKTOP),
+        ("admin-suppressions", ADMIN, "/admin/suppressions", DESKTOP),
         ("archive", None, "/archive/commons/1", DESKTOP),
     ]
     OUT.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
+from app import jobs
 from app.auth.deps import api_member, member_owner, member_staff, require_admin
 from app.db import get_engine
 from app.main import create_app
@@ -103,6 +104,8 @@ PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/redoc"),
     ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/readyz"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/login/link"),
@@ -158,6 +161,9 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
     # Without a Stripe signature the event is refused for everyone: a session or a key
     # does not stand in for it.
     ("POST", "/webhooks/stripe"): {role: 400 for role in ROLES},
+    # Operators' endpoints: metrics are off without COOPCLUB_METRICS_TOKEN (then a bearer
+    # token, never a session). /readyz is public (the row records a sweep first).
+    ("GET", "/metrics"): {role: 404 for role in ROLES},
     # The click redirect sends anyone holding the link on to the sponsor's site.
     ("GET", "/r/{token}"): {role: 303 for role in ROLES},
     # Signup is public, and a member may attribute it with its API key; a Bearer token
@@ -381,6 +387,8 @@ def test_authorization_matrix(method, path, kind, role, kept, run_jobs):
     world = kept["world"]
     client = client_for(role, world)
     expected = expected_for(method, path, kind, role)
+    if path == "/readyz":
+        jobs.record_sweep()  # a worker's sweep has run, so the answer is 200 for anyone
     before = database_state()
     response = send(client, role, world, method, path, kind)
     if method not in SAFE_METHODS:

@@ -20,7 +20,7 @@ from app.members import invitations
 from app.members.models import Account, Member, Role
 from app.newsletters.models import IssueBlock
 from app.subscribers import confirmation, signup
-from app.subscribers.models import Topic
+from app.subscribers.models import ExportJob, ImportJob, JobStatus, Topic
 from app.subscribers.service import preferences_token, subscriber_by_email, unsubscribe_token
 from tests.marketplace.factories import make_booking, make_slots
 from tests.members.factories import make_account, make_key, make_member
@@ -86,6 +86,13 @@ def build_world() -> World:
 
     with session_scope() as session:
         food = session.get(Topic, topics["food"])
+        subscriber_id = subscriber_by_email(session, SUBSCRIBER).id
+        # An admin's import and export, as their jobs left them.
+        import_job = ImportJob(filename="people.csv", topic_ids=str(food.id), content="email\n")
+        export_job = ExportJob(status=JobStatus.done, content="email\n")
+        session.add_all([import_job, export_job])
+        session.flush()
+        admin_jobs = {"import_id": import_job.id, "export_id": export_job.id}
     newsletter = make_newsletter(world.newsletter_slug, topics=[food])
     sent = make_issue(newsletter, subject="Last month")
     mark_sent(sent)
@@ -109,6 +116,8 @@ def build_world() -> World:
         "member_slug": "riverside",
         "topic_slug": "food",
         "topic_id": topics["food"],
+        "subscriber_id": subscriber_id,
+        **admin_jobs,
         "member_id": a.id,
         "account_id": other_staff.id,
         "key_id": target_key,
