@@ -181,7 +181,14 @@ def registry() -> CollectorRegistry:
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/metrics", summary="Prometheus metrics (needs COOPCLUB_METRICS_TOKEN)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (needs COOPCLUB_METRICS_TOKEN)",
+    responses={
+        401: {"description": "No or the wrong bearer token"},
+        404: {"description": "Metrics are off (no COOPCLUB_METRICS_TOKEN)"},
+    },
+)
 def metrics(authorization: str | None = Header(default=None)) -> Response:
     token = get_settings().metrics_token
     if not token:
@@ -191,7 +198,11 @@ def metrics(authorization: str | None = Header(default=None)) -> Response:
     return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/readyz", summary="Ready: the sweep (and so a worker) ran recently")
+@router.get(
+    "/readyz",
+    summary="Ready: the sweep (and so a worker) ran recently",
+    responses={503: {"description": "Stale: no sweep seen within COOPCLUB_READY_STALE_SECONDS"}},
+)
 def readyz() -> JSONResponse:
     stale_after = get_settings().ready_stale_seconds
     seen = jobs.last_sweep()

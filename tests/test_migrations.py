@@ -24,3 +24,14 @@ def test_every_table_follows_the_naming_convention(database):
         assert inspector.get_pk_constraint(table)["name"] == f"pk_{table}"
         for fk in inspector.get_foreign_keys(table):
             assert fk["name"].startswith(f"fk_{table}_")
+
+
+def test_the_migrations_are_one_line():
+    """Parallel branches each adding a migration must re-chain: one head, no forks."""
+    from alembic.script import ScriptDirectory
+
+    from app.migrations import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1, script.get_heads()
+    assert all(len(r.nextrev) <= 1 for r in script.walk_revisions()), "a revision forks"

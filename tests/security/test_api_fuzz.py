@@ -11,6 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from app import jobs
 from tests.members.factories import log_in
 from tests.security.conftest import FIGURES
 from tests.security.test_authorization_matrix import APP
@@ -26,6 +27,7 @@ def credentials():
     from fastapi.testclient import TestClient
 
     world = build_world()
+    jobs.record_sweep()  # a worker is alive, as in a running deployment (/readyz)
     browser = TestClient(APP)
     log_in(browser, world.accounts["a_owner"])
     return {
