@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from app.members.models import Member
 from app.newsletters.models import Issue, Newsletter
 from app.newsletters.service import topic_ids
-from app.sharing import service as sharing
+from app.sharing import audience as sharing
 from app.subscribers.models import (
     Subscriber,
     Subscription,

@@ -23,8 +23,9 @@ from app.newsletters import service as newsletters
 from app.newsletters.models import Issue, IssueBlock, IssueStatus, Newsletter
 from app.newsletters.render import IssueRenderError
 from app.sending import lifecycle
+from app.sharing.audience import shared_subscriber_ids_query
 from app.sharing.models import MailingStatus, MemberMailing
-from app.sharing.service import SharingError, shared_subscriber_ids_query
+from app.sharing.service import SharingError
 from app.subscribers.models import Topic
 from app.subscribers.service import active_subscriber_ids_query
 

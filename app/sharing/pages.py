@@ -20,7 +20,7 @@ from app.auth.deps import MemberContext, MemberOwner, MemberStaff, RequireAdmin,
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope
 from app.db import SessionDep
 from app.members.models import Member
-from app.sharing import mailings, service
+from app.sharing import audience, mailings, service
 from app.sharing.models import MemberMailing, PurposeCategory
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 from app.web import CsrfProtected, redirect, render
@@ -39,7 +39,7 @@ def _sharing_context(session: Session, context: MemberContext, **extra: Any) -> 
             "offering": names.get(a.offering_member_id),
             "receiving": names.get(a.receiving_member_id),
             "topic": topics.get(a.topic_id) if a.topic_id else None,
-            "count": service.agreement_count(session, a),
+            "count": audience.agreement_count(session, a),
             "history": service.history(session, a.id or 0),
             "mine_to_accept": a.receiving_member_id == member.id,
         }

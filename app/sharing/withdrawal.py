@@ -1,21 +1,53 @@
 """The subscriber's side: the unsubscribe link of a member mailing, which withdraws
 sharing with that member (RFC 8058 one-click on POST), with "from all members" offered
-too; the preference centre posts here to withdraw from one member or from all."""
+too; the preference centre posts here to withdraw from one member or from all.
+Withdrawing goes through the consent ledger."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, select
 
 from app import signing
+from app.consent.models import ConsentAction, ConsentScope, ConsentSource
+from app.consent.service import record_consent, token_digest
 from app.db import SessionDep
 from app.members.models import Member
-from app.sharing import service
+from app.sharing.models import SharingWithdrawal
 from app.subscribers import preferences
+from app.subscribers.models import Subscriber
 from app.subscribers.service import subscriber_from_preferences_token
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(include_in_schema=False)
+
+
+def withdraw_from_member(
+    session: Session, *, subscriber: Subscriber, member: Member, token: str | None
+) -> bool:
+    """Stop sharing this person with one member (idempotent: False on a repeat)."""
+    existing = session.exec(
+        select(SharingWithdrawal).where(
+            SharingWithdrawal.subscriber_id == subscriber.id,
+            SharingWithdrawal.member_id == member.id,
+        )
+    ).first()
+    if existing is not None:
+        return False
+    record_consent(
+        session,
+        subscriber=subscriber,
+        scope=ConsentScope.sharing,
+        action=ConsentAction.withdrawn,
+        source=ConsentSource.form,
+        consent_text=None,
+        token_digest=token_digest(token) if token else None,
+        member=member,
+    )
+    session.add(SharingWithdrawal(subscriber_id=subscriber.id or 0, member_id=member.id or 0))
+    session.flush()
+    return True
 
 
 def _resolve(session, token: str):  # type: ignore[no-untyped-def]
@@ -49,7 +81,7 @@ def stop_one_click(request: Request, member_id: int, token: str, session: Sessio
         return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
     member = session.get(Member, member_id)
     if subscriber is not None and member is not None:
-        service.withdraw_from_member(session, subscriber=subscriber, member=member, token=token)
+        withdraw_from_member(session, subscriber=subscriber, member=member, token=token)
     return render(request, "sharing/stop.html", member=member, token=token, done=True, gone=False)
 
 
@@ -73,6 +105,6 @@ def preferences_withdraw(
         return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
     member = session.get(Member, member_id)
     if subscriber is not None and member is not None:
-        service.withdraw_from_member(session, subscriber=subscriber, member=member, token=token)
+        withdraw_from_member(session, subscriber=subscriber, member=member, token=token)
         return redirect(f"/preferences/{token}", f"{member.name} will no longer write to you.")
     return redirect(f"/preferences/{token}", "That link no longer works.", kind="error")

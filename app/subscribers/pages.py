@@ -19,7 +19,7 @@ from app.consent.models import ConsentScope, ConsentSource
 from app.consent.service import CONSENT_TEXTS
 from app.db import SessionDep
 from app.members.models import Member, MemberStatus
-from app.sharing.service import members_sharing_with
+from app.sharing.audience import members_sharing_with
 from app.subscribers import abuse, confirmation, embed, preferences, signup
 from app.subscribers.models import (
     Subscriber,
