@@ -189,3 +189,13 @@ def test_the_demo_offers_free_slots_a_booking_and_credits(client):
         assert booking.status == BookingStatus.approved
         riverside = session.exec(select(Member).where(Member.slug == "riverside-food-coop")).one()
         assert credits.balance(session, member_id=riverside.id) == 35_000
+
+
+def test_the_inventory_says_one_person_for_an_audience_of_one(client, smtp, run_jobs):
+    from tests.admin.helpers import reader
+
+    make_slots()
+    reader(client, smtp, run_jobs, "ana@example.org", ["commons-topic"])
+    log_in(client, make_account("owner@riverside.example.org", member=make_member("riverside")))
+    page = client.get("/member/slots").text
+    assert "Current audience: 1 person<" in page and "1 people" not in page
