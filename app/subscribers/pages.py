@@ -382,7 +382,8 @@ def _preferences_context(session: Session, subscriber: Subscriber, token: str) -
     # offered apart, to join.
     own = [topic for sub, topic in mine if sub.status != SubscriptionStatus.unsubscribed]
     others = {t.id: t for t in public_topics(session)}
-    others.update({topic.id: topic for sub, topic in mine})
+    # Topics they left are offered again only while they take signups.
+    others.update({topic.id: topic for sub, topic in mine if topic.is_open})
     for topic in own:
         others.pop(topic.id, None)
     return {
@@ -454,13 +455,24 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
         for value in form.getlist("topics"):
             if str(value).isdigit():
                 chosen.add(int(str(value)))
-        preferences.update_preferences(
-            session,
-            subscriber=subscriber,
-            topic_ids=chosen,
-            sharing=form.get("sharing") in ("1", "on"),
-            token=token,
-        )
+        try:
+            preferences.update_preferences(
+                session,
+                subscriber=subscriber,
+                topic_ids=chosen,
+                sharing=form.get("sharing") in ("1", "on"),
+                token=token,
+            )
+        except preferences.TopicsClosed as refused:
+            context = _preferences_context(session, subscriber, token)
+            return render(
+                request,
+                "public/preferences.html",
+                status_code=422,
+                problem=str(refused),
+                chosen=chosen,
+                **context,
+            )
     else:
         raise HTTPException(400, detail="Choose one of the buttons on the page.")
     context = _preferences_context(session, subscriber, token)

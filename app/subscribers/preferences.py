@@ -103,6 +103,15 @@ def unsubscribe(
     return changed
 
 
+class TopicsClosed(ValueError):
+    """Topics the form tried to switch on that take no signups (hidden or archived)."""
+
+    def __init__(self, topics: list[Topic]) -> None:
+        self.topics = topics
+        names = ", ".join(topic.name for topic in topics)
+        super().__init__(f"{names} no longer takes new subscribers, so it cannot be chosen.")
+
+
 def update_preferences(
     session: Session,
     *,
@@ -115,13 +124,23 @@ def update_preferences(
 
     Switching a topic on here needs no second email: the preference link itself was
     mailed to this address, so the request and its confirmation are recorded together,
-    both carrying that link's digest."""
+    both carrying that link's digest.
+
+    A hidden or archived topic can be kept (or left) but not switched on: if the form
+    asks for one, nothing is recorded and `TopicsClosed` names them."""
     digest = token_digest(token)
     current = {topic.id: (sub, topic) for sub, topic in subscriptions_of(session, subscriber)}
-    for topic in session.exec(select(Topic).where(col(Topic.id).in_(topic_ids))).all():
-        sub = current.get(topic.id, (None, topic))[0]
-        if sub is None or sub.status != SubscriptionStatus.active:
-            _request_and_confirm(session, subscriber, ConsentScope.topic, topic, digest)
+    joining = [
+        topic
+        for topic in session.exec(select(Topic).where(col(Topic.id).in_(topic_ids))).all()
+        if (sub := current.get(topic.id, (None, topic))[0]) is None
+        or sub.status != SubscriptionStatus.active
+    ]
+    closed = [topic for topic in joining if not topic.is_open]
+    if closed:
+        raise TopicsClosed(closed)
+    for topic in joining:
+        _request_and_confirm(session, subscriber, ConsentScope.topic, topic, digest)
     for topic_id, (sub, topic) in current.items():
         if topic_id not in topic_ids:
             _withdraw(

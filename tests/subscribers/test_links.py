@@ -277,3 +277,59 @@ def test_links_sent_before_compact_tokens_still_work_and_forgeries_do_not(
     monkeypatch.setattr(time, "time", lambda: real_time() + 3 * 365 * 24 * 3600)
     page = client.get(f"/preferences/{preferences}")
     assert page.status_code == 400 and "expired" in page.text
+
+
+def _events_of(email: str) -> list[tuple[str, str, int | None]]:
+    key = _subscriber(email).key
+    with session_scope() as session:
+        return [
+            (str(e.scope), str(e.action), e.topic_id)
+            for e in session.exec(select(ConsentEvent).where(ConsentEvent.subscriber_key == key))
+        ]
+
+
+def test_the_preference_centre_refuses_hidden_and_archived_topics(client, smtp, run_jobs):
+    from app.subscribers.models import Topic, TopicStatus
+
+    ids = make_topics()
+    _subscribe(client, topics=("food", "housing"))
+    confirm_from_mail(client, smtp, "p@example.org", run_jobs)
+    token = preferences_token(_subscriber())
+    page = client.get(f"/preferences/{token}")
+    csrf = hidden(page.text, "csrf_token")
+    # Leave housing, then the Club hides it; riverside-news is archived.
+    left = client.post(
+        f"/preferences/{token}",
+        data={"csrf_token": csrf, "action": "save", "topics": [str(ids["food"])]},
+    )
+    assert left.status_code == 200
+    with session_scope() as session:
+        session.get(Topic, ids["housing"]).status = TopicStatus.hidden
+        session.get(Topic, ids["riverside-news"]).status = TopicStatus.archived
+    page = client.get(f"/preferences/{token}").text
+    assert "Riverside news" not in page and f'value="{ids["housing"]}"' not in page
+    before = _events_of("p@example.org")
+    for closed in ("housing", "riverside-news"):
+        refused = client.post(
+            f"/preferences/{token}",
+            data={
+                "csrf_token": csrf,
+                "action": "save",
+                "topics": [str(ids["food"]), str(ids[closed])],
+                "sharing": "1",
+            },
+        )
+        assert refused.status_code == 422
+        assert "no longer takes new subscribers" in refused.text
+        assert "Nothing was changed." in refused.text
+        assert _events_of("p@example.org") == before  # not even the sharing consent
+    assert statuses("p@example.org")["housing"][0] == "unsubscribed"
+    assert "riverside-news" not in statuses("p@example.org")
+    # Keeping a topic that was hidden while the person was on it is fine.
+    with session_scope() as session:
+        session.get(Topic, ids["food"]).status = TopicStatus.hidden
+    kept = client.post(
+        f"/preferences/{token}",
+        data={"csrf_token": csrf, "action": "save", "topics": [str(ids["food"])]},
+    )
+    assert kept.status_code == 200 and _events_of("p@example.org") == before
