@@ -4,6 +4,11 @@ million subscriptions, two consent events each, a month of history, 1% erased), 
 the same pages on a database of 1,000 built the same way, in one run. The ratio is
 median(1M) / median(1k) per page (target <= 3).
 
+The overview reads the daily rollup (`topic_day`, app/subscribers/growth.py); the bench
+first lets `roll_up` integrate the whole seeded ledger, as the worker does tick by tick,
+and reports how long that took. `--explain` prints the plan (EXPLAIN ANALYZE) of every
+statement a page ran that took over 20 ms.
+
 Both databases are built with bulk SQL (generate_series), then every page is requested
 through the real app (FastAPI's TestClient, logged in as an admin) on PostgreSQL.
 
@@ -76,6 +81,12 @@ SEED = [
         (SELECT id FROM subscriber WHERE mod(id * 53 + 11, 100) = 0)
     """,
     "DELETE FROM subscriber WHERE mod(id * 53 + 11, 100) = 0",
+    # The sequencer's order (what `coopclub worker` gives them within seconds); the
+    # rollup of the overview then integrates them (timed below).
+    """
+    INSERT INTO consent_log_entry (log_index, event_id, integrated_at)
+    SELECT row_number() OVER (ORDER BY id) - 1, id, now() FROM consent_event
+    """,
     "VACUUM ANALYZE",
 ]
 
@@ -107,6 +118,49 @@ def admin_client():  # type: ignore[no-untyped-def]
     return client
 
 
+def roll_up_everything() -> float:
+    """Integrate the seeded ledger into the rollup, as the worker's ticks would."""
+    from app.db import session_scope
+    from app.subscribers import growth
+
+    started = time.perf_counter()
+    more = True
+    while more:
+        with session_scope() as session:
+            more = growth.roll_up(session, page=500_000)
+    return time.perf_counter() - started
+
+
+def explain_slow(client, url: str, database_url: str, slower_than: float = 0.02) -> None:  # type: ignore[no-untyped-def]
+    """EXPLAIN ANALYZE every statement the page ran that took longer than `slower_than`."""
+    from sqlalchemy import event
+
+    from app.db import get_engine
+
+    statements: list[tuple[float, str, object]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        context._bench_started = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append((time.perf_counter() - context._bench_started, statement, parameters))
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    with psycopg.connect(database_url, autocommit=True) as db:
+        for took, statement, parameters in statements:
+            if took < slower_than or not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            plan = db.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).fetchall()  # type: ignore[arg-type]
+            log(f"--- {url}: {took * 1000:.0f} ms\n{statement}\n" + "\n".join(r[0] for r in plan))
+
+
 def timed(client, url: str, repeat: int, expect: str) -> float:  # type: ignore[no-untyped-def]
     samples = []
     for _ in range(repeat):
@@ -118,7 +172,7 @@ def timed(client, url: str, repeat: int, expect: str) -> float:  # type: ignore[
     return statistics.median(samples)
 
 
-def measure(count: int, repeat: int) -> dict[str, float]:
+def measure(count: int, repeat: int, explain: bool = False) -> dict[str, float]:
     with (
         common.workdir(f"admin-scale-{count}") as work,
         common.fresh_database(f"admin_scale_{count}") as database_url,
@@ -142,6 +196,8 @@ def measure(count: int, repeat: int) -> dict[str, float]:
             f"{count:,}: {people:,} people, {subscriptions:,} subscriptions, {events:,} "
             f"events, seeded in {time.perf_counter() - started:.0f} s"
         )
+        rolled = roll_up_everything()
+        log(f"{count:,}: the rollup integrated {events:,} events in {rolled:.1f} s")
         client = admin_client()
         person_id, email = middle
         prefix = email[: len("reader") + 3]
@@ -157,23 +213,41 @@ def measure(count: int, repeat: int) -> dict[str, float]:
         }
         for url, expect in pages.values():  # warm caches and the app once
             timed(client, url, 1, expect)
-        return {name: timed(client, url, repeat, expect) for name, (url, expect) in pages.items()}
+        if explain:
+            for url, _expect in pages.values():
+                explain_slow(client, url, database_url)
+        figures = {
+            name: timed(client, url, repeat, expect) for name, (url, expect) in pages.items()
+        }
+        figures["rollup catch-up (s, whole ledger)"] = rolled
+        return figures
 
 
-def run_size(count: int, repeat: int) -> dict[str, float]:
+def run_size(count: int, repeat: int, explain: bool = False) -> dict[str, float]:
     """One size in a process of its own (the app's engine and settings are per process)."""
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.admin_scale", "--one", str(count), "--repeat", str(repeat)],
+        [
+            sys.executable,
+            "-m",
+            "bench.admin_scale",
+            "--one",
+            str(count),
+            "--repeat",
+            str(repeat),
+            *(["--explain"] if explain else []),
+        ],
         cwd=common.ROOT,
         capture_output=True,
         text=True,
         timeout=3600,
         check=False,
     )
-    sys.stderr.write(done.stderr[-2000:] if done.returncode else "")
+    sys.stderr.write(done.stderr if explain else done.stderr[-2000:] if done.returncode else "")
     if done.returncode != 0:
         raise SystemExit(f"the {count:,} run failed")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    *said, figures = done.stdout.strip().splitlines()
+    print("\n".join(said), flush=True)
+    return json.loads(figures)
 
 
 def main() -> None:
@@ -181,15 +255,21 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--explain", action="store_true", help="plans of slow statements")
     parser.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.repeat)))
+        print(json.dumps(measure(args.one, args.repeat, args.explain)))
         return
     small = run_size(args.small, args.repeat)
-    large = run_size(args.large, args.repeat)
+    large = run_size(args.large, args.repeat, args.explain)
     figures: dict[str, object] = {"small": args.small, "large": args.large, "pages": {}}
     worst = 0.0
+    rollup = "rollup catch-up (s, whole ledger)"
+    figures["rollup_seconds"] = {
+        "small": round(small.pop(rollup), 2),
+        "large": round(large.pop(rollup), 2),
+    }
     for name in small:
         ratio = large[name] / small[name]
         worst = max(worst, ratio)

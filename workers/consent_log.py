@@ -5,6 +5,7 @@ import dramatiq
 from app import jobs
 from app.consent import log as consent_log
 from app.db import session_scope
+from app.subscribers import growth
 
 # One run integrates at most this many batches, then leaves the rest to the next tick.
 MAX_BATCHES_PER_RUN = 50
@@ -21,4 +22,10 @@ def sequence_consent_log() -> None:
         with session_scope() as session:
             result = consent_log.integrate(session)
         if not result.more:
+            break
+    # The admin overview's daily counts follow the log (app.subscribers.growth).
+    for _ in range(MAX_BATCHES_PER_RUN):
+        with session_scope() as session:
+            more = growth.roll_up(session)
+        if not more:
             return

@@ -4,6 +4,8 @@ words agree with their numbers; the Atom feed is as new as its latest issue."""
 import re
 from datetime import timedelta
 
+from sqlmodel import delete, select
+
 from app.charts import Series, line_chart
 from app.db import session_scope, utcnow
 from app.newsletters.models import Issue
@@ -63,3 +65,84 @@ def test_the_feed_is_as_new_as_its_latest_issue(client):
     feed = client.get("/archive/commons/feed.atom").text
     updated = re.search(r"<feed[^>]*>.*?<updated>([^<]+)</updated>", feed, re.S).group(1)
     assert updated.startswith(sent_at.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def _history() -> dict[str, int]:
+    """Three people with a week of ledger behind them (as a live Club has), and the
+    subscriptions that history left: Ana joined food 5 days ago; Bo joined food 3 days
+    ago and left yesterday; Cy joined housing 4 days ago and was erased 2 days ago."""
+    from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentSource
+    from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus
+
+    topics = make_topics()
+    now = utcnow()
+    ago = {n: now - timedelta(days=n) for n in range(7)}
+    with session_scope() as session:
+        ana = Subscriber(email="ana@example.org", address_hmac="a" * 64)
+        bo = Subscriber(email="bo@example.org", address_hmac="b" * 64)
+        session.add_all([ana, bo])
+        session.flush()
+        session.add(Subscription(subscriber_id=ana.id, topic_id=topics["food"], status="active"))
+        session.add(
+            Subscription(subscriber_id=bo.id, topic_id=topics["food"], status="unsubscribed")
+        )
+        steps = [
+            (ana.key, "food", ConsentAction.requested, ago[5]),
+            (ana.key, "food", ConsentAction.confirmed, ago[5]),
+            ("c" * 32, "housing", ConsentAction.requested, ago[4]),
+            ("c" * 32, "housing", ConsentAction.confirmed, ago[4]),
+            (bo.key, "food", ConsentAction.requested, ago[3]),
+            (bo.key, "food", ConsentAction.confirmed, ago[3]),
+            ("c" * 32, None, ConsentAction.erased, ago[2]),
+            (bo.key, "food", ConsentAction.withdrawn, ago[1]),
+            (bo.key, "food", ConsentAction.withdrawn, ago[0]),  # a repeat: not a second leave
+        ]
+        for key, slug, action, at in steps:
+            session.add(
+                ConsentEvent(
+                    subscriber_key=key,
+                    scope=ConsentScope.topic,
+                    action=action,
+                    topic_id=topics[slug] if slug else None,
+                    source=ConsentSource.form,
+                    occurred_at=at,
+                )
+            )
+            session.flush()  # ids in the order things happened
+    return topics
+
+
+def test_past_days_come_from_the_rollup_which_follows_the_log_once(client):
+    from app.consent import log as consent_log
+    from app.subscribers import growth
+    from app.subscribers.models import TopicDay
+    from workers.consent_log import sequence_consent_log
+
+    _history()
+    with session_scope() as session:
+        _days, series, _now = growth.topic_growth(session, days=7)
+        flat = {topic.slug: values for topic, values in series}
+    assert flat["food"] == [1] * 7  # nothing rolled up yet: today's count, walked back by nothing
+    sequence_consent_log()  # the sequencer's tick: the log, then the rollup
+    with session_scope() as session:
+        _days, series, now = growth.topic_growth(session, days=7)
+        got = {topic.slug: values for topic, values in series}
+        assert growth.roll_up(session) is False  # caught up: nothing counted twice
+    assert got["food"] == [0, 1, 1, 2, 2, 1, 1]
+    assert got["housing"] == [0, 0, 1, 1, 0, 0, 0]
+    # A page at a time gives the same rows as one go.
+    with session_scope() as session:
+        whole = sorted(
+            (r.topic_id, r.day, r.joined, r.left) for r in session.exec(select(TopicDay))
+        )
+    with session_scope() as session:
+        session.exec(delete(TopicDay))
+        session.get(growth.LedgerRollup, growth.ROLLUP).seq = 0
+    with session_scope() as session:
+        assert consent_log.tree_size(session) == 9
+        while growth.roll_up(session, page=2):
+            pass
+        paged = sorted(
+            (r.topic_id, r.day, r.joined, r.left) for r in session.exec(select(TopicDay))
+        )
+    assert paged == whole
