@@ -58,11 +58,12 @@ def serve(host: str, port: int, web_workers: int) -> None:
         "forwarded_allow_ips": settings.trusted_proxies,
         # SIGTERM: stop accepting, let requests in flight finish (up to 30 s), then exit.
         "timeout_graceful_shutdown": 30,
+        # Our logging setup stays in place (create_app sets it up in each web process),
+        # and app.observability logs each request once, by its route template; uvicorn's
+        # access line would log it twice, with the client address and the raw URL.
+        "log_config": None,
+        "access_log": False,
     }
-    if settings.log_format == "json":
-        # Our logging setup stays in place, and each request is logged once, as JSON,
-        # by app.observability (uvicorn's access line would add the client address).
-        options |= {"log_config": None, "access_log": False}
     if settings.broker_kind == "embedded":
         if web_workers != 1:
             raise click.UsageError("--workers > 1 needs COOPCLUB_REDIS_URL (a shared broker)")
@@ -98,7 +99,14 @@ def serve(host: str, port: int, web_workers: int) -> None:
     type=click.IntRange(1, 256),
     help="Threads per process.",
 )
-def worker(processes: int, threads: int) -> None:
+@click.option(
+    "--metrics-port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="Serve this machine's worker counters for Prometheus on this port (for worker "
+    "machines without a web process; see docs/deploy.md).",
+)
+def worker(processes: int, threads: int, metrics_port: int | None) -> None:
     """Run Dramatiq worker processes against Redis, and the periodic sweep."""
     if get_settings().broker_kind != "redis":
         raise click.UsageError(
@@ -107,7 +115,7 @@ def worker(processes: int, threads: int) -> None:
         )
     from workers.runner import run
 
-    sys.exit(run(processes, threads))
+    sys.exit(run(processes, threads, metrics_port=metrics_port))
 
 
 @cli.command()

@@ -43,7 +43,7 @@ from app.newsletters import archive
 from app.newsletters import block_actions as newsletter_blocks
 from app.newsletters import editor as newsletter_editor
 from app.newsletters import pages as newsletter_pages
-from app.observability import RequestObserver
+from app.observability import RequestObserver, configure_logging
 from app.payments import webhooks as payment_webhooks
 from app.privacy import router as privacy_router
 from app.recruiting import pages as recruiting_pages
@@ -162,6 +162,8 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
     api_docs.mount_assets(app)  # before /static, so its longer prefix is matched first
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_log_redaction()
+    if not logging.getLogger().handlers:  # a web process uvicorn started: log as `coopclub` does
+        configure_logging(settings)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

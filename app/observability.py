@@ -5,12 +5,12 @@
   it runs) and one `request` line with its route template (never the URL: links carry
   tokens), status and duration. No addresses, client IPs or tokens.
 - Metrics (Prometheus, `GET /metrics` with `Authorization: Bearer COOPCLUB_METRICS_TOKEN`;
-  404 without the setting): requests by route, method and status from every web process
-  on the machine (prometheus-client's multiprocess mode when PROMETHEUS_MULTIPROC_DIR is
-  set); and, read from the database and Redis at scrape time so they hold for the whole
-  cluster, consent events by action (signups are `requested`, confirmations
-  `confirmed`), deliveries and transactional mail by status, queue depths and the age of
-  the last sweep.
+  404 without the setting): counters of what happened (app/metrics.py: requests by
+  route, method and status; consent events by action, so signups and confirmations;
+  messages sent, refused and deferred; bounce reports; jobs), summed over every web and
+  worker process on the machine that shares PROMETHEUS_MULTIPROC_DIR (prometheus-client's
+  multiprocess mode); and, from cheap queries at scrape time, transactional mail
+  waiting, the consent log's lag and size, queue depths and the age of the last sweep.
 - `/readyz`: 503 once no sweep has run for COOPCLUB_READY_STALE_SECONDS (the sweep runs on
   a worker, so this also means no worker is alive); `/healthz` stays the cheap check.
 """
@@ -24,6 +24,7 @@ import logging
 import os
 import time
 import uuid
+from datetime import UTC
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import JSONResponse, Response
@@ -31,10 +32,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import jobs
+from app import metrics as _counters  # noqa: F401  (declares the counters /metrics serves)
 from app.config import Settings, get_settings
 
 log = logging.getLogger("coopclub.request")
@@ -124,33 +126,49 @@ class RequestObserver:
 
 
 class ClusterCollector:
-    """What the database and Redis say, read at each scrape."""
+    """What the database and Redis say, read at each scrape with a few cheap queries
+    (indexed, bounded by a backlog, never a count of a whole table): work waiting and
+    how far behind the sweep and the consent log's sequencer are."""
 
     def collect(self):  # type: ignore[no-untyped-def]
-        from app.consent.models import ConsentEvent
-        from app.db import get_engine
-        from app.mailing.models import TransactionalEmail
-        from app.sending.models import Delivery
+        from app.consent import log as consent_log
+        from app.db import get_engine, utcnow
+        from app.mailing.models import TransactionalEmail, TransactionalStatus
 
         with Session(get_engine()) as session:
-            for name, doc, column in (
-                (
-                    "coopclub_consent_events",
-                    "Consent ledger events by action (requested = signups)",
-                    ConsentEvent.action,
-                ),
-                ("coopclub_deliveries", "Newsletter deliveries by status", Delivery.status),
-                (
-                    "coopclub_transactional_emails",
-                    "Transactional emails by status",
-                    TransactionalEmail.status,
-                ),
-            ):
-                family = GaugeMetricFamily(name, doc, labels=["status"])
-                rows = session.exec(select(column, func.count()).group_by(column)).all()
-                for value, count in rows:
-                    family.add_metric([str(getattr(value, "value", value))], count)
-                yield family
+            waiting = GaugeMetricFamily(
+                "coopclub_transactional_waiting",
+                "Transactional emails (confirmations, login links) not yet handed over",
+                labels=["status"],
+            )
+            rows = session.exec(
+                select(TransactionalEmail.status, func.count())
+                .where(
+                    col(TransactionalEmail.status).in_(
+                        [TransactionalStatus.queued, TransactionalStatus.sending]
+                    )
+                )
+                .group_by(TransactionalEmail.status)
+            ).all()
+            found = {str(getattr(status, "value", status)): n for status, n in rows}
+            for status in ("queued", "sending"):
+                waiting.add_metric([status], found.get(status, 0))
+            yield waiting
+            oldest = consent_log.oldest_unsequenced(session)
+            checkpoint = consent_log.latest_checkpoint(session)
+        lag = GaugeMetricFamily(
+            "coopclub_consent_log_lag_seconds",
+            "Age of the oldest committed consent event not yet in the log (0: all are in)",
+        )
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        lag.add_metric([], (utcnow() - oldest).total_seconds() if oldest else 0.0)
+        yield lag
+        size = GaugeMetricFamily(
+            "coopclub_consent_log_size", "Events in the consent log's latest signed checkpoint"
+        )
+        size.add_metric([], checkpoint.size if checkpoint else 0)
+        yield size
         queues = GaugeMetricFamily(
             "coopclub_queue_depth", "Messages waiting in each broker queue", labels=["queue"]
         )
@@ -158,11 +176,11 @@ class ClusterCollector:
             queues.add_metric([queue], depth)
         yield queues
         seen = jobs.last_sweep()
-        lag = GaugeMetricFamily(
+        sweep = GaugeMetricFamily(
             "coopclub_sweep_age_seconds", "Seconds since the sweep last ran (-1: never)"
         )
-        lag.add_metric([], time.time() - seen if seen else -1)
-        yield lag
+        sweep.add_metric([], time.time() - seen if seen else -1)
+        yield sweep
 
 
 def registry() -> CollectorRegistry:

@@ -13,6 +13,8 @@ import httpx
 
 from app import jobs
 from app.config import get_settings
+from app.consent import log as consent_log
+from app.db import session_scope
 from tests import processes
 from tests.smtp_sink import free_port
 from tests.subscribers.helpers import make_topics
@@ -51,34 +53,83 @@ def test_json_logs_carry_a_request_id_and_no_tokens_or_addresses(tmp_path):
     assert "127.0.0.1:" not in text.replace(f"127.0.0.1:{port}", "")  # no client address
 
 
-def test_metrics_need_the_token_and_show_the_counts_that_happened(client, monkeypatch):
+def test_text_logs_name_each_request_once_by_its_route(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_file = tmp_path / "server.log"
+    with log_file.open("w") as stderr:
+        server = subprocess.Popen(
+            [*processes.COOPCLUB, "serve", "--port", str(port)],
+            env=dict(os.environ, COOPCLUB_LOG_FORMAT="text"),
+            start_new_session=True,
+            stdout=stderr,
+            stderr=stderr,
+        )
+        try:
+            processes.wait_healthy(url, server)
+            httpx.get(f"{url}/confirm/secret-token-abcdef.0123.456789abcdef0123")
+        finally:
+            processes.stop(server)
+    lines = [line for line in log_file.read_text().splitlines() if "/confirm/" in line]
+    assert len(lines) == 1, lines  # not once by uvicorn and once by us
+    assert "coopclub.request: GET /confirm/{token} " in lines[0]
+    assert "secret-token" not in log_file.read_text()
+
+
+def metric(page: str, name: str) -> float:
+    """The value of one sample (`name` with its labels, as written) in a scrape."""
+    for line in page.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_need_the_token_and_show_the_counts_that_happened(client, monkeypatch, run_jobs):
     make_topics()
     assert client.get("/metrics").status_code == 404  # off without a token
     monkeypatch.setattr(get_settings(), "metrics_token", "metrics-token-0123456789")
     assert client.get("/metrics").status_code == 401
     wrong = {"authorization": "Bearer nope"}
     assert client.get("/metrics", headers=wrong).status_code == 401
+    token = {"authorization": "Bearer metrics-token-0123456789"}
+    # Counters live as long as the process: compare with a scrape before.
+    before = client.get("/metrics", headers=token).text
     for n in range(3):
         answer = client.post(
             "/api/v1/subscribe", json={"email": f"m{n}@example.org", "topics": ["food"]}
         )
         assert answer.status_code == 202
-    client.get("/healthz")
-    page = client.get("/metrics", headers={"authorization": "Bearer metrics-token-0123456789"})
+    # A signup that fails (unknown topic) rolls back and counts nothing.
+    assert client.post("/api/v1/subscribe", json={"email": "x@example.org", "topics": ["no"]})
+    page = client.get("/metrics", headers=token)
     assert page.status_code == 200
-    metrics = page.text
-    assert 'coopclub_consent_events{status="requested"} 3.0' in metrics
-    # Three confirmations, whatever state the (running) worker has taken them to yet.
-    mail_lines = [
-        line for line in metrics.splitlines() if line.startswith("coopclub_transactional_emails{")
-    ]
-    assert sum(float(line.rsplit(" ", 1)[1]) for line in mail_lines) == 3.0, mail_lines
+    waiting = metric(page.text, 'coopclub_transactional_waiting{status="queued"}') + metric(
+        page.text, 'coopclub_transactional_waiting{status="sending"}'
+    )
+    run_jobs()
+    # Requests are not sequenced at once (confirmations are): the log lags behind them.
+    unsequenced = client.get("/metrics", headers=token).text
+    assert metric(unsequenced, "coopclub_consent_log_lag_seconds") > 0
+    with session_scope() as session:
+        consent_log.integrate(session)
+    after = client.get("/metrics", headers=token).text
+
+    def grew(name: str) -> float:
+        return metric(after, name) - metric(before, name)
+
+    assert grew('coopclub_consent_events_total{action="requested"}') == 3
+    assert grew('coopclub_messages_total{outcome="sent",queue="transactional"}') == 3
+    assert grew('coopclub_jobs_total{actor="deliver_transactional",outcome="ok"}') >= 3
+    assert 0 <= waiting <= 3  # the running worker may have sent some already
+    assert metric(after, 'coopclub_transactional_waiting{status="queued"}') == 0
+    assert metric(after, "coopclub_consent_log_size") == 3
+    assert metric(after, "coopclub_consent_log_lag_seconds") == 0
     assert (
         'coopclub_http_requests_total{method="POST",route="/api/v1/subscribe",status="202"}'
-        in metrics
+        in after
     )
-    assert "coopclub_sweep_age_seconds -1.0" in metrics  # no sweep in this test
-    assert "m0@example.org" not in metrics
+    assert "coopclub_sweep_age_seconds -1.0" in after  # no sweep in this test
+    assert "m0@example.org" not in after
 
 
 def test_readyz_is_stale_until_a_sweep_runs_and_again_when_none_has_for_too_long(

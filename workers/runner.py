@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 
 from app import jobs
@@ -20,9 +22,27 @@ def _dramatiq(processes: int, threads: int, queues: list[str]) -> subprocess.Pop
     return subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
 
 
-def run(processes: int, threads: int) -> int:
+def serve_metrics(port: int) -> None:
+    """Serve the counters of every process sharing PROMETHEUS_MULTIPROC_DIR (made here
+    when unset, before the worker processes start and inherit it) on `port`."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix="coopclub-metrics-"
+    )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    start_http_server(port, registry=registry)
+    log.info("worker metrics on port %d, from %s", port, directory)
+
+
+def run(processes: int, threads: int, *, metrics_port: int | None = None) -> int:
     """Two sets of worker processes: transactional mail alone on its own threads (so a
     long newsletter send never delays a login link), and every other queue."""
+    if metrics_port is not None:
+        serve_metrics(metrics_port)
     import workers  # noqa: F401  (declares the actors, hence the queues)
 
     settings = get_settings()

@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.db import utcnow
 from app.jobs import register_sweep
 from app.mailing.models import TransactionalEmail
+from app.metrics import BOUNCE_REPORTS, count_after_commit
 from app.sending import complaints
 from app.sending.models import BounceReport, Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
@@ -118,10 +119,13 @@ def apply(session: Session, parsed: ParsedReport) -> BounceReport:
 def process(session: Session, raw: bytes) -> BounceReport:
     """Parse and apply one report; an unreadable one is stored (redacted) and re-raised."""
     try:
-        return apply(session, parse(raw))
+        report = apply(session, parse(raw))
     except UnreadableReport as exc:
         record_unreadable(session, raw, str(exc))
+        count_after_commit(session, BOUNCE_REPORTS, "unreadable")
         raise
+    count_after_commit(session, BOUNCE_REPORTS, report.kind)
+    return report
 
 
 @register_sweep("bounce-reports")

@@ -148,6 +148,22 @@ def checkpoint_at(session: Session, size: int) -> ConsentCheckpoint | None:
     return session.get(ConsentCheckpoint, size)
 
 
+def oldest_unsequenced(session: Session) -> datetime | None:
+    """When the oldest committed event still waiting for its place in the log was
+    recorded (None: all are in). Looks only as far back as the sequencer does, through
+    the index on occurred_at, so it stays cheap however long the ledger grows."""
+    previous = latest_checkpoint(session)
+    since = previous.scan_from if previous is not None else None
+    query = (
+        select(func.min(ConsentEvent.occurred_at))
+        .outerjoin(ConsentLogEntry, col(ConsentLogEntry.event_id) == col(ConsentEvent.id))
+        .where(col(ConsentLogEntry.event_id).is_(None))
+    )
+    if since is not None:
+        query = query.where(col(ConsentEvent.occurred_at) >= since)
+    return session.exec(query).one()
+
+
 # --- the sequencer -----------------------------------------------------------------------
 
 

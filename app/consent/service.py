@@ -35,6 +35,7 @@ from app.consent.models import (
 )
 from app.db import utcnow
 from app.members.models import Member
+from app.metrics import CONSENT_EVENTS, count_after_commit
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 
 # The words shown beside each consent. Changing a text here makes a new version on
@@ -213,6 +214,7 @@ def record_consent(
         occurred_at=utcnow(),
     )
     session.add(event)
+    count_after_commit(session, CONSENT_EVENTS, action.value)
     session.flush()
     if action == ConsentAction.confirmed:
         # Seal it into the log at once (after commit), so its receipt is ready; the

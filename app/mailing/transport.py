@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from app.config import Settings, SmtpConfig
+from app.metrics import count_message
 
 
 class DeliveryError(Exception):
@@ -124,6 +125,17 @@ class SmtpTransport:
     def send(
         self, message: bytes, *, mail_from: str, rcpt_to: list[str], smtputf8: bool = False
     ) -> None:
+        try:
+            self._send(message, mail_from, rcpt_to, smtputf8)
+        except PermanentDeliveryError:
+            count_message("refused")
+            raise
+        except TransientDeliveryError:
+            count_message("deferred")
+            raise
+        count_message("sent")
+
+    def _send(self, message: bytes, mail_from: str, rcpt_to: list[str], smtputf8: bool) -> None:
         smtputf8 = smtputf8 or not all(a.isascii() for a in [mail_from, *rcpt_to])
         for attempt in (1, 2):
             try:
@@ -255,6 +267,7 @@ class OutboxTransport:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(envelope.encode() + message)
         tmp.rename(path)  # readers never see half a message
+        count_message("sent")
 
     def supports_smtputf8(self) -> bool:
         return True  # a file takes any address
