@@ -20,60 +20,65 @@ from tests.smtp_sink import free_port
 from tests.subscribers.helpers import make_topics
 
 
-def test_json_logs_carry_a_request_id_and_no_tokens_or_addresses(tmp_path):
-    make_topics()
+def serve_and_log(tmp_path, log_format: str, requests) -> str:  # type: ignore[no-untyped-def]
+    """Run `coopclub serve` with COOPCLUB_LOG_FORMAT, call `requests(url)`, return the log."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_file = tmp_path / "server.log"
     with log_file.open("w") as stderr:
         server = subprocess.Popen(
             [*processes.COOPCLUB, "serve", "--port", str(port)],
-            env=dict(os.environ, COOPCLUB_LOG_FORMAT="json"),
+            env=dict(os.environ, COOPCLUB_LOG_FORMAT=log_format),
             start_new_session=True,
             stdout=stderr,
             stderr=stderr,
         )
         try:
             processes.wait_healthy(url, server)
-            signup = httpx.post(
+            requests(url)
+        finally:
+            processes.stop(server)
+    return log_file.read_text()
+
+
+def test_json_logs_carry_a_request_id_and_no_tokens_or_addresses(tmp_path):
+    make_topics()
+    answers = []
+
+    def requests(url: str) -> None:
+        answers.append(
+            httpx.post(
                 f"{url}/api/v1/subscribe",
                 json={"email": "private.person@example.org", "topics": ["food"]},
             )
-            link = httpx.get(f"{url}/confirm/secret-token-abcdef.0123.456789abcdef0123")
-        finally:
-            processes.stop(server)
+        )
+        answers.append(httpx.get(f"{url}/confirm/secret-token-abcdef.0123.456789abcdef0123"))
+
+    text = serve_and_log(tmp_path, "json", requests)
+    signup, link = answers
     assert signup.status_code == 202
-    lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
-    requests = {line["route"]: line for line in lines if line["logger"] == "coopclub.request"}
-    assert requests["/api/v1/subscribe"]["request_id"] == signup.headers["x-request-id"]
-    assert requests["/api/v1/subscribe"]["status"] == 202
-    assert requests["/confirm/{token}"]["request_id"] == link.headers["x-request-id"]
-    text = log_file.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    requests_logged = {
+        line["route"]: line for line in lines if line["logger"] == "coopclub.request"
+    }
+    assert requests_logged["/api/v1/subscribe"]["request_id"] == signup.headers["x-request-id"]
+    assert requests_logged["/api/v1/subscribe"]["status"] == 202
+    assert requests_logged["/confirm/{token}"]["request_id"] == link.headers["x-request-id"]
     assert "private.person" not in text and "secret-token" not in text
+    port = signup.url.port
     assert "127.0.0.1:" not in text.replace(f"127.0.0.1:{port}", "")  # no client address
 
 
 def test_text_logs_name_each_request_once_by_its_route(tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_file = tmp_path / "server.log"
-    with log_file.open("w") as stderr:
-        server = subprocess.Popen(
-            [*processes.COOPCLUB, "serve", "--port", str(port)],
-            env=dict(os.environ, COOPCLUB_LOG_FORMAT="text"),
-            start_new_session=True,
-            stdout=stderr,
-            stderr=stderr,
-        )
-        try:
-            processes.wait_healthy(url, server)
-            httpx.get(f"{url}/confirm/secret-token-abcdef.0123.456789abcdef0123")
-        finally:
-            processes.stop(server)
-    lines = [line for line in log_file.read_text().splitlines() if "/confirm/" in line]
+    text = serve_and_log(
+        tmp_path,
+        "text",
+        lambda url: httpx.get(f"{url}/confirm/secret-token-abcdef.0123.456789abcdef0123"),
+    )
+    lines = [line for line in text.splitlines() if "/confirm/" in line]
     assert len(lines) == 1, lines  # not once by uvicorn and once by us
     assert "coopclub.request: GET /confirm/{token} " in lines[0]
-    assert "secret-token" not in log_file.read_text()
+    assert "secret-token" not in text
 
 
 def metric(page: str, name: str) -> float:
