@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from html import escape
 
 from markupsafe import Markup
@@ -44,9 +44,15 @@ def nice_ceiling(value: int) -> int:
 
 
 def line_chart(
-    *, title: str, days: Sequence[date], series: Sequence[Series], width: int = 640
+    *,
+    title: str,
+    days: Sequence[date | datetime],
+    series: Sequence[Series],
+    width: int = 640,
+    label_format: str = "%b %d",
 ) -> Markup:
-    """Lines over days, one per series, with a y axis from zero and a legend."""
+    """Lines over days (or hours: datetimes and a `label_format` such as "%d %H:00"),
+    one per series, with a y axis from zero and a legend."""
     height, left, right, top, bottom = 240, 44, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
@@ -75,7 +81,7 @@ def line_chart(
             anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
             parts.append(
                 f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
-                f"{days[i].strftime('%b %d')}</text>"
+                f"{days[i].strftime(label_format)}</text>"
             )
     for n, s in enumerate(series):
         colour = PALETTE[n % len(PALETTE)]

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
+from app import charts
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
-from app.newsletters import forms, service
+from app.newsletters import forms, report, service
 from app.newsletters.models import (
     Issue,
     Newsletter,
@@ -153,3 +154,32 @@ def create_issue(
             errors={"subject": str(exc)},
         )
     return redirect(f"/admin/issues/{issue.id}", "Issue created: now write it.")
+
+
+# The per-issue report ----------------------------------------------------------------
+
+
+@router.get("/issues/{issue_id}/report", response_class=HTMLResponse)
+def issue_report(
+    request: Request, issue_id: int, session: SessionDep, admin: RequireAdmin
+) -> Response:
+    issue, newsletter = _issue(session, issue_id)
+    figures = report.issue_report(session, issue)
+    timeline = figures.timeline
+    chart = None
+    if timeline is not None and figures.recipients:
+        chart = charts.line_chart(
+            title="This issue over time",
+            days=timeline.steps,
+            series=[charts.Series(name, values) for name, values in timeline.lines.items()],
+            label_format="%b %d %H:00" if timeline.hourly else "%b %d",
+        )
+    return render(
+        request,
+        "newsletters/report.html",
+        issue=issue,
+        newsletter=newsletter,
+        report=figures,
+        chart=chart,
+        window_days=report.UNSUBSCRIBE_WINDOW.days,
+    )
