@@ -26,6 +26,7 @@ from app.db import utcnow
 from app.marketplace.models import Booking, ClickCount, Creative
 from app.members.models import Member
 from app.newsletters.models import Issue, NewsletterTopic
+from app.sending.assembly import progress
 from app.sending.models import BounceReport, Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
 
@@ -68,17 +69,6 @@ class IssueReport:
     @property
     def clicks(self) -> int:
         return sum(link.clicks for link in self.links)
-
-
-def _counts(session: Session, issue_id: int) -> dict[str, int]:
-    counts = dict.fromkeys([s.value for s in DeliveryStatus], 0)
-    for status, count in session.execute(
-        select(Delivery.status, func.count())
-        .where(col(Delivery.issue_id) == issue_id)
-        .group_by(Delivery.status)
-    ):
-        counts[DeliveryStatus(status).value] = int(count)
-    return counts
 
 
 def _unsubscribe_times(session: Session, issue: Issue) -> list[datetime]:
@@ -195,7 +185,7 @@ def _timeline(session: Session, issue: Issue, unsubscribed: list[datetime]) -> T
 
 
 def issue_report(session: Session, issue: Issue) -> IssueReport:
-    counts = _counts(session, issue.id or 0)
+    counts = progress(session, issue.id or 0)
     unsubscribed = _unsubscribe_times(session, issue)
     return IssueReport(
         recipients=sum(counts.values()) - counts["skipped"] - counts["cancelled"],
