@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     log_origin: str | None = None
     log_signing_key_path: Path | None = None
     log_sequencer_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    # The licence the member directory's data is offered under (pages, API, exports).
+    directory_licence: Literal["ODbL-1.0", "CC-BY-4.0"] = "ODbL-1.0"
     # Operations (docs/deploy.md)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # JSON and forms; 413 past it
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); none by default.
