@@ -10,6 +10,8 @@ from app.consent.models import (
 )
 from app.mailing.models import TransactionalEmail
 from app.marketplace.models import Booking, ClickCount, Creative, Slot
+from app.members import directory  # noqa: F401  (keeps Member.search_text on every write)
+from app.members.history import DirectoryChange
 from app.members.models import Account, Invitation, Member
 from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
 from app.payments.models import CreditEntry, StripeEvent
@@ -49,6 +51,7 @@ __all__ = [
     "Creative",
     "CreditEntry",
     "Delivery",
+    "DirectoryChange",
     "ExportJob",
     "ImportJob",
     "Issue",

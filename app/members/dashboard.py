@@ -16,8 +16,15 @@ from app.auth.deps import MemberContext, MemberOwner, MemberStaff
 from app.auth.models import ApiKey
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
-from app.members import invitations, service
-from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, profile_values, validate
+from app.members import history, invitations, service
+from app.members.forms import (
+    PROFILE_TEXT_FIELDS,
+    FormDep,
+    form_values,
+    profile_choices,
+    profile_values,
+    validate,
+)
 from app.members.models import Member, MemberProfile, Role
 from app.subscribers import embed
 from app.subscribers.service import member_topic_counts
@@ -71,14 +78,31 @@ def dashboard(request: Request, session: SessionDep, context: MemberStaff) -> Re
 # Profile -------------------------------------------------------------------------------------
 
 
-@router.get("/profile", response_class=HTMLResponse)
-def profile_form(request: Request, context: MemberOwner) -> Response:
+def _profile_page(
+    request: Request,
+    session: SessionDep,
+    context: MemberContext,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
     return render(
         request,
         "members/profile.html",
+        status_code=status_code,
         member=context.member,
-        values=profile_values(context.member),
-        errors={},
+        values=values,
+        errors=errors,
+        changes=history.changes_of(session, member_id=context.member.id or 0),
+        **profile_choices(values.get("country") or ""),
+    )
+
+
+@router.get("/profile", response_class=HTMLResponse)
+def profile_form(request: Request, session: SessionDep, context: MemberOwner) -> Response:
+    return _profile_page(
+        request, session, context, values=profile_values(context.member), errors={}
     )
 
 
@@ -89,15 +113,10 @@ def profile_save(
     values = form_values(form, PROFILE_TEXT_FIELDS)
     profile, errors = validate(MemberProfile, values)
     if profile is None:
-        return render(
-            request,
-            "members/profile.html",
-            status_code=422,
-            member=context.member,
-            values=values,
-            errors=errors,
+        return _profile_page(
+            request, session, context, values=values, errors=errors, status_code=422
         )
-    service.update_profile(session, member=context.member, profile=profile)
+    service.update_profile(session, member=context.member, profile=profile, account=context.account)
     return redirect("/member", "Your co-op's profile is saved.")
 
 

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from sqlmodel import SQLModel
 from starlette.datastructures import FormData
 
-from app.members.models import MemberProfile
+from app.members import codes
+from app.members.models import SHOW_FIELDS, unpack
 
 
 async def read_form(request: Request) -> FormData:
@@ -25,15 +26,34 @@ FormDep = Annotated[FormData, Depends(read_form)]
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
 
-PROFILE_TEXT_FIELDS = ("name", "website", "description", "kind", "region", "logo_url")
-SHOW_FIELDS = ("show_website", "show_description", "show_kind", "show_region", "show_logo")
+PROFILE_TEXT_FIELDS = (
+    "name",
+    "website",
+    "description",
+    "kind",
+    "country",
+    "region",
+    "city",
+    "contact_email",
+    "founded_year",
+    "languages",
+    "offer",
+    "logo_url",
+)
 FIELD_LABELS = {
     "name": "Name",
     "slug": "Web address",
     "website": "Website",
     "description": "Description",
     "kind": "Kind of co-op",
+    "sectors": "Sectors",
+    "country": "Country",
     "region": "Region",
+    "city": "City",
+    "contact_email": "Public contact address",
+    "founded_year": "Year founded",
+    "languages": "Languages",
+    "offer": "What you offer other co-ops",
     "logo_url": "Logo address",
     "owner_email": "Your email address",
     "owner_name": "Your name",
@@ -44,6 +64,7 @@ def form_values(form: FormData, text_fields: tuple[str, ...]) -> dict[str, Any]:
     values: dict[str, Any] = {name: str(form.get(name) or "") for name in text_fields}
     # An unticked checkbox is simply absent from the form.
     values.update({name: form.get(name) == "on" for name in SHOW_FIELDS})
+    values["sectors"] = [str(code) for code in form.getlist("sectors")]
     return values
 
 
@@ -78,7 +99,28 @@ def validate(model: type[ModelT], values: dict[str, Any]) -> tuple[ModelT | None
         return None, errors
 
 
-def profile_values(profile: MemberProfile | Any) -> dict[str, Any]:
-    return {name: getattr(profile, name) or "" for name in PROFILE_TEXT_FIELDS} | {
-        name: bool(getattr(profile, name)) for name in SHOW_FIELDS
+def profile_values(member: Any) -> dict[str, Any]:
+    """A saved member's profile as the form shows it."""
+    values = {name: getattr(member, name) or "" for name in PROFILE_TEXT_FIELDS} | {
+        name: bool(getattr(member, name)) for name in SHOW_FIELDS
+    }
+    values["languages"] = ", ".join(unpack(member.languages))
+    values["founded_year"] = str(member.founded_year or "")
+    values["sectors"] = unpack(member.sectors)
+    return values
+
+
+def profile_choices(country: str) -> dict[str, Any]:
+    """The lists the profile form offers: kinds, sectors, countries, and the regions of
+    the chosen country (by code or name, as typed)."""
+    try:
+        code = codes.parse_country(country) if country else ""
+    except ValueError:
+        code = ""
+    return {
+        "kinds": codes.KINDS,
+        "sectors": codes.SECTORS,
+        "countries": codes.countries(),
+        "regions": codes.regions(code) if code else {},
+        "max_sectors": codes.MAX_SECTORS,
     }

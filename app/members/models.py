@@ -6,12 +6,17 @@ import re
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import field_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationInfo, field_validator, model_validator
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+from app.members import codes
 from app.one_line_text import one_line
 
+# /members/<these> are directory pages, not members.
+RESERVED_SLUGS = frozenset({"codes", "embed"})
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 
@@ -45,12 +50,50 @@ class MemberBase(SQLModel):
     show_kind: bool = True
     show_region: bool = True
     show_logo: bool = True
+    # The directory profile (app/members/codes.py has the code lists). Lists are stored
+    # as ",a,b," so a filter is one LIKE on a code, which never holds a wildcard.
+    country: str | None = Field(default=None, max_length=2)  # ISO 3166-1 alpha-2
+    city: str | None = Field(default=None, max_length=120)
+    contact_email: str | None = Field(default=None, max_length=320)
+    founded_year: int | None = None
+    languages: str | None = Field(default=None, max_length=400)  # BCP 47 tags
+    offer: str | None = Field(default=None, max_length=500)
+    sectors: str | None = Field(default=None, max_length=200)
+    # Fields added with the directory are hidden until the member shows them.
+    show_country: bool = False
+    show_city: bool = False
+    show_contact: bool = False
+    show_founded: bool = False
+    show_languages: bool = False
+    show_offer: bool = False
+    show_sectors: bool = False
+
+    @property
+    def sector_list(self) -> list[str]:
+        return unpack(self.sectors)
+
+    @property
+    def language_list(self) -> list[str]:
+        return unpack(self.languages)
+
+
+def pack(items: list[str]) -> str | None:
+    return "," + ",".join(items) + "," if items else None
+
+
+def unpack(stored: str | None) -> list[str]:
+    return [item for item in (stored or "").split(",") if item]
 
 
 class Member(MemberBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     status: MemberStatus = Field(default=MemberStatus.applied, sa_type=enum_type(MemberStatus))
     created_at: datetime = Field(default_factory=utcnow)
+    # When the public profile last changed (JSON-LD dateModified, export ETags).
+    updated_at: datetime | None = None
+    # The text a directory search looks in: only what the member publishes (kept by
+    # app/members/directory.py on every write), so a search never finds a hidden value.
+    search_text: str = Field(default="", sa_type=Text)
 
     @property
     def is_active(self) -> bool:
@@ -78,6 +121,22 @@ def _https_url(value: str | None) -> str | None:
     return value
 
 
+SHOW_FIELDS = (
+    "show_website",
+    "show_description",
+    "show_kind",
+    "show_region",
+    "show_logo",
+    "show_country",
+    "show_city",
+    "show_contact",
+    "show_founded",
+    "show_languages",
+    "show_offer",
+    "show_sectors",
+)
+
+
 class MemberProfile(SQLModel):
     """What a member says about itself, and which of it the public directory shows."""
 
@@ -85,23 +144,53 @@ class MemberProfile(SQLModel):
     website: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=2000)
     kind: str | None = Field(default=None, max_length=80)
+    country: str | None = Field(default=None, max_length=120)
     region: str | None = Field(default=None, max_length=120)
+    city: str | None = Field(default=None, max_length=120)
+    contact_email: str | None = Field(default=None, max_length=320)
+    founded_year: int | None = None
+    languages: list[str] = Field(default_factory=list)
+    offer: str | None = Field(default=None, max_length=500)
+    sectors: list[str] = Field(default_factory=list)
     logo_url: str | None = Field(default=None, max_length=500)
     show_website: bool = False
     show_description: bool = False
     show_kind: bool = False
     show_region: bool = False
     show_logo: bool = False
+    show_country: bool = False
+    show_city: bool = False
+    show_contact: bool = False
+    show_founded: bool = False
+    show_languages: bool = False
+    show_offer: bool = False
+    show_sectors: bool = False
 
     @field_validator("name", mode="before")
     @classmethod
     def _strip_name(cls, value: object) -> object:
         return one_line(value.strip() if isinstance(value, str) else value)
 
-    @field_validator("website", "description", "kind", "region", "logo_url", mode="before")
+    @field_validator(
+        "website",
+        "description",
+        "kind",
+        "country",
+        "region",
+        "city",
+        "contact_email",
+        "offer",
+        "logo_url",
+        mode="before",
+    )
     @classmethod
     def _optional_text(cls, value: object) -> object:
         return _blank_to_none(value)
+
+    @field_validator("city", "offer", mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        return one_line(value) if isinstance(value, str) else value
 
     @field_validator("website")
     @classmethod
@@ -112,6 +201,90 @@ class MemberProfile(SQLModel):
     @classmethod
     def _logo(cls, value: str | None) -> str | None:
         return _https_url(value)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str | None) -> str | None:
+        if value is not None and value not in codes.KINDS:
+            raise ValueError("choose one of the kinds in the list")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return codes.parse_country(value) if value is not None else None
+
+    @field_validator("contact_email")
+    @classmethod
+    def _contact(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValueError("enter an email address like info@your-coop.example") from None
+
+    @field_validator("founded_year", mode="before")
+    @classmethod
+    def _year(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.strip().isdigit():
+                raise ValueError("enter the year as four digits, e.g. 1978")
+            value = int(value)
+        if isinstance(value, int) and not 1750 <= value <= utcnow().year:
+            raise ValueError(f"enter a year between 1750 and {utcnow().year}")
+        return value
+
+    @field_validator("sectors", mode="before")
+    @classmethod
+    def _sectors(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = codes.split_list(value)
+        if isinstance(value, list):
+            unknown = [v for v in value if v not in codes.SECTORS]
+            if unknown:
+                raise ValueError("choose sectors from the list")
+            if len(set(value)) > codes.MAX_SECTORS:
+                raise ValueError(f"choose at most {codes.MAX_SECTORS} sectors")
+            return [code for code in codes.SECTORS if code in value]
+        return value
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = codes.split_list(value)
+        if isinstance(value, list):
+            tags = list(dict.fromkeys(codes.parse_language(str(v)) for v in value))
+            if len(tags) > codes.MAX_LANGUAGES:
+                raise ValueError(f"list at most {codes.MAX_LANGUAGES} languages")
+            return tags
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_of_country(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # `country` is declared first, so it is checked (and in `info.data`) by now.
+        if value is None:
+            return None
+        if "country" not in info.data:
+            raise ValueError("choose a valid country first: a region belongs to a country")
+        return codes.parse_region(value, info.data["country"])
+
+    @model_validator(mode="after")
+    def _country_of_region(self) -> MemberProfile:
+        if self.region is not None and self.country is None:
+            self.country = self.region.split("-", 1)[0]
+        return self
+
+    def stored(self) -> dict[str, object]:
+        """The profile as Member columns (lists packed)."""
+        values = self.model_dump()
+        values["sectors"] = pack(self.sectors)
+        values["languages"] = pack(self.languages)
+        return values
 
 
 class MemberApplication(MemberProfile):
@@ -135,31 +308,56 @@ class MemberApplication(MemberProfile):
                 raise ValueError(
                     "use 2 to 80 lowercase letters, digits and dashes, e.g. riverside-food"
                 )
+            if value in RESERVED_SLUGS:
+                raise ValueError("this address is taken by the directory itself; choose another")
         return value
 
 
+# Each directory field and the switch that publishes it (the name is always public).
+PUBLIC_SWITCHES: dict[str, str] = {
+    "website": "show_website",
+    "description": "show_description",
+    "kind": "show_kind",
+    "sectors": "show_sectors",
+    "country": "show_country",
+    "region": "show_region",
+    "city": "show_city",
+    "contact_email": "show_contact",
+    "founded_year": "show_founded",
+    "languages": "show_languages",
+    "offer": "show_offer",
+    "logo_url": "show_logo",
+}
+
+
 class MemberPublic(SQLModel):
-    """A member as the public directory shows it: unpublished fields are null."""
+    """A member as the public directory shows it: unpublished fields are null. Codes,
+    not labels: `kind` and `sectors` from docs/directory.md, `country` ISO 3166-1
+    alpha-2, `region` ISO 3166-2, `languages` BCP 47 tags."""
 
     name: str
     slug: str
     website: str | None = None
     description: str | None = None
     kind: str | None = None
+    sectors: list[str] | None = None
+    country: str | None = None
     region: str | None = None
+    city: str | None = None
+    contact_email: str | None = None
+    founded_year: int | None = None
+    languages: list[str] | None = None
+    offer: str | None = None
     logo_url: str | None = None
 
     @classmethod
     def of(cls, member: Member) -> MemberPublic:
-        return cls(
-            name=member.name,
-            slug=member.slug,
-            website=member.website if member.show_website else None,
-            description=member.description if member.show_description else None,
-            kind=member.kind if member.show_kind else None,
-            region=member.region if member.show_region else None,
-            logo_url=member.logo_url if member.show_logo else None,
-        )
+        values: dict[str, object] = {"name": member.name, "slug": member.slug}
+        for field, switch in PUBLIC_SWITCHES.items():
+            if getattr(member, switch):
+                value = getattr(member, field)
+                values[field] = unpack(value) if field in ("sectors", "languages") else value
+        return cls.model_validate(values)
 
 
 class MemberSelf(MemberBase):
@@ -168,6 +366,13 @@ class MemberSelf(MemberBase):
     id: int
     status: MemberStatus
     created_at: datetime
+    sectors: list[str] = []  # type: ignore[assignment]
+    languages: list[str] = []  # type: ignore[assignment]
+
+    @field_validator("sectors", "languages", mode="before")
+    @classmethod
+    def _unpacked(cls, value: object) -> object:
+        return unpack(value) if value is None or isinstance(value, str) else value
 
 
 class AccountBase(SQLModel):

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import service as auth_service
 from app.auth.deps import set_session_cookie
 from app.db import SessionDep
-from app.members import invitations, service
-from app.members.forms import PROFILE_TEXT_FIELDS, FormDep, form_values, validate
-from app.members.models import MemberApplication, MemberPublic
+from app.members import codes, directory, invitations, open_data, service
+from app.members.forms import (
+    PROFILE_TEXT_FIELDS,
+    FormDep,
+    form_values,
+    profile_choices,
+    validate,
+)
+from app.members.labels import LABELS
+from app.members.models import Member, MemberApplication, MemberPublic
 from app.web import CsrfProtected, flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -19,23 +28,70 @@ APPLY_TEXT_FIELDS = (*PROFILE_TEXT_FIELDS, "slug", "owner_email", "owner_name")
 
 
 @router.get("/members", response_class=HTMLResponse)
-def directory(
+def directory_page(
     request: Request,
     session: SessionDep,
     q: str = "",
     kind: str = "",
+    sector: str = "",
+    country: str = "",
     region: str = "",
+    language: str = "",
+    sort: str = "name",
+    cursor: str = "",
 ) -> Response:
-    members = service.directory(session, q=q, kind=kind, region=region)
-    return render(
+    return _directory(
         request,
+        session,
         "members/directory.html",
-        members=[MemberPublic.of(m) for m in members],
-        facets=service.directory_facets(session),
         q=q,
         kind=kind,
+        sector=sector,
+        country=country,
         region=region,
-        searching=bool(q.strip() or kind.strip() or region.strip()),
+        language=language,
+        sort=sort,
+        cursor=cursor,
+    )
+
+
+def _directory(
+    request: Request, session: SessionDep, template: str, *, cursor: str, **raw: str
+) -> Response:
+    """The directory page (and its embeddable twin): problems in the form, status 400."""
+    query = directory.DirectoryQuery.read(**raw)
+    members: Sequence[Member] = []
+    next_cursor = None
+    problems = dict(query.problems)
+    if not problems:
+        try:
+            members, next_cursor = directory.page(session, query, cursor=cursor or None)
+        except directory.DirectoryQueryError as exc:
+            problems[exc.field] = exc.message
+    return render(
+        request,
+        template,
+        status_code=400 if problems else 200,
+        members=[MemberPublic.of(m) for m in members],
+        query=query,
+        raw=raw,
+        problems=problems,
+        facets=directory.facets(session, query),
+        next_cursor=next_cursor,
+        first_page=not cursor,
+        licence=open_data.licence(),
+        labels=LABELS,
+    )
+
+
+@router.get("/members/codes", response_class=HTMLResponse)
+def code_lists(request: Request) -> Response:
+    return render(
+        request,
+        "members/codes.html",
+        kinds=codes.KINDS,
+        sectors=codes.SECTORS,
+        licence=open_data.licence(),
     )
 
 
@@ -44,7 +100,14 @@ def member_page(request: Request, session: SessionDep, slug: str) -> Response:
     member = service.public_member(session, slug=slug)
     if member is None:
         raise HTTPException(status_code=404, detail="There is no member co-op at this address.")
-    return render(request, "members/public.html", member=MemberPublic.of(member))
+    return render(
+        request,
+        "members/public.html",
+        member=MemberPublic.of(member),
+        jsonld=open_data.script_tag(open_data.member_document(member)),
+        licence=open_data.licence(),
+        labels=LABELS,
+    )
 
 
 @router.get("/apply", response_class=HTMLResponse)
@@ -56,7 +119,8 @@ def apply_form(request: Request) -> Response:
         "show_region": True,
         "show_logo": True,
     }
-    return render(request, "members/apply.html", values=values, errors={})
+    values["sectors"] = []
+    return render(request, "members/apply.html", values=values, errors={}, **profile_choices(""))
 
 
 @router.post("/apply", response_class=HTMLResponse, dependencies=[CsrfProtected])
@@ -76,7 +140,14 @@ def apply_submit(request: Request, session: SessionDep, form: FormDep) -> Respon
             errors = {exc.field: exc.message}
         else:
             return render(request, "members/applied.html", member=member, status_code=201)
-    return render(request, "members/apply.html", status_code=422, values=values, errors=errors)
+    return render(
+        request,
+        "members/apply.html",
+        status_code=422,
+        values=values,
+        errors=errors,
+        **profile_choices(values.get("country", "")),
+    )
 
 
 # Invitations --------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.db import utcnow
 from app.mailing.service import queue_transactional
+from app.members import history
 from app.members.models import (
     Account,
     Member,
@@ -81,10 +83,11 @@ def apply(session: Session, *, application: MemberApplication) -> tuple[Member, 
         raise MemberFormError(field, message)
     email = normalise_email(application.owner_email, field="owner_email")
     existing = account_by_email(session, email=email)
+    profile = application.stored()
     member = Member(
         slug=application.slug,
         status=MemberStatus.applied,
-        **application.model_dump(include=set(MemberProfile.model_fields)),
+        **{name: profile[name] for name in MemberProfile.model_fields},
     )
     session.add(member)
     session.flush()
@@ -181,8 +184,13 @@ def _tell_owners(
         )
 
 
-def update_profile(session: Session, *, member: Member, profile: MemberProfile) -> Member:
-    for name, value in profile.model_dump().items():
+def update_profile(
+    session: Session, *, member: Member, profile: MemberProfile, account: Account | None = None
+) -> Member:
+    """Save the profile; each changed value or switch goes in the change log."""
+    if history.record(session, member=member, profile=profile, account=account):
+        member.updated_at = utcnow()
+    for name, value in profile.stored().items():
         setattr(member, name, value)
     session.add(member)
     session.flush()
@@ -203,41 +211,7 @@ def count_by_status(session: Session) -> dict[MemberStatus, int]:
     return counts
 
 
-# The public directory --------------------------------------------------------------------
-
-
-def directory(
-    session: Session, *, q: str | None = None, kind: str | None = None, region: str | None = None
-) -> Sequence[Member]:
-    """Active members, searchable by name, kind and region. A member is found by kind or
-    region only if it publishes that field, so a search cannot reveal a hidden value."""
-    query = select(Member).where(Member.status == MemberStatus.active)
-    if q and q.strip():
-        query = query.where(func.lower(Member.name).contains(q.strip().lower()))
-    if kind and kind.strip():
-        query = query.where(col(Member.show_kind), func.lower(Member.kind) == kind.strip().lower())
-    if region and region.strip():
-        query = query.where(
-            col(Member.show_region), func.lower(Member.region) == region.strip().lower()
-        )
-    return session.exec(query.order_by(func.lower(Member.name))).all()
-
-
-def directory_facets(session: Session) -> dict[str, list[str]]:
-    """The published kinds and regions, for the directory's filters."""
-    active = Member.status == MemberStatus.active
-    kinds = session.exec(
-        select(Member.kind).where(active, col(Member.show_kind), col(Member.kind).is_not(None))
-    ).all()
-    regions = session.exec(
-        select(Member.region).where(
-            active, col(Member.show_region), col(Member.region).is_not(None)
-        )
-    ).all()
-    return {
-        "kinds": sorted(set(kinds), key=str.lower),
-        "regions": sorted(set(regions), key=str.lower),
-    }
+# The public directory (search and pages: app/members/directory.py) ----------------------
 
 
 def public_member(session: Session, *, slug: str) -> Member | None:

@@ -9,7 +9,7 @@ from tests.members.factories import csrf, log_in, make_account, make_member, pos
 APPLICATION = {
     "name": "Harbour Bakery Co-op",
     "slug": "harbour-bakery",
-    "kind": "Worker co-op",
+    "kind": "worker",
     "region": "Nova Scotia",
     "website": "https://harbour.example.org",
     "description": "Bread, owned by the bakers.",

@@ -1,0 +1,176 @@
+"""The directory's code lists: kinds of co-op and sectors (ours, fixed and documented in
+docs/directory.md), countries and regions (ISO 3166-1 alpha-2 and ISO 3166-2, from
+pycountry), and languages (BCP 47 tags whose subtags ISO 639, 15924 and 3166 know).
+
+Codes are what is stored and what the API and exports carry; labels are for people.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pycountry
+
+# Kinds of co-op. A code never changes meaning; a new kind gets a new code.
+KINDS: dict[str, str] = {
+    "worker": "Worker co-op",
+    "consumer": "Consumer co-op",
+    "producer": "Producer co-op",
+    "housing": "Housing co-op",
+    "multi-stakeholder": "Multi-stakeholder co-op",
+    "credit-union": "Credit union",
+    "platform": "Platform co-op",
+    "federation": "Federation or support organisation",
+    "other": "Other",
+}
+
+SECTORS: dict[str, str] = {
+    "agriculture": "Agriculture and fishing",
+    "food": "Food and groceries",
+    "retail": "Retail",
+    "housing": "Housing",
+    "energy": "Energy",
+    "utilities": "Water and utilities",
+    "finance": "Banking, credit and insurance",
+    "health": "Health and care",
+    "education": "Education and childcare",
+    "technology": "Technology and data",
+    "media": "Media, arts and culture",
+    "manufacturing": "Manufacturing and crafts",
+    "transport": "Transport and delivery",
+    "hospitality": "Tourism and hospitality",
+    "professional": "Professional and business services",
+    "other": "Other",
+}
+
+MAX_SECTORS = 5
+MAX_LANGUAGES = 10
+
+
+@cache
+def countries() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code -> English short name, sorted by name."""
+    pairs = sorted(
+        ((c.alpha_2, getattr(c, "common_name", None) or c.name) for c in pycountry.countries),
+        key=lambda pair: pair[1],
+    )
+    return dict(pairs)
+
+
+@cache
+def regions(country: str) -> dict[str, str]:
+    """ISO 3166-2 code -> name, for one country's subdivisions, sorted by name."""
+    found = pycountry.subdivisions.get(country_code=country) or []
+    return dict(sorted(((s.code, s.name) for s in found), key=lambda pair: pair[1]))
+
+
+def country_name(code: str | None) -> str | None:
+    return countries().get(code) if code else None
+
+
+def region_name(code: str | None) -> str | None:
+    if not code:
+        return None
+    return regions(code.split("-", 1)[0]).get(code)
+
+
+def parse_country(value: str) -> str:
+    """A country by its alpha-2 code or its English name; raises ValueError."""
+    text = value.strip()
+    if text.upper() in countries():
+        return text.upper()
+    for code, name in countries().items():
+        if name.casefold() == text.casefold():
+            return code
+    raise ValueError("choose a country from the list (or its two-letter ISO 3166 code)")
+
+
+def parse_region(value: str, country: str | None) -> str:
+    """A region of `country` by its ISO 3166-2 code (CA-QC) or its name (Quebec); with
+    no country, a full code, or a name only one country's region has."""
+    text = value.strip()
+    if not country:
+        found = pycountry.subdivisions.get(code=text.upper())
+        if found is not None:
+            return found.code
+        named = [s.code for s in pycountry.subdivisions if _fold(s.name) == _fold(text)]
+        if len(named) == 1:
+            return named[0]
+        raise ValueError(
+            "choose the country too, or give the region's ISO 3166-2 code, e.g. CA-QC"
+        )
+    known = regions(country)
+    if text.upper() in known:
+        return text.upper()
+    folded = _fold(text)
+    for code, name in known.items():
+        if _fold(name) == folded or code.split("-", 1)[1] == text.upper():
+            return code
+    raise ValueError(
+        f"this is not a region of {country_name(country)}; use its name or ISO 3166-2 "
+        f"code, e.g. {next(iter(known), country + '-…')}"
+        if known
+        else f"{country_name(country)} has no ISO 3166-2 regions; leave this empty"
+    )
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# BCP 47: language[-script][-region][-variant...]. Extensions and private use are
+# not accepted: a directory says which languages a co-op speaks, nothing finer.
+_TAG = re.compile(
+    r"^(?P<language>[a-z]{2,3})(?:-(?P<script>[a-z]{4}))?(?:-(?P<region>[a-z]{2}|\d{3}))?"
+    r"(?P<variants>(?:-(?:[a-z0-9]{5,8}|\d[a-z0-9]{3}))*)$",
+    re.IGNORECASE,
+)
+
+
+def parse_language(value: str) -> str:
+    """One BCP 47 tag in its canonical case (fr-CA, zh-Hant-TW); raises ValueError."""
+    match = _TAG.match(value.strip())
+    if not match:
+        raise ValueError(f"“{value.strip()}” is not a language tag like en, fr-CA or pt-BR")
+    language = match["language"].lower()
+    found = (
+        pycountry.languages.get(alpha_2=language)
+        if len(language) == 2
+        else pycountry.languages.get(alpha_3=language)
+    )
+    if found is None:
+        raise ValueError(f"“{language}” is not an ISO 639 language code")
+    tag = language
+    if match["script"]:
+        script = match["script"].title()
+        if pycountry.scripts.get(alpha_4=script) is None:
+            raise ValueError(f"“{script}” is not an ISO 15924 script code")
+        tag += "-" + script
+    if match["region"]:
+        region = match["region"].upper()
+        if not region.isdigit() and region not in countries():
+            raise ValueError(f"“{region}” is not an ISO 3166 country code")
+        tag += "-" + region
+    return tag + match["variants"].lower()
+
+
+def language_name(tag: str) -> str:
+    language = tag.split("-", 1)[0]
+    found = (
+        pycountry.languages.get(alpha_2=language)
+        if len(language) == 2
+        else pycountry.languages.get(alpha_3=language)
+    )
+    name = found.name if found is not None else tag
+    rest = tag.split("-")[1:]
+    region = next((part for part in rest if len(part) == 2 and part.isupper()), None)
+    return f"{name} ({country_name(region)})" if region and country_name(region) else name
+
+
+def split_list(value: str) -> list[str]:
+    """What a person typed as a list: commas, semicolons or spaces between items."""
+    return [part for part in re.split(r"[,;\s]+", value) if part]

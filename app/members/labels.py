@@ -1,0 +1,39 @@
+"""Codes as people read them, for the directory's templates (`labels.kind(code)`, ...)."""
+
+from __future__ import annotations
+
+from app.members import codes
+
+
+class Labels:
+    @staticmethod
+    def kind(code: str | None) -> str:
+        return codes.KINDS.get(code or "", code or "")
+
+    @staticmethod
+    def sector(code: str) -> str:
+        return codes.SECTORS.get(code, code)
+
+    @staticmethod
+    def country(code: str | None) -> str:
+        return codes.country_name(code) or (code or "")
+
+    @staticmethod
+    def region(code: str | None) -> str:
+        return codes.region_name(code) or (code or "")
+
+    @staticmethod
+    def language(tag: str) -> str:
+        return codes.language_name(tag)
+
+    def place(self, member: object) -> str:
+        """City, region, country: what the member publishes of them."""
+        parts = [
+            getattr(member, "city", None),
+            self.region(getattr(member, "region", None)),
+            self.country(getattr(member, "country", None)),
+        ]
+        return ", ".join(p for p in parts if p)
+
+
+LABELS = Labels()
