@@ -97,9 +97,7 @@ def parse_region(value: str, country: str | None) -> str:
         named = [s.code for s in pycountry.subdivisions if _fold(s.name) == _fold(text)]
         if len(named) == 1:
             return named[0]
-        raise ValueError(
-            "choose the country too, or give the region's ISO 3166-2 code, e.g. CA-QC"
-        )
+        raise ValueError("choose the country too, or give the region's ISO 3166-2 code, e.g. CA-QC")
     known = regions(country)
     if text.upper() in known:
         return text.upper()

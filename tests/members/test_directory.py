@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from app.db import session_scope
 from app.members.models import Member, MemberStatus
+from tests.conftest import ON_POSTGRES
 from tests.members.factories import make_member
 
 ALL_SHOWN = dict(
@@ -242,3 +245,16 @@ def test_csv_has_the_same_rows_and_cells_cannot_run_as_formulas(client):
     assert rows[1]["languages"] == "en fr-CA" and rows[1]["sectors"] == "food retail"
     everything = list(csv.DictReader(io.StringIO(client.get("/api/v1/members.csv").text)))
     assert everything[0]["name"] == "'=HYPERLINK(1)"
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL full-text search")
+def test_on_postgresql_a_word_search_uses_the_full_text_index(client):
+    from app.members.directory import DirectoryQuery, _filtered
+
+    _bulk(200, "gamma")
+    with session_scope() as session:
+        session.exec(text("SET LOCAL enable_seqscan = off"))
+        query = select(Member.id).where(_filtered(session, DirectoryQuery.read(q="gamma 1")))
+        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = "\n".join(row[0] for row in session.exec(text(f"EXPLAIN {compiled}")).all())
+    assert "ix_member_search" in plan, plan

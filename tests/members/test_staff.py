@@ -139,7 +139,11 @@ def test_the_owner_edits_the_profile_and_what_is_public(client):
     )
     assert "profile is saved" in saved.text
     public = client.get("/api/v1/members/riverside-food").json()
-    assert public["name"] == "Riverside Grocers" and public["region"] == "CA-ON" and public["country"] is None
+    assert (
+        public["name"] == "Riverside Grocers"
+        and public["region"] == "CA-ON"
+        and public["country"] is None
+    )
 
 
 def test_the_dashboard_shows_the_embed_snippets(client):
