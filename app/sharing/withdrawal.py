@@ -17,7 +17,7 @@ from app.members.models import Member
 from app.sharing.models import SharingWithdrawal
 from app.subscribers import preferences
 from app.subscribers.models import Subscriber
-from app.subscribers.service import subscriber_from_preferences_token
+from app.subscribers.service import lock_subscriber, subscriber_from_preferences_token
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -26,7 +26,9 @@ router = APIRouter(include_in_schema=False)
 def withdraw_from_member(
     session: Session, *, subscriber: Subscriber, member: Member, token: str | None
 ) -> bool:
-    """Stop sharing this person with one member (idempotent: False on a repeat)."""
+    """Stop sharing this person with one member (idempotent: False on a repeat). The
+    person's row is locked before looking, so presses at once record one withdrawal."""
+    lock_subscriber(session, subscriber.id or 0)
     existing = session.exec(
         select(SharingWithdrawal).where(
             SharingWithdrawal.subscriber_id == subscriber.id,

@@ -19,7 +19,7 @@ from app.consent.service import current_text, history, record_consent, token_dig
 from app.mailing.models import TransactionalEmail
 from app.sharing.models import SharingWithdrawal
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
-from app.subscribers.service import suppress, topic_public
+from app.subscribers.service import lock_subscriber, suppress, topic_public
 
 
 def subscriptions_of(session: Session, subscriber: Subscriber) -> list[tuple[Subscription, Topic]]:
@@ -29,8 +29,18 @@ def subscriptions_of(session: Session, subscriber: Subscriber) -> list[tuple[Sub
             .join(Topic, col(Topic.id) == Subscription.topic_id)
             .where(Subscription.subscriber_id == subscriber.id)
             .order_by(Topic.name)
+            .execution_options(populate_existing=True)
         ).all()
     )
+
+
+def _subscriptions_to_change(
+    session: Session, subscriber: Subscriber
+) -> list[tuple[Subscription, Topic]]:
+    """The person's subscriptions, read after locking their row: a change decided on
+    what it reads stays right when the same link is pressed several times at once."""
+    lock_subscriber(session, subscriber.id or 0)
+    return subscriptions_of(session, subscriber)
 
 
 def _withdraw(
@@ -70,7 +80,7 @@ def withdraw_all_sharing(session: Session, *, subscriber: Subscriber, token: str
         _withdraw(
             session, subscriber, subscription, topic, scopes=(ConsentScope.sharing,), digest=digest
         )
-        for subscription, topic in subscriptions_of(session, subscriber)
+        for subscription, topic in _subscriptions_to_change(session, subscriber)
     )
 
 
@@ -87,7 +97,7 @@ def unsubscribe(
     names the Club admin doing it for the person (the ledger records them)."""
     digest = token_digest(token) if token else None
     changed = 0
-    for subscription, topic in subscriptions_of(session, subscriber):
+    for subscription, topic in _subscriptions_to_change(session, subscriber):
         if topic_ids is not None and topic.id not in topic_ids:
             continue
         # Sharing first: it rides on the topic, so it ends with it.
@@ -129,7 +139,8 @@ def update_preferences(
     A hidden or archived topic can be kept (or left) but not switched on: if the form
     asks for one, nothing is recorded and `TopicsClosed` names them."""
     digest = token_digest(token)
-    current = {topic.id: (sub, topic) for sub, topic in subscriptions_of(session, subscriber)}
+    mine = _subscriptions_to_change(session, subscriber)
+    current = {topic.id: (sub, topic) for sub, topic in mine}
     joining = [
         topic
         for topic in session.exec(select(Topic).where(col(Topic.id).in_(topic_ids))).all()
