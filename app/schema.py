@@ -8,6 +8,7 @@ from app.consent.models import (
     ConsentLogNode,
     ConsentText,
 )
+from app.intake import IntakeRequest
 from app.mailing.models import TransactionalEmail
 from app.marketplace.models import Booking, ClickCount, Creative, Slot
 from app.members import directory  # noqa: F401  (keeps Member.search_text on every write)
@@ -54,6 +55,7 @@ __all__ = [
     "DirectoryChange",
     "ExportJob",
     "ImportJob",
+    "IntakeRequest",
     "Issue",
     "Invitation",
     "IssueBlock",

@@ -109,6 +109,7 @@ from sqlmodel import SQLModel  # noqa: E402
 import workers  # noqa: E402, F401  (declares the actors)
 from app import jobs, ratelimit  # noqa: E402
 from app.config import get_settings  # noqa: E402
+from app.consent.service import forget_known_texts  # noqa: E402
 from app.db import get_engine, make_engine  # noqa: E402
 from app.migrations import grant_app_role, upgrade  # noqa: E402
 from tests.e2e.browser import AXE_JS, CHROMIUM  # noqa: E402
@@ -260,6 +261,7 @@ def reset_transient_state() -> None:
         for key in client.scan_iter(match=f"{get_settings().redis_namespace}:app:*"):
             client.delete(key)
     ratelimit.reset_local()
+    forget_known_texts()
     jobs.forget_sweep()
     SMTP_SINK.clear()
 

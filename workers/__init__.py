@@ -5,6 +5,15 @@ counts the jobs its workers finish (workers.metrics).
 """
 
 from app import jobs
-from workers import admin_jobs, consent_log, mail, marketplace, metrics, sending, sweep  # noqa: F401
+from workers import (  # noqa: F401
+    admin_jobs,
+    consent_log,
+    intake,
+    mail,
+    marketplace,
+    metrics,
+    sending,
+    sweep,
+)
 
 metrics.install(jobs.broker)

@@ -8,6 +8,7 @@ import dramatiq
 
 import app.auth.service  # noqa: F401  (expired sessions and login links)
 import app.bounces.service  # noqa: F401  (unreadable reports purged after the retention)
+import app.intake  # noqa: F401  (signup and login requests whose job was lost)
 import app.mailing.outage  # noqa: F401  (transactional mail left behind, retention)
 import app.mailing.service  # noqa: F401  (transactional mail left behind)
 import app.recruiting.service  # noqa: F401  (recruits whose hold has ended)

@@ -57,7 +57,7 @@ def login_request(
     if ratelimit.hit("login-address", address, limit=5, window_seconds=900) and ratelimit.hit(
         "login-client", client, limit=30, window_seconds=900
     ):
-        service.send_login_link(session, email=address, next_path=service.safe_next(next))
+        service.accept_login_request(session, email=address, next_path=next)
     return render(request, "auth/check_email.html", email=address)
 
 

@@ -13,12 +13,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
-from app import signing
+from app import intake, signing
 from app.auth.models import AccountSession, ApiKey, LoginNonce
 from app.config import get_settings
 from app.db import utcnow
@@ -67,6 +68,18 @@ def issue_login_link(session: Session, *, account: Account, next_path: str | Non
         payload["next"] = next_path
     token = signing.sign(signing.Purpose.login, payload)
     return f"{get_settings().base_url}/login/link?token={quote(token)}"
+
+
+def accept_login_request(session: Session, *, email: str, next_path: str | None = None) -> None:
+    """A login request: recorded the same way for every address (app.intake); the job
+    mails a link only if an active account has it, so neither the answer nor its timing
+    tells anyone which addresses have accounts."""
+    intake.accept(session, "login", {"email": email, "next": safe_next(next_path)})
+
+
+@intake.register_handler("login")
+def _do_login_request(session: Session, payload: dict[str, Any]) -> None:
+    send_login_link(session, email=payload["email"], next_path=payload["next"])
 
 
 def send_login_link(session: Session, *, email: str, next_path: str | None = None) -> bool:

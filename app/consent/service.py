@@ -21,8 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from app import jobs
@@ -63,8 +66,47 @@ def text_digest(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+# Versions are never edited, only added: once this process knows the row holding the
+# current words of a scope, it keeps using it without asking the database again.
+_known_texts: dict[ConsentScope, dict[str, Any]] = {}
+
+
+def forget_known_texts() -> None:
+    """Tests empty the tables between cases, so they forget the known versions too."""
+    _known_texts.clear()
+
+
 def current_text(session: Session, scope: ConsentScope) -> ConsentText:
-    """The consent text shown now for `scope`, creating its next version if it changed."""
+    """The consent text shown now for `scope`, creating its next version if it changed.
+    A known version comes from this process's memory, as a detached copy (no query)."""
+    known = _known_texts.get(scope)
+    if known is not None and known["body"] == CONSENT_TEXTS[scope]:
+        return ConsentText(**known)
+    found = _find_or_make_text(session, scope)
+    session.flush()
+    # Remembered once the transaction that read (or made) it commits, never before: a
+    # version made by a transaction that rolled back does not exist.
+    session.info.setdefault(_TEXTS_KEY, {})[scope] = found.model_dump()
+    return found
+
+
+_TEXTS_KEY = "coopclub.consent_texts_seen"
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _remember_texts(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return
+    _known_texts.update(session.info.pop(_TEXTS_KEY, {}))
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_seen_texts(session: OrmSession, previous_transaction: object) -> None:
+    if not getattr(previous_transaction, "nested", False):
+        session.info.pop(_TEXTS_KEY, None)
+
+
+def _find_or_make_text(session: Session, scope: ConsentScope) -> ConsentText:
     body = CONSENT_TEXTS[scope]
     digest = text_digest(body)
     query = select(ConsentText).where(ConsentText.scope == scope, ConsentText.digest == digest)

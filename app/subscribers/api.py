@@ -136,7 +136,7 @@ def subscribe(
     if not abuse.within_limits("signup", request, str(data.email)):
         return _problem(429, "body", "Too many attempts. Please wait a few minutes.")
     try:
-        signup.request_subscription(
+        signup.accept_signup(
             session,
             signup=signup.Signup(
                 email=str(data.email),
@@ -149,9 +149,8 @@ def subscribe(
         )
     except InvalidAddress as exc:
         return _problem(422, "email", str(exc))
-    # Commit here rather than in the session dependency's teardown: the consent ledger's
-    # lock is held until commit, and the teardown runs only after another hop through
-    # the event loop, during which every other signup waits for that lock.
+    # Commit here rather than in the session dependency's teardown, which runs only
+    # after another hop through the event loop: the answer waits for nothing more.
     session.commit()
     return JSONResponse({"status": "pending"}, status_code=202, headers=CORS)
 

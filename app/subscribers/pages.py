@@ -153,7 +153,7 @@ def _handle_signup(
         )
         return render(request, template, status_code=429, **context)
     try:
-        signup.request_subscription(
+        signup.accept_signup(
             session,
             signup=signup.Signup(
                 email=str(data.email),
@@ -296,7 +296,7 @@ def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTML
                 status_code=429,
                 reason="Too many attempts. Please wait a few minutes and try again.",
             )
-        signup.resend_confirmation(session, email=email)
+        signup.accept_resend(session, email=email)
     except InvalidAddress as exc:
         return render(
             request,

@@ -2,18 +2,23 @@
 and the CSV import. Each signup that asks for something gets its own confirmation link
 (app.subscribers.confirmation), bound to exactly the consents its email lists.
 
-No enumeration: `request_subscription` behaves the same to its caller whatever state
-the address is in; only the mail differs (a confirmation or an "already subscribed"
-note), and it goes through the job queue.
+Same answer, same time: a request from a person (`accept_signup`, `accept_resend`)
+checks only what was typed, then records it through app.intake, the same insert
+whatever state the address is in; the intake job runs `request_subscription` (or
+`resend_confirmation`), which does the state-dependent work and queues the right mail
+(a confirmation or an "already subscribed" note). The CSV import, a job already, calls
+`request_subscription` directly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import intake
 from app.config import get_settings
 from app.consent.models import (
     ConsentAction,
@@ -131,14 +136,16 @@ def _send_link(
     asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]],
     *,
     repermission: bool,
+    shown: dict[ConsentScope, ConsentText] | None = None,
 ) -> Outcome:
-    """Make a new link, bind exactly `asking` to it in the ledger, and mail it."""
+    """Make a new link, bind exactly `asking` to it in the ledger, and mail it. `shown`:
+    the text versions the person saw when asking (else the current ones)."""
     outcome = Outcome(mailed="confirm")
     token = new_link(session, subscriber)
     digest = token_digest(token)
-    texts = {scope: current_text(session, scope) for scope, *_ in asking}
-    # The email is rendered (the slow part) before the first ledger append: an append
-    # holds the ledger's lock until commit, and every signup waits for that lock.
+    texts = {
+        scope: (shown or {}).get(scope) or current_text(session, scope) for scope, *_ in asking
+    }
     _queue_confirmation(
         session,
         subscriber,
@@ -146,7 +153,6 @@ def _send_link(
         [(scope, topic, texts[scope]) for scope, topic, *_ in asking],
         repermission=repermission,
     )
-    session.flush()  # write the rows above now, not while holding the ledger's lock
     for scope, topic, source, member in asking:
         record_consent(
             session,
@@ -164,7 +170,78 @@ def _send_link(
     return outcome
 
 
-def request_subscription(session: Session, *, signup: Signup) -> Outcome:
+def usable_address(address: str) -> str:
+    """The address normalised, or `InvalidAddress` (the same 4xx for everyone)."""
+    email = normalise_email(address)
+    if needs_smtputf8(email) and not server_takes_utf8_addresses(get_settings()):
+        raise InvalidAddress(
+            "our mail server cannot yet deliver to an address with characters outside "
+            "ASCII before the @: please use another address"
+        )
+    return email
+
+
+def accept_signup(session: Session, *, signup: Signup) -> None:
+    """A person's signup request: check the address, record the request with the text
+    versions on the page, and leave the rest to the intake job. The same statements
+    whatever state the address is in. Raises `InvalidAddress`."""
+    email = usable_address(signup.email)
+    texts = {scope: current_text(session, scope) for scope in _SHOWN_SCOPES}
+    intake.accept(
+        session,
+        "subscribe",
+        {
+            "email": email,
+            "topics": [topic.id for topic in signup.topics],
+            "source": str(signup.source),
+            "first_name": signup.first_name or None,
+            "share": signup.share_with_members,
+            "member": signup.member.id if signup.member else None,
+            "texts": {str(scope): text.id for scope, text in texts.items()},
+        },
+    )
+
+
+# The consent texts every signup form shows (the sharing one beside its checkbox).
+_SHOWN_SCOPES = (ConsentScope.topic, ConsentScope.sharing)
+
+
+@intake.register_handler("subscribe")
+def _do_signup(session: Session, payload: dict[str, Any]) -> None:
+    topics = [session.get(Topic, topic_id) for topic_id in payload["topics"]]
+    shown = {
+        ConsentScope(scope): session.get(ConsentText, text_id)
+        for scope, text_id in payload["texts"].items()
+    }
+    signup = Signup(
+        email=payload["email"],
+        topics=[topic for topic in topics if topic is not None],
+        source=ConsentSource(payload["source"]),
+        first_name=payload["first_name"],
+        share_with_members=payload["share"],
+        member=session.get(Member, payload["member"]) if payload["member"] else None,
+    )
+    try:
+        request_subscription(
+            session, signup=signup, shown={k: v for k, v in shown.items() if v is not None}
+        )
+    except InvalidAddress:
+        return  # the mail server stopped taking such addresses since: nothing to send
+
+
+def accept_resend(session: Session, *, email: str) -> None:
+    """ "Send me a new link", recorded like a signup (see `resend_confirmation`)."""
+    intake.accept(session, "resend", {"email": normalise_email(email)})
+
+
+@intake.register_handler("resend")
+def _do_resend(session: Session, payload: dict[str, Any]) -> None:
+    resend_confirmation(session, email=payload["email"])
+
+
+def request_subscription(
+    session: Session, *, signup: Signup, shown: dict[ConsentScope, ConsentText] | None = None
+) -> Outcome:
     """Record the requests, bound to a new link, and queue the right mail; the caller
     answers the same either way.
 
@@ -172,12 +249,7 @@ def request_subscription(session: Session, *, signup: Signup) -> Outcome:
     its confirmation like anyone: only confirming lifts the suppression. An import
     never re-asks a suppressed address. Raises `InvalidAddress` for an unusable address
     (a 4xx, the same for everyone)."""
-    email = normalise_email(signup.email)
-    if needs_smtputf8(email) and not server_takes_utf8_addresses(get_settings()):
-        raise InvalidAddress(
-            "our mail server cannot yet deliver to an address with characters outside "
-            "ASCII before the @: please use another address"
-        )
+    email = usable_address(signup.email)
     suppressed = is_suppressed(session, email)
     if suppressed and signup.source == ConsentSource.import_:
         return Outcome()
@@ -212,7 +284,11 @@ def request_subscription(session: Session, *, signup: Signup) -> Outcome:
             queue_already_subscribed(session, subscriber)
         return Outcome(mailed="already")
     return _send_link(
-        session, subscriber, asking, repermission=signup.source == ConsentSource.import_
+        session,
+        subscriber,
+        asking,
+        repermission=signup.source == ConsentSource.import_,
+        shown=shown,
     )
 
 

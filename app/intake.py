@@ -1,0 +1,117 @@
+"""Requests that must answer the same for everyone: record now, decide in a job.
+
+A signup, a "send me a new link" and a login request each reveal nothing about the
+address they name, in their answer or in the time it takes: the request checks only
+what the person typed (and the rate limits), then makes ONE insert of the same shape
+whatever state the address is in (an `IntakeRequest` holding the payload) and enqueues
+the one `process_intake` job after commit. The job does everything that depends on the
+address's state (subscriptions, ledger events, which mail to send) and deletes the row
+in the same transaction, so the row is the durable record until the work is done: a job
+that fails rolls back and is retried, and the sweep re-enqueues rows left behind by a
+lost message or a killed worker. The row holds an address only until then.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Text, update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from app.db import utcnow
+from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue, register_sweep
+
+log = logging.getLogger(__name__)
+
+# On the transactional queue, with its own threads: a long newsletter send never delays
+# a confirmation or a login link.
+PROCESS_INTAKE = Job("process_intake", TRANSACTIONAL_QUEUE)
+
+# A row whose job has not finished within this time is presumed lost and sent again.
+STALE_AFTER = timedelta(minutes=2)
+
+
+class IntakeRequest(SQLModel, table=True):
+    """One accepted request, waiting for its job; deleted when the job has done it."""
+
+    __tablename__ = "intake_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    payload: str = Field(sa_type=Text)  # JSON
+    created_at: datetime = Field(default_factory=utcnow)
+    enqueued_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+Handler = Callable[[Session, dict[str, Any]], None]
+_handlers: dict[str, Handler] = {}
+
+
+def register_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register `fn(session, payload)`: the state-dependent work of a `kind` request,
+    done in the job's transaction (services never commit)."""
+
+    def decorator(fn: Handler) -> Handler:
+        _handlers[kind] = fn
+        return fn
+
+    return decorator
+
+
+def accept(session: Session, kind: str, payload: dict[str, Any]) -> None:
+    """Record the request and enqueue its job (sent once `session` commits). The same
+    statement for every address: the caller answers right after."""
+    if kind not in _handlers:
+        raise ValueError(f"no handler for {kind!r} requests")
+    now = utcnow()
+    request = IntakeRequest(
+        kind=kind,
+        payload=json.dumps(payload, separators=(",", ":")),
+        created_at=now,
+        enqueued_at=now,
+    )
+    session.add(request)
+    session.flush()
+    enqueue(session, PROCESS_INTAKE, request.id)
+
+
+def process(session: Session, request_id: int) -> bool:
+    """Do the request's work and delete it, in `session`'s transaction; False when it is
+    gone (done already). Two jobs for one row take turns on its lock: the second finds
+    it deleted."""
+    request = session.exec(
+        select(IntakeRequest)
+        .where(IntakeRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if request is None:
+        return False
+    _handlers[request.kind](session, json.loads(request.payload))
+    session.delete(request)
+    session.flush()
+    return True
+
+
+@register_sweep("intake-requests")
+def sweep_intake(session: Session) -> None:
+    """Send again every request whose job should have finished by now."""
+    now = utcnow()
+    stale = session.exec(
+        select(IntakeRequest.id)
+        .where(col(IntakeRequest.enqueued_at) < now - STALE_AFTER)
+        .order_by(col(IntakeRequest.id))
+        .limit(1000)
+    ).all()
+    if not stale:
+        return
+    session.execute(
+        update(IntakeRequest).where(col(IntakeRequest.id).in_(stale)).values(enqueued_at=now)
+    )
+    for request_id in stale:
+        enqueue(session, PROCESS_INTAKE, request_id)
+    log.warning("sent %d intake requests again", len(stale))

@@ -1,0 +1,64 @@
+"""A recorded request is never lost: its row stays until the job has done its work, and
+the sweep sends the job again when the message was lost or the worker died."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import select
+
+from app import jobs
+from app.db import session_scope, utcnow
+from app.intake import IntakeRequest
+from tests.subscribers.helpers import link_in, make_topics, statuses
+
+
+def test_a_lost_job_is_sent_again_by_the_sweep(client, smtp, run_jobs, worker):
+    make_topics()
+    run_jobs()
+    worker.pause()
+    try:
+        answer = client.post(
+            "/api/v1/subscribe", json={"email": "lost@example.org", "topics": ["food"]}
+        )
+        assert answer.status_code == 202
+        jobs.broker.flush_all()  # the message is lost (a broker restart, a killed worker)
+    finally:
+        worker.resume()
+    run_jobs()
+    assert statuses("lost@example.org") == {}  # nothing happened yet, but…
+    with session_scope() as session:
+        (row,) = session.exec(select(IntakeRequest)).all()
+        assert row.kind == "subscribe" and "lost@example.org" in row.payload
+
+    jobs.run_sweeps()  # not stale yet: the sweep leaves it to its job
+    run_jobs()
+    assert statuses("lost@example.org") == {}
+    with session_scope() as session:
+        session.execute(update(IntakeRequest).values(enqueued_at=utcnow() - timedelta(minutes=3)))
+    jobs.run_sweeps()
+    run_jobs()
+    assert statuses("lost@example.org") == {"food": ("pending", None)}
+    assert "/confirm/" in link_in(smtp.wait_for("lost@example.org")[0], "confirm")
+    with session_scope() as session:
+        assert session.exec(select(IntakeRequest)).all() == []  # the address is not kept
+
+
+def test_a_job_sent_twice_does_the_work_once(client, smtp, run_jobs, worker):
+    make_topics()
+    run_jobs()
+    worker.pause()
+    try:
+        client.post("/api/v1/subscribe", json={"email": "twice@example.org", "topics": ["food"]})
+        with session_scope() as session:
+            (row,) = session.exec(select(IntakeRequest)).all()
+        from app.intake import PROCESS_INTAKE
+
+        jobs.send_now(PROCESS_INTAKE, row.id)  # a sweep's copy racing the original
+    finally:
+        worker.resume()
+    run_jobs()
+    smtp.wait_for("twice@example.org")
+    assert len(smtp.to("twice@example.org")) == 1
+    assert statuses("twice@example.org") == {"food": ("pending", None)}
