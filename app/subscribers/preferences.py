@@ -248,6 +248,8 @@ def erase(
     """Delete the person's data; keep only a Suppression (HMAC, date, reason) and the
     ledger, whose events name nobody (see app.consent.service). `actor_account_id`
     names the Club admin who erased the person on their behalf."""
+    if lock_subscriber(session, subscriber.id or 0) is None:
+        return  # erased a moment ago (the same button pressed twice at once)
     flows.erased(session, subscriber=subscriber)
     session.exec(
         delete(SharingWithdrawal).where(  # type: ignore[call-overload]

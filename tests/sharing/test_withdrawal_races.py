@@ -15,8 +15,9 @@ from app.config import get_settings
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope
 from app.db import session_scope
 from app.sharing.models import SharingWithdrawal
+from app.subscribers.models import Subscriber
 from app.subscribers.service import preferences_token, unsubscribe_url
-from tests.members.factories import make_member
+from tests.members.factories import CSRF_INPUT, make_member
 from tests.payments.conftest import live_app  # noqa: F401  (the server fixture)
 from tests.sharing.helpers import agreement, owned_topic, person
 
@@ -77,3 +78,27 @@ def test_one_click_unsubscribe_pressed_at_once_withdraws_each_consent_once(live_
         for scope in (ConsentScope.topic, ConsentScope.sharing)
         for topic in (bread, cakes)
     )
+
+
+def test_erasure_pressed_at_once_erases_once(live_app):  # noqa: F811
+    offering = make_member("bakery")
+    subscriber = person("consents@example.org", [owned_topic("bread", offering)], sharing=False)
+    path = f"/preferences/{preferences_token(subscriber)}"
+    with httpx.Client(base_url=live_app, timeout=60) as browser:
+        token = CSRF_INPUT.search(browser.get(path).text).group(1)
+        cookies = dict(browser.cookies)
+
+    def press() -> int:
+        form = {"csrf_token": token, "action": "erase_confirmed"}
+        return httpx.post(f"{live_app}{path}", data=form, cookies=cookies, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
+        codes = [f.result() for f in [pool.submit(press) for _ in range(AT_ONCE)]]
+
+    assert set(codes) <= {200, 404} and 200 in codes  # 404: "already erased", never a 500
+    with session_scope() as session:
+        erased = session.exec(
+            select(ConsentEvent).where(ConsentEvent.action == ConsentAction.erased)
+        ).all()
+        left = session.exec(select(Subscriber)).all()
+    assert len(erased) == 1 and left == []
