@@ -2,7 +2,7 @@
 and done by a job (issue 14, "same answer, same time")
 
 Revision ID: signup_intake
-Revises: money_invitations
+Revises: directory_profiles
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = "signup_intake"
-down_revision = "money_invitations"
+down_revision = "directory_profiles"
 branch_labels = None
 depends_on = None
 
