@@ -1,8 +1,12 @@
-"""The API documentation pages, /docs (Swagger UI) and /redoc (ReDoc), with their scripts
-and styles served by this app from the fastapi-offline package (Swagger UI is
-Apache-2.0, ReDoc MIT), so they work without internet and under our own CSP: no CDN, no
-web fonts, only the one inline start-up script each page has (allowed by its hash in
-app/security.py)."""
+"""The API documentation page, /docs (Swagger UI), with its script and styles served by
+this app from the fastapi-offline package (Swagger UI is Apache-2.0), so it works without
+internet and under our own CSP: no CDN, no web fonts, only its one inline start-up script
+(allowed by its hash in app/security.py).
+
+There is no /redoc: ReDoc always fetches its logo from cdn.redoc.ly and its generated
+markup fails axe-core (an unlabelled <select>, low-contrast styles we cannot reach), so
+it could be neither offline nor accessible. /docs is the one way in; the raw schema is
+/openapi.json."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import logging
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -32,7 +36,7 @@ def mount_assets(app: FastAPI) -> None:
     directory = assets_dir()
     if directory is None:
         # Only an install without the project's dependencies lacks it: say so, keep serving.
-        log.warning("fastapi-offline is not installed: /docs and /redoc answer 503")
+        log.warning("fastapi-offline is not installed: /docs answers 503")
         return
     app.mount(ASSETS_URL, StaticFiles(directory=directory), name="api-docs")
 
@@ -63,19 +67,5 @@ def swagger_ui(request: Request) -> HTMLResponse:
             swagger_favicon_url="/static/favicon.svg",
             # Deep links put a link inside each operation's toggle button (nested controls).
             swagger_ui_parameters={"deepLinking": False},
-        )
-    )
-
-
-@router.get("/redoc", response_class=HTMLResponse)
-def redoc(request: Request) -> HTMLResponse:
-    _require_assets()
-    return _ours(
-        get_redoc_html(
-            openapi_url=request.app.openapi_url,
-            title=f"{request.app.title} API",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url="/static/favicon.svg",
-            with_google_fonts=False,
         )
     )

@@ -102,7 +102,6 @@ PUBLIC = {
     ("GET", "/favicon.ico"),
     ("GET", "/privacy"),
     ("GET", "/docs"),
-    ("GET", "/redoc"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/readyz"),
