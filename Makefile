@@ -9,7 +9,12 @@ AXE := node_modules/axe-core/axe.min.js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install demo bench bench-tools clean browser screenshots spamassassin constraints
+.PHONY: run test lint install demo bench bench-tools clean browser screenshots spamassassin constraints \
+	messages
+
+# Translations (app/i18n.py): each language's catalog is compiled to .mo by make, never
+# committed. `make messages` re-extracts messages.pot and merges it into every catalog.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
 # Every machine installs the same versions: constraints.txt pins them (make constraints).
 $(STAMP): pyproject.toml constraints.txt
@@ -29,11 +34,21 @@ $(AXE): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the browser tests will be skipped (or fail with CI=true)"; fi
 
-install: $(STAMP)
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -o translations/messages.pot \
+		--project="Co-op Data Club" --copyright-holder="Co-op Data Club" \
+		--add-location=file --sort-output --omit-header .
+	$(BIN)/pybabel -q update -i translations/messages.pot -d translations \
+		--no-fuzzy-matching --ignore-obsolete
+
+install: $(STAMP) $(CATALOGS)
 
 RUN_ENV = COOPCLUB_BASE_URL="$${COOPCLUB_BASE_URL:-http://127.0.0.1:$(PORT)}"
 
-run: $(STAMP)
+run: $(STAMP) $(CATALOGS)
 	$(RUN_ENV) $(BIN)/coopclub db upgrade
 	$(RUN_ENV) $(BIN)/coopclub demo
 	$(RUN_ENV) $(BIN)/coopclub serve --host $(HOST) --port $(PORT)
@@ -48,12 +63,12 @@ spamassassin:
 	@command -v spamassassin >/dev/null || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends spamassassin; }
 
-test: $(STAMP)
+test: $(STAMP) $(CATALOGS)
 	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Regenerates docs/screenshots/*.png (shown in the README) from the demo in a real browser.
-screenshots: $(STAMP)
+screenshots: $(STAMP) $(CATALOGS)
 	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)
 	$(BIN)/python -m tests.e2e.screenshots
 
@@ -66,7 +81,7 @@ bench-tools:
 	fi
 	@-postfix stop >/dev/null 2>&1; true
 
-bench: $(STAMP) bench-tools
+bench: $(STAMP) $(CATALOGS) bench-tools
 	$(BIN)/python -m bench.send_throughput
 	$(BIN)/python -m bench.assemble
 	$(BIN)/python -m bench.signup_load

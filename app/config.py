@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     secret_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     mail_from: str = "Co-op Data Club <newsletter@coopdata.club.invalid>"
     postal_address: str = "Co-op Data Club, 1 Commons Lane, Toronto ON M5V 0A1, Canada"
+    # The language of pages and mail when nothing better is known (app/i18n.py):
+    # one of en, fr, es.
+    default_language: Literal["en", "fr", "es"] = "en"
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None

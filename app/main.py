@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp
 
-from app import api_docs, db, jobs, observability
+from app import api_docs, db, i18n, jobs, observability
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.auth.deps import (
@@ -125,7 +125,9 @@ class ClubApp(FastAPI):
     response, the 500 page and a refused oversized body included, passes through it."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestObserver(SecurityHeaders(BodyLimit(super().build_middleware_stack())))
+        return RequestObserver(
+            SecurityHeaders(BodyLimit(i18n.RequestLanguage(super().build_middleware_stack())))
+        )
 
 
 def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
@@ -287,6 +289,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         recruiting_pages.router,
         consent_log_api.router,
         privacy_router,
+        i18n.router,
         api_docs.router,
     ):
         app.include_router(router)

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app import signing
+from app import i18n, signing
 from app.config import get_settings
 from app.payments.money import format_major, format_money
 
@@ -19,6 +19,7 @@ STATIC_DIR = TEMPLATES_DIR / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["club_name"] = "Co-op Data Club"
+i18n.install(templates.env)
 
 
 def count_of(n: int, one: str, many: str) -> str:
@@ -26,7 +27,9 @@ def count_of(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
 
-templates.env.filters["people"] = lambda n: count_of(int(n), "person", "people")
+templates.env.filters["people"] = lambda n: i18n.ngettext(
+    "%(num)s person", "%(num)s people", int(n)
+)
 templates.env.filters["major"] = lambda amount: (
     format_major(amount) if isinstance(amount, int) else amount  # typed input: as typed
 )
@@ -43,8 +46,15 @@ def render(
     context.setdefault("settings", get_settings())
     context.setdefault("flashes", take_flashes(request))
     context["csrf_token"] = csrf_token(request)
-    response = templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=headers
+    with i18n.using(i18n.request_language(request)) as language:
+        context["lang"] = language
+        response = templates.TemplateResponse(
+            request, name, context, status_code=status_code, headers=headers
+        )
+    response.headers["Content-Language"] = language
+    vary = response.headers.get("Vary")
+    response.headers["Vary"] = (
+        f"{vary}, Accept-Language, Cookie" if vary else "Accept-Language, Cookie"
     )
     ensure_csrf_cookie(request, response)
     if getattr(request.state, "flash_taken", False):

@@ -20,9 +20,11 @@ from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
+from babel.support import LazyProxy
 from sqlalchemy import or_, update
 from sqlmodel import Session, col
 
+from app import i18n
 from app.config import get_settings
 from app.db import utcnow
 from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue
@@ -58,12 +60,23 @@ ADMIN_ALERT = "admin-alert"
 
 
 def queue_transactional(
-    session: Session, *, kind: str, to: str, subject: str, template: str, **context: Any
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    subject: str | LazyProxy,
+    template: str,
+    language: str | None = None,
+    **context: Any,
 ) -> TransactionalEmail:
+    """Render and queue one message in `language` (the recipient's; None: the Club's
+    default). A subject given as `i18n.lazy_gettext(...)` is translated with the body."""
     settings = get_settings()
     context.setdefault("postal_address", settings.postal_address)
     context.setdefault("base_url", settings.base_url)
-    html, text = render_email(template, **context)
+    with i18n.using(language):
+        html, text = render_email(template, **context)
+        subject = str(subject)
     return queue_prepared(session, kind=kind, to=to, subject=subject, html=html, text=text)
 
 

@@ -20,6 +20,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 from mjml import mjml_to_html
 
+from app import i18n
+
 EMAILS_DIR = Path(__file__).resolve().parents[2] / "emails"
 
 
@@ -105,6 +107,12 @@ _text_env = jinja2.Environment(
     undefined=jinja2.ChainableUndefined,
     keep_trailing_newline=True,
 )
+# The words of a transactional email are translated when its placeholders are filled
+# (`{{ _("…") }}`), so one compiled template serves every language; a newsletter's chrome
+# is translated in stage one (`[[ _("…") ]]`), once per issue, in the issue's language.
+# Both in the language in force (`i18n.using`).
+for _env in (_html_env, _text_sandbox, _text_env, _structure_env, _structure_text_env):
+    i18n.install(_env)
 
 
 @lru_cache(maxsize=256)
@@ -154,10 +162,12 @@ def text_template(text: str) -> jinja2.Template:
 
 
 def fill(html: str, text: str, **context: Any) -> tuple[str, str]:
-    """Stage two: fill a compiled email's placeholders for one recipient."""
+    """Stage two: fill a compiled email's placeholders for one recipient, in the language
+    in force (`i18n.using`)."""
     return html_template(html).render(**context), text_template(text).render(**context)
 
 
 def render_email(name: str, **context: Any) -> tuple[str, str]:
-    """Compile (cached) and fill a transactional email: returns (html, text)."""
+    """Compile (cached) and fill a transactional email in the language in force:
+    returns (html, text)."""
     return compile_email(name).render(**context)

@@ -74,6 +74,9 @@ class Subscriber(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)
     address_hmac: str = Field(max_length=64, index=True)  # joins against Suppression
     first_name: str | None = Field(default=None, max_length=80)
+    # The language they read (en, fr, es): the signup page's, or chosen in the preference
+    # centre; every email to them is in it. None: the Club's default (app.i18n).
+    language: str | None = Field(default=None, max_length=16)
     source_member_id: int | None = Field(default=None, foreign_key="member.id")
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -12,12 +12,13 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
-from app import signing
+from app import i18n, signing
 from app.confirmation import Confirmation, for_templates, unless_confirmed
 from app.consent import receipts
 from app.consent.models import ConsentScope, ConsentSource
 from app.consent.service import CONSENT_TEXTS
 from app.db import SessionDep
+from app.i18n import gettext, lazy_gettext
 from app.members.models import Member, MemberStatus
 from app.sharing.audience import members_sharing_with
 from app.subscribers import abuse, confirmation, embed, preferences, signup
@@ -39,7 +40,7 @@ from app.web import CSRF_COOKIE, CsrfProtected, render, require_csrf
 
 router = APIRouter(include_in_schema=False)
 
-CHECK_INBOX = (
+CHECK_INBOX = lazy_gettext(
     "Thank you. If this address can receive our newsletters, a message is on its way: "
     "open it and confirm to start receiving them. Nothing is sent until you confirm."
 )
@@ -73,7 +74,7 @@ def subscribe_page(request: Request, session: SessionDep) -> HTMLResponse:
 def subscribe_topic_page(request: Request, topic_slug: str, session: SessionDep) -> HTMLResponse:
     topic = session.exec(select(Topic).where(Topic.slug == topic_slug)).first()
     if topic is None or not topic.is_open:
-        raise HTTPException(404, detail="There is no such topic.")
+        raise HTTPException(404, detail=gettext("There is no such topic."))
     context = _form_context(session, values={"topics": [topic.slug]})
     if not topic.public:  # unlisted: reachable by its link, so show it on its own page
         context["topics"] = [topic, *context["topics"]]
@@ -139,7 +140,7 @@ def _handle_signup(
             unknown += [t.slug for t in topics if t.id not in offered_ids]
             topics = [t for t in topics if t.id in offered_ids]
         if unknown:
-            errors["topics"] = "unknown topic: " + ", ".join(unknown)
+            errors["topics"] = lazy_gettext("unknown topic: %(topics)s", topics=", ".join(unknown))
     if errors:
         context = _form_context(session, values=values, errors=errors, **extra)
         return render(request, template, status_code=422, **context)
@@ -148,7 +149,9 @@ def _handle_signup(
         context = _form_context(
             session,
             values=values,
-            errors={"form": "Too many attempts from here. Please wait a few minutes."},
+            errors={
+                "form": lazy_gettext("Too many attempts from here. Please wait a few minutes.")
+            },
             **extra,
         )
         return render(request, template, status_code=429, **context)
@@ -200,7 +203,7 @@ def _active_member(session: Session, slug: str) -> Member:
         select(Member).where(Member.slug == slug, Member.status == MemberStatus.active)
     ).first()
     if member is None:
-        raise HTTPException(404, detail="There is no such member co-op.")
+        raise HTTPException(404, detail=gettext("There is no such member co-op."))
     return member
 
 
@@ -212,8 +215,10 @@ def _embed_form(session: Session, member_slug: str, token: str) -> embed.EmbedFo
     except signing.InvalidToken:
         raise HTTPException(
             400,
-            detail="This signup form is damaged or out of date. Please tell the co-op whose "
-            "website it is on; you can also subscribe on our own signup page.",
+            detail=gettext(
+                "This signup form is damaged or out of date. Please tell the co-op whose "
+                "website it is on; you can also subscribe on our own signup page."
+            ),
         ) from None
 
 
@@ -266,15 +271,25 @@ def embed_subscribe(
 
 def _link_problem(request: Request, exc: signing.InvalidToken) -> HTMLResponse:
     if isinstance(exc, signing.ExpiredToken):
-        reason = "This link has expired: confirmation links last seven days."
+        reason = lazy_gettext("This link has expired: confirmation links last seven days.")
     else:
-        reason = "This link is not valid. It may have been cut short when it was copied."
+        reason = lazy_gettext(
+            "This link is not valid. It may have been cut short when it was copied."
+        )
     return render(request, "public/link_problem.html", status_code=400, reason=reason)
+
+
+def _speaks(request: Request, subscriber: Subscriber | None) -> None:
+    """A page reached from a subscriber's email is in their language (unless the reader
+    chose another with the switcher)."""
+    if subscriber is not None and subscriber.language:
+        request.state.subscriber_language = subscriber.language
 
 
 def _link_used(request: Request, session: Session, used: confirmation.TokenUsed) -> HTMLResponse:
     """A used link shows what its person receives now: topic names only, never the
     address (whoever holds an old link may not be that person)."""
+    _speaks(request, used.subscriber)
     return render(
         request,
         "public/link_used.html",
@@ -294,7 +309,7 @@ def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTML
                 request,
                 "public/link_problem.html",
                 status_code=429,
-                reason="Too many attempts. Please wait a few minutes and try again.",
+                reason=lazy_gettext("Too many attempts. Please wait a few minutes and try again."),
             )
         signup.accept_resend(session, email=email)
     except InvalidAddress as exc:
@@ -302,7 +317,9 @@ def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTML
             request,
             "public/link_problem.html",
             status_code=422,
-            reason="That does not look like an email address: " + str(exc),
+            reason=lazy_gettext(
+                "That does not look like an email address: %(problem)s", problem=str(exc)
+            ),
             email=email,
         )
     return render(request, "public/subscribe_done.html", message=CHECK_INBOX)
@@ -316,6 +333,7 @@ def confirm_page(request: Request, token: str, session: SessionDep) -> HTMLRespo
         return _link_used(request, session, used)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
+    _speaks(request, view.subscriber)
     return render(request, "public/confirm.html", view=view, token=token)
 
 
@@ -330,6 +348,7 @@ def confirm(request: Request, token: str, session: SessionDep, form: FormDep) ->
         return _link_problem(request, exc)
     subscriber = confirmation.subscriber_of(session, token)
     assert subscriber is not None  # confirm() just found them
+    _speaks(request, subscriber)
     topic_ids = {e.topic_id for e in events if e.scope == ConsentScope.topic}
     topics = [session.get(Topic, i) for i in sorted(i for i in topic_ids if i)]
     sharing = [session.get(Topic, e.topic_id) for e in events if e.scope == ConsentScope.sharing]
@@ -353,7 +372,7 @@ def receipt_download(request: Request, token: str, session: SessionDep) -> Respo
             request,
             "public/link_problem.html",
             status_code=404,
-            reason="We could not find that consent receipt.",
+            reason=lazy_gettext("We could not find that consent receipt."),
         )
     except receipts.ReceiptNotReady:
         # A second or so after confirming: the sequencer has not integrated it yet.
@@ -395,6 +414,7 @@ def _preferences_context(session: Session, subscriber: Subscriber, token: str) -
         "sharing": any(s.sharing == SubscriptionStatus.active for s, _ in mine),
         "sharing_text": CONSENT_TEXTS[ConsentScope.sharing],
         "shared_with": members_sharing_with(session, subscriber),
+        "mail_language": subscriber.language or i18n.default_language(),
     }
 
 
@@ -406,6 +426,7 @@ def preferences_page(request: Request, token: str, session: SessionDep) -> HTMLR
         return _link_problem(request, exc)
     if subscriber is None:
         return render(request, "public/erased.html", status_code=404, gone=True)
+    _speaks(request, subscriber)
     return render(
         request, "public/preferences.html", **_preferences_context(session, subscriber, token)
     )
@@ -414,10 +435,12 @@ def preferences_page(request: Request, token: str, session: SessionDep) -> HTMLR
 @for_templates
 def unsubscribe_all_confirmation(token: str) -> Confirmation:
     return Confirmation(
-        title="Unsubscribe from everything?",
-        message="You will leave every topic and stop sharing with member co-ops, and we "
-        "will not email you again. To come back later you would sign up and confirm again.",
-        button="Unsubscribe from everything",
+        title=gettext("Unsubscribe from everything?"),
+        message=gettext(
+            "You will leave every topic and stop sharing with member co-ops, and we will "
+            "not email you again. To come back later you would sign up and confirm again."
+        ),
+        button=gettext("Unsubscribe from everything"),
         back=f"/preferences/{token}",
     )
 
@@ -430,6 +453,7 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
         return _link_problem(request, exc)
     if subscriber is None:
         return render(request, "public/erased.html", status_code=404, gone=True)
+    _speaks(request, subscriber)
     action = form.get("action")
     if action == "download":
         data = preferences.export_data(session, subscriber)
@@ -443,13 +467,13 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
     if action == "erase_confirmed":
         preferences.erase(session, subscriber=subscriber)
         return render(request, "public/erased.html")
-    message = "Your choices are saved."
+    message = lazy_gettext("Your choices are saved.")
     if action == "unsubscribe_all":
         page = unless_confirmed(request, form, unsubscribe_all_confirmation(token))
         if page is not None:
             return page
         preferences.unsubscribe(session, subscriber=subscriber, topic_ids=None, token=token)
-        message = "You are unsubscribed from everything. We will not email you again."
+        message = lazy_gettext("You are unsubscribed from everything. We will not email you again.")
     elif action == "save":
         chosen: set[int] = set()
         for value in form.getlist("topics"):
@@ -473,8 +497,12 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
                 chosen=chosen,
                 **context,
             )
+        language = i18n.normalise(str(form.get("language", "")))
+        if language is not None and language != subscriber.language:
+            preferences.set_language(session, subscriber=subscriber, language=language)
+            _speaks(request, subscriber)
     else:
-        raise HTTPException(400, detail="Choose one of the buttons on the page.")
+        raise HTTPException(400, detail=gettext("Choose one of the buttons on the page."))
     context = _preferences_context(session, subscriber, token)
     return render(request, "public/preferences.html", saved=message, **context)
 
@@ -490,6 +518,7 @@ def unsubscribe_page(request: Request, token: str, session: SessionDep) -> HTMLR
         subscriber, topic_ids = subscriber_from_unsubscribe_token(session, token)
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
+    _speaks(request, subscriber)
     return render(
         request,
         "public/unsubscribe.html",
@@ -506,6 +535,7 @@ def unsubscribe_one_click(request: Request, token: str, session: SessionDep) -> 
     except signing.InvalidToken as exc:
         return _link_problem(request, exc)
     topics = _own_topics(session, subscriber, topic_ids)
+    _speaks(request, subscriber)
     if subscriber is not None:
         preferences.unsubscribe(session, subscriber=subscriber, topic_ids=topic_ids, token=token)
     return render(request, "public/unsubscribed.html", topics=topics, everything=topic_ids is None)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, delete, select
 
 from app import flows
+from app.i18n import ngettext
 from app.consent.log import log_positions
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource, ConsentText
 from app.consent.service import current_text, history, record_consent, token_digest
@@ -119,7 +120,14 @@ class TopicsClosed(ValueError):
     def __init__(self, topics: list[Topic]) -> None:
         self.topics = topics
         names = ", ".join(topic.name for topic in topics)
-        super().__init__(f"{names} no longer takes new subscribers, so it cannot be chosen.")
+        super().__init__(
+            ngettext(
+                "%(topics)s no longer takes new subscribers, so it cannot be chosen.",
+                "%(topics)s no longer take new subscribers, so they cannot be chosen.",
+                len(topics),
+                topics=names,
+            )
+        )
 
 
 def update_preferences(
@@ -190,6 +198,13 @@ def _request_and_confirm(
         )
 
 
+def set_language(session: Session, *, subscriber: Subscriber, language: str) -> None:
+    """The language of every email to this person from now on (one of app.i18n's)."""
+    subscriber.language = language
+    session.add(subscriber)
+    session.flush()
+
+
 def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     """Everything held about the person: "download my data"."""
     texts: dict[int, ConsentText] = {}
@@ -218,6 +233,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "subscriber": {
             "email": subscriber.email,
             "first_name": subscriber.first_name,
+            "language": subscriber.language,
             "key": subscriber.key,
             "created_at": subscriber.created_at.isoformat(),
         },

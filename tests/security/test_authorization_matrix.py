@@ -101,6 +101,7 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/favicon.ico"),
     ("GET", "/privacy"),
+    ("GET", "/language/{code}"),
     ("GET", "/docs"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
@@ -167,6 +168,8 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/metrics"): {role: 404 for role in ROLES},
     # The click redirect sends anyone holding the link on to the sponsor's site.
     ("GET", "/r/{token}"): {role: 303 for role in ROLES},
+    # The language switcher sets its cookie and goes back to the page, for anyone.
+    ("GET", "/language/{code}"): {role: 303 for role in ROLES},
     # Signup is public, and a member may attribute it with its API key; a Bearer token
     # that is not a member's key (the subscriber's preferences token) is refused.
     ("POST", "/api/v1/subscribe"): {"subscriber": 401},

@@ -284,9 +284,11 @@ def test_no_open_redirect_through_any_next_parameter(client, smtp, run_jobs, tar
     world = build_world()
     account = world.accounts["a_owner"]
     for method, path, name in redirect_params():
-        assert (method, path) in {("GET", "/login"), ("POST", "/login")}, (
-            f"new redirect parameter {name} on {method} {path}: add it to this test"
-        )
+        assert (method, path) in {
+            ("GET", "/login"),
+            ("POST", "/login"),
+            ("GET", "/language/{code}"),
+        }, f"new redirect parameter {name} on {method} {path}: add it to this test"
     # Asking for a login link with next=evil, then using the emailed link.
     anonymous = TestClient(APP)
     csrf = csrf_for_logged_in(anonymous)
@@ -311,6 +313,10 @@ def test_no_open_redirect_through_any_next_parameter(client, smtp, run_jobs, tar
     again = anonymous.get("/login", params={"next": target}, follow_redirects=False)
     assert again.status_code == 303
     assert_local(again.headers["location"])
+    # The language switcher goes back to the page it was on, and only to a local one.
+    switched = anonymous.get("/language/fr", params={"next": target}, follow_redirects=False)
+    assert switched.status_code == 303
+    assert_local(switched.headers["location"])
     # A page that needs a login carries the wanted path in next, never elsewhere.
     fresh = TestClient(APP).get("/member", params={"next": target}, follow_redirects=False)
     assert_local(fresh.headers["location"])

@@ -181,6 +181,8 @@ def fill_path(path: str, world: World, token: str | None) -> str:
     ids["action"] = next((v for p, v in world.actions.items() if path.startswith(p)), None)
     if path.startswith("/archive/"):
         ids["slug"] = world.newsletter_slug
+    if path.startswith("/language/"):
+        ids["code"] = "fr"
     if token is None and path.startswith("/r/"):
         token = world.tokens["/r/"]
     if token is not None:

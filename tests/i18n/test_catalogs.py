@@ -1,0 +1,122 @@
+"""The translation catalogs: every message has a French and a Spanish translation with the
+same placeholders, the catalogs hold every message the code and templates use, the
+compiled catalogs are the ones the .po files make, and plurals follow each language."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from app import i18n
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "translations"
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}|%%")
+
+
+def catalog(language: str):
+    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po", "rb") as fh:
+        return read_po(fh, locale=language)
+
+
+def template():
+    with open(TRANSLATIONS / "messages.pot", "rb") as fh:
+        return read_po(fh)
+
+
+def placeholders(text: str) -> list[str]:
+    return sorted(PLACEHOLDER.findall(text))
+
+
+@pytest.mark.parametrize("language", ["fr", "es"])
+def test_every_message_is_translated_with_the_same_placeholders(language):
+    wanted = {m.id for m in template() if m.id}
+    translated = catalog(language)
+    problems = []
+    for message in translated:
+        if not message.id:
+            continue
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not all(forms) or message.fuzzy:
+            problems.append(f"untranslated: {message.id!r}")
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        expected = placeholders(ids[-1])
+        problems += [
+            f"placeholders differ: {message.id!r} -> {form!r}"
+            for form in forms
+            if placeholders(form) != expected
+        ]
+    missing = wanted - {m.id for m in translated if m.id}
+    problems += [f"missing: {msgid!r}" for msgid in sorted(map(str, missing))]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_template_holds_every_message_in_use(tmp_path):
+    """`make messages` was run after the last change of wording: extracting again finds
+    exactly the messages of translations/messages.pot."""
+    fresh = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pybabel")),
+            "-q",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(fresh),
+            "--omit-header",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    with open(fresh, "rb") as fh:
+        extracted = {m.id for m in read_po(fh) if m.id}
+    committed = {m.id for m in template() if m.id}
+    assert extracted - committed == set(), "new messages: run `make messages` and translate"
+    assert committed - extracted == set(), "messages no longer used: run `make messages`"
+
+
+@pytest.mark.parametrize("language", ["fr", "es"])
+def test_the_compiled_catalogs_are_current(language):
+    """The .mo `make` built is what the .po says now (make rebuilds it when the .po
+    changes; a stale one would show old words)."""
+    compiled = TRANSLATIONS / language / "LC_MESSAGES" / "messages.mo"
+    assert compiled.is_file(), "run `make install` (pybabel compile)"
+    expected = io.BytesIO()
+    write_mo(expected, catalog(language))
+    assert compiled.read_bytes() == expected.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("language", "counts"),
+    [
+        ("en", {0: "0 people", 1: "1 person", 2: "2 people", 1200: "1,200 people"}),
+        # French: 0 and 1 are singular; a round million takes "de".
+        (
+            "fr",
+            {
+                0: "0 personne",
+                1: "1 personne",
+                2: "2 personnes",
+                1200: "1\u202f200 personnes",
+                1_000_000: "1\u202f000\u202f000 de personnes",
+            },
+        ),
+        ("es", {0: "0 personas", 1: "1 persona", 2: "2 personas", 1200: "1.200 personas"}),
+    ],
+)
+def test_plural_forms_follow_the_language(language, counts):
+    with i18n.using(language):
+        shown = {n: i18n.ngettext("%(num)s person", "%(num)s people", n) for n in counts}
+    assert shown == counts
