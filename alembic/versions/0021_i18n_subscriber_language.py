@@ -1,7 +1,7 @@
 """i18n: a subscriber's language, given by them (the signup page's, or the preference centre)
 
 Revision ID: i18n_subscriber_language
-Revises: money_invitations
+Revises: directory_profiles
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "i18n_subscriber_language"
-down_revision = "money_invitations"
+down_revision = "directory_profiles"
 branch_labels = None
 depends_on = None
 

@@ -13,10 +13,10 @@ from typing import Any
 from sqlmodel import Session, col, delete, select
 
 from app import flows
-from app.i18n import ngettext
 from app.consent.log import log_positions
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource, ConsentText
 from app.consent.service import current_text, history, record_consent, token_digest
+from app.i18n import ngettext
 from app.mailing.models import TransactionalEmail
 from app.sharing.models import SharingWithdrawal
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
