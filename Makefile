@@ -85,6 +85,7 @@ bench: $(STAMP) $(CATALOGS) bench-tools
 	$(BIN)/python -m bench.send_throughput
 	$(BIN)/python -m bench.assemble
 	$(BIN)/python -m bench.signup_load
+	$(BIN)/python -m bench.timing
 	$(BIN)/python -m bench.admin_scale
 	@grep -h '"ratio"' bench/results/*.json >/dev/null && echo "results: bench/results/*.json; summary: bench/RESULTS.md"
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -107,20 +109,15 @@ async def paced(port: int, *, rate: int, seconds: int, prefix: str, clients: int
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument(
-        "--rate", type=int, default=0, help="paced rate (default: half the measured rate)"
-    )
-    parser.add_argument("--paced-seconds", type=int, default=20)
-    args = parser.parse_args()
-
+@contextlib.contextmanager
+def running_server(name: str, **settings: str) -> Iterator[tuple[int, str]]:
+    """A fresh PostgreSQL database and Redis namespace, `coopclub serve --workers 2`,
+    `coopclub worker -p 2` and smtp-sink, with the food topic; yields (port, database URL)
+    and stops everything afterwards. This process is configured like the product's."""
     with (
-        common.workdir("signup_load") as work,
-        common.fresh_database("signup") as database_url,
-        common.redis_namespace("signup") as namespace,
+        common.workdir(name) as work,
+        common.fresh_database(name.split("_")[0]) as database_url,
+        common.redis_namespace(name.split("_")[0]) as namespace,
     ):
         sink = common.SmtpSink(work)
         procs: list[common.Proc] = []
@@ -136,6 +133,7 @@ def main() -> None:
                 # the run (a setting, documented in the README).
                 COOPCLUB_SIGNUP_LIMIT_PER_CLIENT="0",
                 COOPCLUB_SIGNUP_LIMIT_PER_ADDRESS="0",
+                **settings,
             )
             common.migrate(env)
             common.use_env(env)
@@ -167,119 +165,130 @@ def main() -> None:
                 raise SystemExit("the server did not come up:\n" + procs[0].tail())
             time.sleep(2)  # both web processes and the worker settle
             log(f"server on 127.0.0.1:{port} (2 web processes), worker, smtp-sink")
-
-            # Warm each process's pools and caches.
-            wrk(port, path="/api/v1/subscribe", seconds=3, connections=8, prefix="warm")
-            log(f"reference: wrk GET /healthz, {args.connections} connections")
-            reference = wrk(
-                port,
-                path="/healthz",
-                seconds=min(args.seconds, 15),
-                connections=args.connections,
-                prefix="x",
-            )
-            log(
-                f"reference: {reference['per_s']:,.0f} req/s, p50 {reference['p50_ms']:.1f} ms,"
-                f" p99 {reference['p99_ms']:.1f} ms"
-            )
-            log(f"product: wrk POST /api/v1/subscribe for {args.seconds} s")
-            load = wrk(
-                port,
-                path="/api/v1/subscribe",
-                seconds=args.seconds,
-                connections=args.connections,
-                prefix="load",
-            )
-            log(
-                f"product: {load['per_s']:,.0f} req/s ({load['accepted']:,} accepted), "
-                f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms"
-            )
-            rate = args.rate or max(1, int(load["per_s"] / 2))
-            log(f"paced: {rate} req/s (half the measured rate) for {args.paced_seconds} s")
-            steady = asyncio.run(paced(port, rate=rate, seconds=args.paced_seconds, prefix="paced"))
-            log(
-                f"paced: {steady['per_s']:,.0f} req/s, p50 {steady['p50_ms']:.1f} ms, "
-                f"p99 {steady['p99_ms']:.1f} ms"
-            )
-
-            accepted = load["accepted"] + steady["accepted"] + 0
-            with psycopg.connect(database_url, autocommit=True) as db:
-
-                def lost() -> int:
-                    return db.execute(
-                        "SELECT count(*) FROM subscriber s WHERE s.email NOT LIKE 'warm%%'"
-                        " AND NOT EXISTS (SELECT 1 FROM transactional_email t"
-                        " WHERE t.to_address = s.email AND t.status = 'sent')"
-                    ).fetchone()[0]  # type: ignore[index]
-
-                drained = time.perf_counter()
-                common.wait_until(lambda: lost() == 0, 300, 1.0)
-                drain_seconds = time.perf_counter() - drained
-                missing = lost()
-                subscribers = db.execute(
-                    "SELECT count(*) FROM subscriber WHERE email NOT LIKE 'warm%%'"
-                ).fetchone()[0]  # type: ignore[index]
-                statuses = dict(
-                    db.execute(
-                        "SELECT status, count(*) FROM transactional_email GROUP BY 1"
-                    ).fetchall()
-                )
-
-                def unsequenced() -> int:
-                    return db.execute(
-                        "SELECT (SELECT count(*) FROM consent_event)"
-                        " - (SELECT count(*) FROM consent_log_entry)"
-                    ).fetchone()[0]  # type: ignore[index]
-
-                common.wait_until(lambda: unsequenced() == 0, 120, 0.5)
-                lag = db.execute(
-                    "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY"
-                    " extract(epoch FROM l.integrated_at - e.occurred_at))"
-                    " FROM consent_log_entry l JOIN consent_event e ON e.id = l.event_id"
-                ).fetchone()[0]  # type: ignore[index]
-                sequencing = {
-                    "unsequenced": unsequenced(),
-                    "lag_p50_ms": round(lag[0] * 1000, 1),
-                    "lag_p99_ms": round(lag[1] * 1000, 1),
-                }
-            log(
-                f"consent log: integration lag p50 {sequencing['lag_p50_ms']} ms, "
-                f"p99 {sequencing['lag_p99_ms']} ms; unsequenced {sequencing['unsequenced']}"
-            )
-            log(
-                f"accepted {accepted:,}; subscribers {subscribers:,}; confirmations not "
-                f"delivered: {missing} (drained {drain_seconds:.0f} s after the load); {statuses}"
-            )
-            print(
-                common.ratio_line(
-                    "signup_load",
-                    load["per_s"],
-                    reference["per_s"],
-                    "req/s",
-                    "ratio >= 0.5 of /healthz (issue 15)",
-                )
-            )
-            common.write_result(
-                "signup_load",
-                {
-                    "reference_healthz": reference,
-                    "product_subscribe": load,
-                    "paced": steady,
-                    "paced_rate": rate,
-                    "sequencing": sequencing,
-                    "ratio": round(load["per_s"] / reference["per_s"], 3),
-                    "accepted": accepted,
-                    "subscribers": subscribers,
-                    "confirmations_lost": missing,
-                    "drain_seconds": round(drain_seconds, 1),
-                    "transactional_statuses": statuses,
-                    "targets": {"per_s": 1000, "p99_ms_at_500": 50, "lost": 0},
-                },
-            )
+            yield port, database_url
         finally:
             for proc in reversed(procs):
                 proc.stop()
             sink.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rate", type=int, default=0, help="paced rate (default: half the measured rate)"
+    )
+    parser.add_argument("--paced-seconds", type=int, default=20)
+    args = parser.parse_args()
+
+    with running_server("signup_load") as (port, database_url):
+        # Warm each process's pools and caches.
+        wrk(port, path="/api/v1/subscribe", seconds=3, connections=8, prefix="warm")
+        log(f"reference: wrk GET /healthz, {args.connections} connections")
+        reference = wrk(
+            port,
+            path="/healthz",
+            seconds=min(args.seconds, 15),
+            connections=args.connections,
+            prefix="x",
+        )
+        log(
+            f"reference: {reference['per_s']:,.0f} req/s, p50 {reference['p50_ms']:.1f} ms,"
+            f" p99 {reference['p99_ms']:.1f} ms"
+        )
+        log(f"product: wrk POST /api/v1/subscribe for {args.seconds} s")
+        load = wrk(
+            port,
+            path="/api/v1/subscribe",
+            seconds=args.seconds,
+            connections=args.connections,
+            prefix="load",
+        )
+        log(
+            f"product: {load['per_s']:,.0f} req/s ({load['accepted']:,} accepted), "
+            f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms"
+        )
+        rate = args.rate or max(1, int(load["per_s"] / 2))
+        log(f"paced: {rate} req/s (half the measured rate) for {args.paced_seconds} s")
+        steady = asyncio.run(paced(port, rate=rate, seconds=args.paced_seconds, prefix="paced"))
+        log(
+            f"paced: {steady['per_s']:,.0f} req/s, p50 {steady['p50_ms']:.1f} ms, "
+            f"p99 {steady['p99_ms']:.1f} ms"
+        )
+
+        accepted = load["accepted"] + steady["accepted"] + 0
+        with psycopg.connect(database_url, autocommit=True) as db:
+
+            def lost() -> int:
+                return db.execute(
+                    "SELECT count(*) FROM subscriber s WHERE s.email NOT LIKE 'warm%%'"
+                    " AND NOT EXISTS (SELECT 1 FROM transactional_email t"
+                    " WHERE t.to_address = s.email AND t.status = 'sent')"
+                ).fetchone()[0]  # type: ignore[index]
+
+            drained = time.perf_counter()
+            common.wait_until(lambda: lost() == 0, 300, 1.0)
+            drain_seconds = time.perf_counter() - drained
+            missing = lost()
+            subscribers = db.execute(
+                "SELECT count(*) FROM subscriber WHERE email NOT LIKE 'warm%%'"
+            ).fetchone()[0]  # type: ignore[index]
+            statuses = dict(
+                db.execute("SELECT status, count(*) FROM transactional_email GROUP BY 1").fetchall()
+            )
+
+            def unsequenced() -> int:
+                return db.execute(
+                    "SELECT (SELECT count(*) FROM consent_event)"
+                    " - (SELECT count(*) FROM consent_log_entry)"
+                ).fetchone()[0]  # type: ignore[index]
+
+            common.wait_until(lambda: unsequenced() == 0, 120, 0.5)
+            lag = db.execute(
+                "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY"
+                " extract(epoch FROM l.integrated_at - e.occurred_at))"
+                " FROM consent_log_entry l JOIN consent_event e ON e.id = l.event_id"
+            ).fetchone()[0]  # type: ignore[index]
+            sequencing = {
+                "unsequenced": unsequenced(),
+                "lag_p50_ms": round(lag[0] * 1000, 1),
+                "lag_p99_ms": round(lag[1] * 1000, 1),
+            }
+        log(
+            f"consent log: integration lag p50 {sequencing['lag_p50_ms']} ms, "
+            f"p99 {sequencing['lag_p99_ms']} ms; unsequenced {sequencing['unsequenced']}"
+        )
+        log(
+            f"accepted {accepted:,}; subscribers {subscribers:,}; confirmations not "
+            f"delivered: {missing} (drained {drain_seconds:.0f} s after the load); {statuses}"
+        )
+        print(
+            common.ratio_line(
+                "signup_load",
+                load["per_s"],
+                reference["per_s"],
+                "req/s",
+                "ratio >= 0.5 of /healthz (issue 15)",
+            )
+        )
+        common.write_result(
+            "signup_load",
+            {
+                "reference_healthz": reference,
+                "product_subscribe": load,
+                "paced": steady,
+                "paced_rate": rate,
+                "sequencing": sequencing,
+                "ratio": round(load["per_s"] / reference["per_s"], 3),
+                "accepted": accepted,
+                "subscribers": subscribers,
+                "confirmations_lost": missing,
+                "drain_seconds": round(drain_seconds, 1),
+                "transactional_statuses": statuses,
+                "targets": {"per_s": 1000, "p99_ms_at_500": 50, "lost": 0},
+            },
+        )
 
 
 if __name__ == "__main__":
