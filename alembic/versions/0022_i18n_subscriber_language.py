@@ -1,7 +1,7 @@
 """i18n: a subscriber's language, given by them (the signup page's, or the preference centre)
 
 Revision ID: i18n_subscriber_language
-Revises: directory_profiles
+Revises: signup_intake
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "i18n_subscriber_language"
-down_revision = "directory_profiles"
+down_revision = "signup_intake"
 branch_labels = None
 depends_on = None
 
