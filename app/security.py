@@ -31,7 +31,7 @@ PAGE = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
-# The embeddable signup form: any member's website may frame it.
+# The embeddable signup form and directory: any member's website may frame them.
 EMBED = PAGE | {"frame-ancestors": "*"}
 # An email shown on the web (archive) or in the editor's sandboxed preview iframe:
 # emails carry inline styles and remote images, and never any script.
@@ -54,7 +54,9 @@ DOCS = PAGE | {
     "img-src": "'self' data:",
 }
 
-EMBED_PATH = re.compile(r"^/subscribe/embed/[^/]+/?$")
+# The signup form, and the directory's embeddable view (not /members/embed, which makes
+# the snippet: only the view is frameable).
+EMBED_PATH = re.compile(r"^(?:/subscribe/embed/[^/]+|/members/embed/view)/?$")
 EMAIL_PATHS = (
     re.compile(r"^/archive/[^/]+/\d+/?$"),
     re.compile(r"^/admin/issues/\d+/preview\.html$"),

@@ -87,7 +87,7 @@ def list_members(
         next_cursor=next_cursor,
         license=open_data.licence().url,
     )
-    return JSONResponse(body.model_dump(), headers={"Link": open_data.link_header()})
+    return JSONResponse(body.model_dump(), headers=open_data.public_headers())
 
 
 def _export(
@@ -98,7 +98,7 @@ def _export(
     if cached is not None:
         return cached
     members = directory.everything(session, query)
-    headers = {"ETag": tag, "Link": open_data.link_header(), "Cache-Control": "no-cache"}
+    headers = {"ETag": tag, "Cache-Control": "no-cache", **open_data.public_headers()}
     if kind == "csv":
         headers["Content-Disposition"] = 'attachment; filename="coop-data-club-members.csv"'
         return Response(
@@ -150,10 +150,11 @@ def list_members_jsonld(request: Request, session: SessionDep, query: QueryDep) 
     summary="One member co-op as the directory shows it",
     responses={404: {"description": "No active member at this slug"}},
 )
-def get_member(session: SessionDep, slug: str) -> MemberPublic:
+def get_member(session: SessionDep, slug: str, response: Response) -> MemberPublic:
     member = service.public_member(session, slug=slug)
     if member is None:
         raise HTTPException(status_code=404, detail="There is no member co-op at this slug.")
+    response.headers.update(open_data.public_headers())
     return MemberPublic.of(member)
 
 

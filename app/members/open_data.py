@@ -51,6 +51,12 @@ def link_header() -> str:
     return f'<{licence().url}>; rel="license"'
 
 
+def public_headers() -> dict[str, str]:
+    """Open data: any site's scripts may read it (no cookies are involved), and the
+    licence travels with it."""
+    return {"Link": link_header(), "Access-Control-Allow-Origin": "*"}
+
+
 # CSV --------------------------------------------------------------------------------------
 
 CSV_COLUMNS = list(MemberPublic.model_fields)
@@ -175,5 +181,5 @@ def not_modified(request: Request, tag: str) -> Response | None:
     wanted = request.headers.get("if-none-match", "")
     tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
     if tag in tags or "*" in tags:
-        return Response(status_code=304, headers={"ETag": tag, "Link": link_header()})
+        return Response(status_code=304, headers={"ETag": tag, **public_headers()})
     return None

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.auth import service as auth_service
 from app.auth.deps import set_session_cookie
 from app.db import SessionDep
-from app.members import codes, directory, invitations, open_data, service
+from app.members import codes, directory, directory_embed, invitations, open_data, service
 from app.members.forms import (
     PROFILE_TEXT_FIELDS,
     FormDep,
@@ -56,7 +56,13 @@ def directory_page(
 
 
 def _directory(
-    request: Request, session: SessionDep, template: str, *, cursor: str, **raw: str
+    request: Request,
+    session: SessionDep,
+    template: str,
+    *,
+    cursor: str,
+    extra: dict[str, object] | None = None,
+    **raw: str,
 ) -> Response:
     """The directory page (and its embeddable twin): problems in the form, status 400."""
     query = directory.DirectoryQuery.read(**raw)
@@ -81,6 +87,74 @@ def _directory(
         first_page=not cursor,
         licence=open_data.licence(),
         labels=LABELS,
+        **(extra or {}),
+    )
+
+
+@router.get("/members/embed", response_class=HTMLResponse)
+def embed_maker(
+    request: Request,
+    session: SessionDep,
+    kind: str = "",
+    sector: str = "",
+    country: str = "",
+    region: str = "",
+    language: str = "",
+    sort: str = "name",
+) -> Response:
+    """Choose the filters, get the snippet and a live preview."""
+    raw = dict(kind=kind, sector=sector, country=country, region=region, language=language)
+    query = directory.DirectoryQuery.read(**raw, sort=sort)
+    return render(
+        request,
+        "members/embed.html",
+        status_code=400 if query.problems else 200,
+        query=query,
+        raw=raw | {"q": "", "sort": sort},
+        problems=query.problems,
+        facets=directory.facets(session, query),
+        snippet=directory_embed.snippet(query),
+        view_url=directory_embed.view_url(query),
+        hide_search_words=True,
+    )
+
+
+@router.get("/members/embed/view", response_class=HTMLResponse)
+def embed_view(
+    request: Request,
+    session: SessionDep,
+    q: str = "",
+    kind: str = "",
+    sector: str = "",
+    country: str = "",
+    region: str = "",
+    language: str = "",
+    sort: str = "name",
+    cursor: str = "",
+) -> Response:
+    """The directory inside a member's site (frameable: app/security.py)."""
+    raw = dict(kind=kind, sector=sector, country=country, region=region, language=language)
+    query = directory.DirectoryQuery.read(q=q, **raw, sort=sort)
+    pinned = [
+        text
+        for text in (
+            LABELS.kind(query.kind),
+            LABELS.sector(query.sector) if query.sector else "",
+            LABELS.region(query.region),
+            LABELS.country(query.country),
+            LABELS.language(query.language) if query.language else "",
+        )
+        if text
+    ]
+    return _directory(
+        request,
+        session,
+        "members/embed_view.html",
+        cursor=cursor,
+        q=q,
+        **raw,
+        sort=sort,
+        extra={"pinned": pinned, "extra_params": directory_embed.fixed_filters(query)},
     )
 
 

@@ -113,6 +113,8 @@ PUBLIC = {
     ("POST", "/logout"),
     ("GET", "/members"),
     ("GET", "/members/codes"),
+    ("GET", "/members/embed"),
+    ("GET", "/members/embed/view"),
     ("GET", "/members/{slug}"),
     ("GET", "/apply"),
     ("POST", "/apply"),
