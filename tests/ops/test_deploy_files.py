@@ -101,26 +101,28 @@ def test_the_example_settings_are_real_settings_and_each_is_in_the_guide():
 
 
 def test_coopclub_env_reads_the_settings_file_as_systemd_does(tmp_path):
-    """deploy/coopclub-env sources the file with sh: quoted values with spaces survive."""
+    """deploy/coopclub-env sources the file with sh: quoted values with spaces survive,
+    and a variable given on the command line wins (the owner's URL for db upgrade)."""
     env_file = tmp_path / "coopclub.env"
     env_file.write_text((DEPLOY / "systemd" / "coopclub.env.example").read_text())
     probe = tmp_path / "print-settings"
-    probe.write_text('#!/bin/sh\necho "$COOPCLUB_MAIL_FROM|$COOPCLUB_POSTAL_ADDRESS|$1"\n')
+    probe.write_text(
+        '#!/bin/sh\necho "$COOPCLUB_MAIL_FROM|$COOPCLUB_POSTAL_ADDRESS|$COOPCLUB_DATABASE_URL|$1"\n'
+    )
     probe.chmod(0o755)
-    result = subprocess.run(
-        [str(DEPLOY / "coopclub-env"), "check"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "COOPCLUB_ENV_FILE": str(env_file),
-            "COOPCLUB_BIN": str(probe),
-        },
-        capture_output=True,
-        text=True,
-    )
+    env = {"PATH": "/usr/bin:/bin", "COOPCLUB_ENV_FILE": str(env_file), "COOPCLUB_BIN": str(probe)}
+
+    def run(**given: str) -> str:
+        command = [str(DEPLOY / "coopclub-env"), "check"]
+        result = subprocess.run(command, env=env | given, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
     settings = example_settings()
-    assert result.stdout.strip() == (
-        f"{settings['COOPCLUB_MAIL_FROM']}|{settings['COOPCLUB_POSTAL_ADDRESS']}|check"
-    )
+    mail_from, address = settings["COOPCLUB_MAIL_FROM"], settings["COOPCLUB_POSTAL_ADDRESS"]
+    assert run() == f"{mail_from}|{address}|{settings['COOPCLUB_DATABASE_URL']}|check"
+    owner = "postgresql://owner:it's a secret@db/coopclub"
+    assert run(COOPCLUB_DATABASE_URL=owner) == f"{mail_from}|{address}|{owner}|check"
 
 
 def test_the_nginx_example_is_valid_and_forwards_the_client_address(tmp_path):
