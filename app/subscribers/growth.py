@@ -1,17 +1,18 @@
-"""How many people each topic had on each of the last days, from a daily rollup.
-
-Today's count is the number of active subscriptions (one grouped count over an index).
-Earlier days are walked back from it with each day's joins and leaves, read from
-`topic_day`: a few rows per topic and day, whatever the size of the ledger.
+"""How many people each topic had on each of the last days, from a daily rollup of the
+consent ledger, so the admin overview reads a few hundred rows whatever its size.
 
 `roll_up` keeps `topic_day` current. It integrates the consent log in log order (the
 sequencer's `consent_log_entry.log_index`, dense and only ever appended, so nothing
 committed late is passed over) from where it stopped (`ledger_rollup`), a page at a
-time under that row's lock: confirmations are joins; withdrawals and erasures are
-leaves only for people whose consent was confirmed at the time. The sequencer's actor
-runs it after each integration, so the past days trail the ledger by one tick at most.
-Erasure deletes the person's subscriptions, so today's count already leaves them out,
-and the walk back adds them to the days before.
+time under that row's lock. A confirmation is a join unless the person was already on
+the topic; a withdrawal, or an erasure, is a leave only if their last change on the
+topic was a confirmation. The sequencer's actor runs it after each integration.
+
+A topic's count now is the sum of its rollup plus the events not integrated yet (the
+log past the rollup's position, and events the sequencer has not reached, found as it
+finds them); earlier days are walked back from it with each day's joins and leaves.
+Erasure deletes the person's subscriptions but not their events, so the days before an
+erasure still count them.
 """
 
 from __future__ import annotations
@@ -20,33 +21,22 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func
+from sqlalchemy import and_, exists, func, or_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from app.consent.log import latest_checkpoint
 from app.consent.models import ConsentAction, ConsentEvent, ConsentLogEntry, ConsentScope
 from app.db import utcnow
 from app.subscribers.models import (
     LedgerRollup,
-    Subscription,
-    SubscriptionStatus,
     Topic,
     TopicDay,
 )
 
 Key = tuple[int, date]  # (topic id, day)
 ROLLUP = "topic_day"  # its row in ledger_rollup
-
-
-def current_counts(session: Session) -> dict[int, int]:
-    """Active subscriptions per topic, now."""
-    rows = session.exec(
-        select(Subscription.topic_id, func.count())
-        .where(col(Subscription.status) == SubscriptionStatus.active)
-        .group_by(col(Subscription.topic_id))
-    ).all()
-    return {topic_id: int(count) for topic_id, count in rows}
 
 
 def _day(value: object) -> date:
@@ -63,9 +53,31 @@ def _utc_day(session: Session, column: Any) -> Any:
     return func.date(column)
 
 
+def _last_change(end: Any) -> Any:
+    """The person's last change of state on the topic before `end`: confirmed or
+    withdrawn (requests change nothing until confirmed; None: never confirmed)."""
+    before = aliased(ConsentEvent)
+    return (
+        select(before.action)
+        .where(
+            before.subscriber_key == end.subscriber_key,
+            before.topic_id == end.topic_id,
+            before.scope == ConsentScope.topic,
+            before.action.in_([ConsentAction.confirmed, ConsentAction.withdrawn]),  # type: ignore[attr-defined]
+            before.id < end.id,
+        )
+        .order_by(before.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _joins(session: Session, window: Any) -> dict[Key, int]:
+    """Confirmations of people who were not on the topic then (a second confirmation of
+    an active subscription, after a new request, changes no count)."""
     end = aliased(ConsentEvent)
     day = _utc_day(session, end.occurred_at)
+    previous = _last_change(end)
     rows = session.exec(
         select(end.topic_id, day, func.count())
         .join(window, window.c.event_id == end.id)
@@ -73,6 +85,7 @@ def _joins(session: Session, window: Any) -> dict[Key, int]:
             end.scope == ConsentScope.topic,
             end.action == ConsentAction.confirmed,
             end.topic_id.is_not(None),  # type: ignore[union-attr]
+            or_(previous.is_(None), previous == ConsentAction.withdrawn),
         )
         .group_by(end.topic_id, day)
     ).all()
@@ -85,19 +98,6 @@ def _leaves(session: Session, window: Any) -> dict[Key, int]:
     end, before = aliased(ConsentEvent), aliased(ConsentEvent)
     later = aliased(ConsentEvent)
     day = _utc_day(session, end.occurred_at)
-    # A withdrawal is a leave when the person's previous event on that topic confirmed it.
-    previous = (
-        select(before.action)
-        .where(
-            before.subscriber_key == end.subscriber_key,
-            before.topic_id == end.topic_id,
-            before.scope == ConsentScope.topic,
-            before.id < end.id,
-        )
-        .order_by(before.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
     withdrawn = session.exec(
         select(end.topic_id, day, func.count())
         .join(window, window.c.event_id == end.id)
@@ -105,11 +105,11 @@ def _leaves(session: Session, window: Any) -> dict[Key, int]:
             end.scope == ConsentScope.topic,
             end.action == ConsentAction.withdrawn,
             end.topic_id.is_not(None),  # type: ignore[union-attr]
-            previous == ConsentAction.confirmed,
+            _last_change(end) == ConsentAction.confirmed,
         )
         .group_by(end.topic_id, day)
     ).all()
-    # An erasure leaves every topic whose last event before it was a confirmation.
+    # An erasure leaves every topic whose last change before it was a confirmation.
     erased = session.exec(
         select(before.topic_id, day, func.count())
         .select_from(end)
@@ -130,6 +130,7 @@ def _leaves(session: Session, window: Any) -> dict[Key, int]:
                 later.subscriber_key == end.subscriber_key,
                 later.topic_id == before.topic_id,
                 later.scope == ConsentScope.topic,
+                later.action.in_([ConsentAction.confirmed, ConsentAction.withdrawn]),  # type: ignore[attr-defined]
                 later.id > before.id,
                 later.id < end.id,
             ),
@@ -200,11 +201,57 @@ def roll_up(session: Session, *, page: int = 20_000) -> bool:
     return upto <= int(size)
 
 
-def _changes(session: Session, since: date) -> tuple[dict[Key, int], dict[Key, int]]:
-    rows = session.exec(select(TopicDay).where(col(TopicDay.day) >= since)).all()
-    joins = {(row.topic_id, row.day): row.joined for row in rows}
-    leaves = {(row.topic_id, row.day): row.left for row in rows}
-    return joins, leaves
+def _tail(session: Session, seq: int) -> Any:
+    """The events the rollup has not integrated yet: those in the log from its position
+    on, and those the sequencer has not reached (it looks no further back than its
+    checkpoint's `scan_from`, nor need we)."""
+    checkpoint = latest_checkpoint(session)
+    unsequenced = (
+        select(col(ConsentEvent.id).label("event_id"))
+        .outerjoin(ConsentLogEntry, col(ConsentLogEntry.event_id) == col(ConsentEvent.id))
+        .where(col(ConsentLogEntry.event_id).is_(None))
+    )
+    if checkpoint is not None and checkpoint.scan_from is not None:
+        unsequenced = unsequenced.where(col(ConsentEvent.occurred_at) >= checkpoint.scan_from)
+    logged = select(col(ConsentLogEntry.event_id).label("event_id")).where(
+        col(ConsentLogEntry.log_index) >= seq
+    )
+    return union_all(logged, unsequenced).subquery("tail")
+
+
+def _changes(
+    session: Session, since: date
+) -> tuple[dict[int, int], dict[Key, int], dict[Key, int]]:
+    """Every topic's count now, and the joins and leaves of each day from `since`: the
+    rollup's rows plus the events it has not integrated yet."""
+    # The rollup's rows and its position must agree: a share lock on its row waits for a
+    # run in progress to commit and keeps the next from starting until we are done.
+    query = select(LedgerRollup).where(LedgerRollup.name == ROLLUP)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    position = session.exec(query).first()
+    now: dict[int, int] = defaultdict(int)
+    rows: list[TopicDay] = []
+    if position is not None:  # no position: nothing rolled up, the tail is everything
+        for topic_id, total in session.exec(
+            select(TopicDay.topic_id, func.sum(TopicDay.joined - TopicDay.left)).group_by(
+                col(TopicDay.topic_id)
+            )
+        ).all():
+            now[topic_id] += int(total or 0)
+        rows = list(session.exec(select(TopicDay).where(col(TopicDay.day) >= since)).all())
+    joins: dict[Key, int] = defaultdict(int, {(r.topic_id, r.day): r.joined for r in rows})
+    leaves: dict[Key, int] = defaultdict(int, {(r.topic_id, r.day): r.left for r in rows})
+    tail = _tail(session, position.seq if position else 0)
+    for counts, sign, into in (
+        (_joins(session, tail), 1, joins),
+        (_leaves(session, tail), -1, leaves),
+    ):
+        for (topic_id, day), n in counts.items():
+            now[topic_id] += sign * n
+            if day >= since:
+                into[(topic_id, day)] += n
+    return dict(now), joins, leaves
 
 
 def topic_growth(
@@ -214,8 +261,7 @@ def topic_growth(
     end of each of those days; and every topic's count now."""
     today = utcnow().date()
     span = [today - timedelta(days=days - 1 - i) for i in range(days)]
-    now = current_counts(session)
-    joins, leaves = _changes(session, span[1] if days > 1 else today)
+    now, joins, leaves = _changes(session, span[1] if days > 1 else today)
     topics = {t.id: t for t in session.exec(select(Topic)).all()}
     touched = {topic_id for topic_id, _ in joins} | {topic_id for topic_id, _ in leaves}
     candidates = [tid for tid in set(now) | touched if tid in topics]
