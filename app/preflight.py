@@ -8,6 +8,7 @@ wrong. It reads only the settings it is given: no global engine, broker or cache
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 import stat
@@ -99,10 +100,18 @@ def check_settings(settings: Settings) -> Iterator[Finding]:
         yield _note(name, f"{env}LOG_FORMAT=json gives one JSON object per log line")
 
 
+def check_settings_summary(settings: Settings) -> Iterator[Finding]:
+    findings = list(check_settings(settings))
+    yield from findings
+    if not any(f.level == "problem" for f in findings):
+        yield _ok("settings", f"production settings for {settings.base_url}")
+
+
 # Services --------------------------------------------------------------------------------
 
 
 def check_database(settings: Settings) -> Iterator[Finding]:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines would bury ours
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy.exc import SQLAlchemyError
@@ -293,7 +302,7 @@ def check_log_key(settings: Settings) -> Iterator[Finding]:
 # Running them ----------------------------------------------------------------------------
 
 CHECKS: list[Callable[[Settings], Iterator[Finding]]] = [
-    check_settings,
+    check_settings_summary,
     check_database,
     check_redis,
     check_smtp,
