@@ -149,6 +149,11 @@ def dkim_key(work: Path) -> str:
     return f"club.example.org:bench:{path}"
 
 
+def dkim_key_path(env: dict[str, str]) -> str:
+    """The key file of the COOPCLUB_DKIM_KEYS value `dkim_key` made."""
+    return env["COOPCLUB_DKIM_KEYS"].split(":", 2)[2]
+
+
 def use_env(env: dict[str, str]) -> None:
     """Configure this process like the product's (for seeding through the app's code)."""
     for key in [k for k in os.environ if k.startswith("COOPCLUB_")]:
