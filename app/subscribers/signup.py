@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import intake
+from app import i18n, intake
 from app.config import get_settings
 from app.consent.models import (
     ConsentAction,
@@ -53,6 +53,7 @@ class Signup:
     first_name: str | None = None
     share_with_members: bool = False
     member: Member | None = None
+    language: str | None = None  # the signup page's, for a new subscriber's mail
 
 
 @dataclass
@@ -83,10 +84,11 @@ def _queue_confirmation(
         session,
         kind="repermission" if repermission else "confirm-subscription",
         to=subscriber.email,
-        subject="Please confirm you still want our newsletters"
+        subject=i18n.lazy_gettext("Please confirm you still want our newsletters")
         if repermission
-        else "Please confirm your subscription",
+        else i18n.lazy_gettext("Please confirm your subscription"),
         template="repermission" if repermission else "confirm_subscription",
+        language=subscriber.language,
         first_name=subscriber.first_name or "",
         topic_names=", ".join(topic.name for topic, _ in topics),
         topic_text=topics[0][1].body if topics else "",
@@ -103,8 +105,9 @@ def queue_already_subscribed(session: Session, subscriber: Subscriber) -> None:
         session,
         kind="already-subscribed",
         to=subscriber.email,
-        subject="You are already subscribed",
+        subject=i18n.lazy_gettext("You are already subscribed"),
         template="already_subscribed",
+        language=subscriber.language,
         first_name=subscriber.first_name or "",
         preferences_url=preferences_url(subscriber),
     )
@@ -118,6 +121,7 @@ def _new_subscriber(session: Session, email: str, signup: Signup) -> Subscriber:
         address_hmac=address_hmac(email),
         first_name=signup.first_name or None,
         source_member_id=signup.member.id if signup.member else None,
+        language=signup.language,
     )
     try:
         with session.begin_nested():
@@ -198,6 +202,7 @@ def accept_signup(session: Session, *, signup: Signup) -> None:
             "share": signup.share_with_members,
             "member": signup.member.id if signup.member else None,
             "texts": {str(scope): text.id for scope, text in texts.items()},
+            "language": signup.language or i18n.current(),
         },
     )
 
@@ -220,6 +225,7 @@ def _do_signup(session: Session, payload: dict[str, Any]) -> None:
         first_name=payload["first_name"],
         share_with_members=payload["share"],
         member=session.get(Member, payload["member"]) if payload["member"] else None,
+        language=payload.get("language"),
     )
     try:
         request_subscription(

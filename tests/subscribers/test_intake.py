@@ -62,3 +62,20 @@ def test_a_job_sent_twice_does_the_work_once(client, smtp, run_jobs, worker):
     smtp.wait_for("twice@example.org")
     assert len(smtp.to("twice@example.org")) == 1
     assert statuses("twice@example.org") == {"food": ("pending", None)}
+
+
+def test_the_confirmation_is_in_the_language_of_the_signup(client, smtp, run_jobs):
+    make_topics()
+    client.post(
+        "/api/v1/subscribe",
+        json={"email": "lea@example.org", "topics": ["food"]},
+        headers={"Accept-Language": "fr-CA,fr;q=0.9"},
+    )
+    run_jobs()
+    (mail,) = smtp.wait_for("lea@example.org")
+    assert mail.message["Subject"] == "Veuillez confirmer votre abonnement"
+    with session_scope() as session:
+        from app.subscribers.models import Subscriber
+
+        lea = session.exec(select(Subscriber).where(Subscriber.email == "lea@example.org")).one()
+        assert lea.language == "fr"
