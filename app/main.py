@@ -52,9 +52,8 @@ from app.sending import pages as sending_pages
 from app.sharing import pages as sharing_pages
 from app.sharing import withdrawal as sharing_withdrawal
 from app.subscribers import admin_pages as subscribers_admin
-from app.subscribers import admin_people, admin_topics
+from app.subscribers import admin_people, admin_topics, link_pages, preference_pages, signup_pages
 from app.subscribers import api as subscribers_api
-from app.subscribers import pages as subscribers_pages
 from app.web import STATIC_DIR, render, templates
 
 log = logging.getLogger(__name__)
@@ -269,7 +268,9 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         members_api.router,
         member_dashboard.router,
         member_admin.router,
-        subscribers_pages.router,
+        signup_pages.router,
+        link_pages.router,
+        preference_pages.router,
         subscribers_admin.router,
         admin_topics.router,
         admin_people.router,
