@@ -26,8 +26,8 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         # Indexes only PostgreSQL can have, made by hand in their migration.
-        include_object=lambda obj, name, type_, reflected, compare_to: not (
-            type_ == "index" and name in POSTGRES_ONLY_INDEXES
+        include_object=lambda obj, name, type_, reflected, compare_to: (
+            not (type_ == "index" and name in POSTGRES_ONLY_INDEXES)
         ),
     )
     with context.begin_transaction():

@@ -9,6 +9,10 @@ address's state (subscriptions, ledger events, which mail to send) and deletes t
 in the same transaction, so the row is the durable record until the work is done: a job
 that fails rolls back and is retried, and the sweep re-enqueues rows left behind by a
 lost message or a killed worker. The row holds an address only until then.
+
+No request loops: every try is counted in a transaction of its own before the work (a
+failure rolls the work back, not the count); past `MAX_ATTEMPTS` the request is given
+up, its row (and the address in it) deleted, and the admins told, at most once an hour.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, update
+from sqlalchemy import Text, delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from app.db import utcnow
+from app import ratelimit
+from app.db import session_scope, utcnow
 from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue, register_sweep
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,9 @@ PROCESS_INTAKE = Job("process_intake", TRANSACTIONAL_QUEUE)
 
 # A row whose job has not finished within this time is presumed lost and sent again.
 STALE_AFTER = timedelta(minutes=2)
+
+# Tries before a request is given up (Dramatiq's retries and the sweep's both count).
+MAX_ATTEMPTS = 8
 
 
 class IntakeRequest(SQLModel, table=True):
@@ -45,6 +53,10 @@ class IntakeRequest(SQLModel, table=True):
     payload: str = Field(sa_type=Text)  # JSON
     created_at: datetime = Field(default_factory=utcnow)
     enqueued_at: datetime = Field(default_factory=utcnow, index=True)
+    attempts: int = Field(default=0)
+    # The kind of the last failure (an exception's type, never its text: that can quote
+    # the address), for the admins' alert.
+    last_error: str | None = Field(default=None, max_length=200)
 
 
 Handler = Callable[[Session, dict[str, Any]], None]
@@ -77,6 +89,62 @@ def accept(session: Session, kind: str, payload: dict[str, Any]) -> None:
     session.add(request)
     session.flush()
     enqueue(session, PROCESS_INTAKE, request.id)
+
+
+def run(request_id: int) -> None:
+    """The job: count the try, do the work (`process`), or give up past the limit."""
+    with session_scope() as session:
+        attempts = session.execute(
+            update(IntakeRequest)
+            .where(col(IntakeRequest.id) == request_id)
+            .values(attempts=col(IntakeRequest.attempts) + 1)
+            .returning(col(IntakeRequest.attempts))
+        ).scalar()
+    if attempts is None:
+        return  # done already
+    if attempts > MAX_ATTEMPTS:
+        with session_scope() as session:
+            give_up(session, request_id)
+        return
+    try:
+        with session_scope() as session:
+            process(session, request_id)
+    except Exception as exc:
+        with session_scope() as session:
+            session.execute(
+                update(IntakeRequest)
+                .where(col(IntakeRequest.id) == request_id)
+                .values(last_error=f"{type(exc).__module__}.{type(exc).__qualname__}"[:200])
+            )
+        raise  # Dramatiq tries again soon; the sweep after that
+
+
+def give_up(session: Session, request_id: int) -> None:
+    """Delete a request that failed `MAX_ATTEMPTS` times and tell the admins (at most
+    once an hour; the log has every one)."""
+    from app.members.service import alert_admins
+
+    request = session.get(IntakeRequest, request_id)
+    if request is None:
+        return
+    session.execute(delete(IntakeRequest).where(col(IntakeRequest.id) == request_id))
+    log.error(
+        "gave up a %s request after %d tries (last error: %s)",
+        request.kind,
+        request.attempts - 1,
+        request.last_error,
+    )
+    if ratelimit.hit("intake-given-up", "admins", limit=1, window_seconds=3600):
+        alert_admins(
+            session,
+            subject="A signup or login request could not be done",
+            message=(
+                f"A {request.kind} request failed {request.attempts - 1} times "
+                f"(last error: {request.last_error}) and was given up: the person got "
+                "no email. Further ones this hour are only logged; the worker's log has "
+                "the details."
+            ),
+        )
 
 
 def process(session: Session, request_id: int) -> bool:

@@ -5,19 +5,18 @@ import dramatiq
 import app.auth.service  # noqa: F401  (registers the "login" handler)
 import app.subscribers.signup  # noqa: F401  (registers "subscribe" and "resend")
 from app import intake
-from app.db import session_scope
 
 
 @dramatiq.actor(
     actor_name=intake.PROCESS_INTAKE.name,
     queue_name=intake.PROCESS_INTAKE.queue,
     # A failure rolls the work back and leaves the row: Dramatiq tries again soon, and
-    # the sweep sends whatever is still there after that (intake.STALE_AFTER).
+    # the sweep sends whatever is still there after that (intake.STALE_AFTER), until
+    # intake.MAX_ATTEMPTS tries have been counted.
     max_retries=5,
     min_backoff=500,
     max_backoff=60_000,
     time_limit=120_000,
 )
 def process_intake(request_id: int) -> None:
-    with session_scope() as session:
-        intake.process(session, request_id)
+    intake.run(request_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -79,3 +80,34 @@ def test_the_confirmation_is_in_the_language_of_the_signup(client, smtp, run_job
 
         lea = session.exec(select(Subscriber).where(Subscriber.email == "lea@example.org")).one()
         assert lea.language == "fr"
+
+
+def test_a_request_that_always_fails_is_given_up_and_the_admins_told_once(
+    client, smtp, run_jobs, worker
+):
+    from app.intake import MAX_ATTEMPTS
+    from app.members.models import Role
+    from tests.members.factories import make_account
+    from workers.intake import process_intake
+
+    make_account("admin@club.example.org", role=Role.admin)
+    make_topics()
+    run_jobs()
+    with session_scope() as session:
+        # What a bug would leave behind: a request its handler cannot read.
+        rows = [IntakeRequest(kind="subscribe", payload="{}") for _ in range(2)]
+        session.add_all(rows)
+    for row in rows:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with pytest.raises(KeyError):
+                process_intake.fn(row.id)
+            with session_scope() as session:
+                stored = session.get(IntakeRequest, row.id)
+                assert stored.attempts == attempt and stored.last_error == "builtins.KeyError"
+        process_intake.fn(row.id)  # one more: given up, not tried
+    with session_scope() as session:
+        assert session.exec(select(IntakeRequest)).all() == []  # nothing loops, no address kept
+    run_jobs()
+    (alert,) = smtp.wait_for("admin@club.example.org")  # two given up, one alert this hour
+    assert "could not be done" in alert.message["Subject"]
+    assert "builtins.KeyError" in alert.text()
