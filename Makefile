@@ -87,6 +87,7 @@ bench: $(STAMP) $(CATALOGS) bench-tools
 	$(BIN)/python -m bench.signup_load
 	$(BIN)/python -m bench.timing
 	$(BIN)/python -m bench.admin_scale
+	$(BIN)/python -m bench.directory_search
 	@grep -h '"ratio"' bench/results/*.json >/dev/null && echo "results: bench/results/*.json; summary: bench/RESULTS.md"
 
 lint: $(STAMP)

@@ -5,7 +5,7 @@ from sqlmodel import SQLModel
 import app.schema  # noqa: F401  (registers every table)
 from alembic import context
 from app.db import get_engine
-from app.members.directory import POSTGRES_ONLY_INDEXES
+from app.members.directory import HAND_MADE_INDEXES
 
 target_metadata = SQLModel.metadata
 
@@ -25,9 +25,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        # Indexes only PostgreSQL can have, made by hand in their migration.
+        # Expression indexes made by hand in their migration (app/members/directory.py).
         include_object=lambda obj, name, type_, reflected, compare_to: (
-            not (type_ == "index" and name in POSTGRES_ONLY_INDEXES)
+            not (type_ == "index" and name in HAND_MADE_INDEXES)
         ),
     )
     with context.begin_transaction():

@@ -5,11 +5,11 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import app.schema  # noqa: F401
-from app.members.directory import POSTGRES_ONLY_INDEXES
+from app.members.directory import HAND_MADE_INDEXES
 
 
 def _declared(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
-    return not (type_ == "index" and name in POSTGRES_ONLY_INDEXES)
+    return not (type_ == "index" and name in HAND_MADE_INDEXES)
 
 
 def test_models_and_migrations_agree(database):

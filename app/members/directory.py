@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, event, func, literal_column, or_
+from sqlalchemy import and_, event, func, literal_column, or_, tuple_
 from sqlalchemy.orm import Mapper
 from sqlmodel import Session, col, select
 
@@ -32,9 +32,10 @@ MAX_LIMIT = 100
 MAX_QUERY_CHARACTERS = 200
 MAX_WORDS = 8
 SORTS = {"name": "Name (A to Z)", "newest": "Newest members first"}
-# Made by hand in migration 0020 (PostgreSQL only: SQLite has no full-text type), so the
-# model-migration comparison and autogenerate leave it alone (alembic/env.py).
-POSTGRES_ONLY_INDEXES = frozenset({"ix_member_search"})
+# Expression indexes made by hand in migration 0020 (the full-text one on PostgreSQL
+# only: SQLite has no full-text type), which the model-migration comparison and
+# autogenerate leave alone (alembic/env.py).
+HAND_MADE_INDEXES = frozenset({"ix_member_search", "ix_member_name_order"})
 PLAIN_WORD = re.compile(r"^[^\W_]+$")
 SIMPLE = literal_column("'simple'::regconfig")
 
@@ -224,9 +225,8 @@ def page(
         key = decode_cursor(cursor, query.sort)
         if query.sort == "name":
             name, last_id = key
-            statement = statement.where(
-                or_(lowered > name, and_(lowered == name, col(Member.id) > last_id))
-            )
+            # A row comparison, which the (lower(name), id) index serves.
+            statement = statement.where(tuple_(lowered, Member.id) > tuple_(name, last_id))
         else:
             statement = statement.where(col(Member.id) < key[0])
     rows = session.exec(statement.limit(limit + 1)).all()
