@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentSource
 from app.db import utcnow
-from app.marketplace.models import Booking, ClickCount, Creative
+from app.marketplace.models import Booking, BookingStatus, ClickCount, Creative, Slot
 from app.members.models import Member
 from app.newsletters.models import Issue, NewsletterTopic
 from app.sending.assembly import progress
@@ -120,23 +120,37 @@ def _aware(moment: Any) -> datetime:
 def _soft_bounced(session: Session, issue_id: int) -> int:
     return int(
         session.exec(
-            select(func.count(col(BounceReport.delivery_id).distinct()))
-            .join(Delivery, col(Delivery.id) == col(BounceReport.delivery_id))
-            .where(col(Delivery.issue_id) == issue_id, col(BounceReport.kind) == "soft")
+            select(func.count()).select_from(
+                select(BounceReport.delivery_id)
+                .join(Delivery, col(Delivery.id) == col(BounceReport.delivery_id))
+                .where(col(Delivery.issue_id) == issue_id, col(BounceReport.kind) == "soft")
+                .distinct()
+                .subquery()
+            )
         ).one()
     )
 
 
 def _links(session: Session, issue_id: int) -> list[LinkClicks]:
+    """Every sponsored link placed in the issue, with its clicks (0 until one comes)."""
     rows = session.exec(
         select(Member.name, Creative.headline, Creative.link, ClickCount.clicks)
-        .join(Creative, col(Creative.id) == col(ClickCount.creative_id))
-        .join(Booking, col(Booking.id) == col(Creative.booking_id))
+        .select_from(Slot)
+        .join(Booking, col(Booking.slot_id) == col(Slot.id))
+        .join(Creative, col(Creative.booking_id) == col(Booking.id))
         .join(Member, col(Member.id) == col(Booking.member_id))
-        .where(col(ClickCount.issue_id) == issue_id)
-        .order_by(col(ClickCount.clicks).desc(), col(Creative.headline))
+        .outerjoin(
+            ClickCount,
+            (col(ClickCount.creative_id) == col(Creative.id))
+            & (col(ClickCount.issue_id) == issue_id),
+        )
+        .where(
+            col(Slot.issue_id) == issue_id,
+            col(Booking.status).in_([BookingStatus.placed, BookingStatus.sent]),
+        )
+        .order_by(col(Slot.position))
     ).all()
-    return [LinkClicks(m, h, link, int(n)) for m, h, link, n in rows]
+    return [LinkClicks(m, h, link, int(n or 0)) for m, h, link, n in rows]
 
 
 def _timeline(session: Session, issue: Issue, unsubscribed: list[datetime]) -> Timeline | None:
@@ -149,7 +163,8 @@ def _timeline(session: Session, issue: Issue, unsubscribed: list[datetime]) -> T
     if not hourly:
         start = start.replace(hour=0)
         end = min(end, start + UNSUBSCRIBE_WINDOW * 2)
-    steps = [start + step * (i + 1) for i in range(max(1, -(-(end - start) // step)))]
+    # From the start (nothing yet) to the end of the step now in progress.
+    steps = [start + step * i for i in range(max(1, -(-(end - start) // step)) + 1)]
     delivered = session.exec(
         select(Delivery.sent_at).where(
             col(Delivery.issue_id) == issue.id,

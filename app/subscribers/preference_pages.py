@@ -139,6 +139,12 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
             )
         except preferences.TopicsClosed as refused:
             context = _preferences_context(session, subscriber, token)
+            # The refused topics stay on the form, ticked as chosen and marked.
+            offered = {topic.id for topic in context["other_topics"]}
+            context["other_topics"] = sorted(
+                [*context["other_topics"], *(t for t in refused.topics if t.id not in offered)],
+                key=lambda t: t.name,
+            )
             return render(
                 request,
                 "public/preferences.html",
