@@ -171,6 +171,15 @@ def request_language(request: Request) -> str:
     return chosen or default_language()
 
 
+def adopt_language(request: Request, language: str) -> None:
+    """A page reached from a subscriber's email speaks their language, and a member's
+    embedded form the language its snippet names (`lang=`), unless the reader chose one
+    with the switcher: for its render, and for what the handler words and records from
+    now on (the consent texts it shows are in that language)."""
+    request.state.subscriber_language = language
+    _current.set(request_language(request))  # this request's own context: no reset
+
+
 class RequestLanguage:
     """ASGI middleware: the request's language (the reader's choice, else Accept-Language,
     else the default) is in force while the request is handled, so messages made by a

@@ -42,7 +42,9 @@ class ConsentSource(StrEnum):
 
 
 class ConsentText(SQLModel, table=True):
-    """The exact words a person was shown; a change of words is a new version."""
+    """The exact words a person was shown, in the language they were shown in; a change
+    of words is a new version. Versions are numbered per scope across languages: each new
+    wording of a scope, in any language, takes the scope's next number."""
 
     __tablename__ = "consent_text"
     __table_args__ = (UniqueConstraint("scope", "version"),)
@@ -50,6 +52,7 @@ class ConsentText(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     scope: ConsentScope = Field(sa_type=enum_type(ConsentScope))
     version: int
+    language: str = Field(default="en", max_length=16, sa_column_kwargs={"server_default": "en"})
     body: str = Field(max_length=4000)
     digest: str = Field(max_length=64)  # sha256 of body, quoted in receipts
     created_at: datetime = Field(default_factory=utcnow)

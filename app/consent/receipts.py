@@ -112,6 +112,7 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
                 "scope": str(event.scope),
                 "collectedFor": member.slug if member else None,
                 "consentTextVersion": consent_text.version if consent_text else None,
+                "consentTextLanguage": consent_text.language if consent_text else None,
                 "consentTextDigest": consent_text.digest if consent_text else None,
                 "consentText": consent_text.body if consent_text else None,
                 "log": {
@@ -131,7 +132,10 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
         "consentReceiptID": hashlib.sha256(
             b"".join(leaf_hash(consent_log.leaf_bytes(e)) for e in events)
         ).hexdigest()[:32],
-        "language": "en",
+        # The language of the words the person agreed to (each purpose names its own).
+        "language": next(
+            (p["consentTextLanguage"] for p in purposes if p["consentTextLanguage"]), "en"
+        ),
         "piiPrincipalId": first.subscriber_key,
         "piiControllers": [
             {

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from app import jobs
+from app import i18n, jobs
 from app.consent.models import (
     ConsentAction,
     ConsentEvent,
@@ -36,30 +36,14 @@ from app.consent.models import (
     ConsentSource,
     ConsentText,
 )
+from app.consent.texts import CONSENT_WORDING, consent_words
 from app.db import utcnow
 from app.members.models import Member
 from app.metrics import CONSENT_EVENTS, count_after_commit
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
 
-# The words shown beside each consent. Changing a text here makes a new version on
-# first use; existing versions are never edited (receipts quote their digest).
-CONSENT_TEXTS: dict[ConsentScope, str] = {
-    ConsentScope.topic: (
-        "I want to receive the Co-op Data Club newsletters on the topics I ticked. "
-        "They carry sponsored blocks from member co-ops, clearly labelled as sponsored in "
-        "each email. The Club keeps my email address (and my first name, if I gave it) "
-        "only to send them, never sells it, and I can unsubscribe, download my data or "
-        "erase myself at any time from the link in every email."
-    ),
-    ConsentScope.sharing: (
-        "Also let other member co-ops of the Club send me offers on these topics. The "
-        "Club sends their offers for them: they never see my address. Withdrawing this "
-        "consent, from the link in every email, stops all of them."
-    ),
-    ConsentScope.sponsored: (
-        "I agree that the Club's newsletters may carry sponsored blocks from member co-ops."
-    ),
-}
+# The English words, for callers that show English (see app.consent.texts for all).
+CONSENT_TEXTS: dict[ConsentScope, str] = CONSENT_WORDING["en"]
 
 
 def text_digest(body: str) -> str:
@@ -67,8 +51,8 @@ def text_digest(body: str) -> str:
 
 
 # Versions are never edited, only added: once this process knows the row holding the
-# current words of a scope, it keeps using it without asking the database again.
-_known_texts: dict[ConsentScope, dict[str, Any]] = {}
+# current words of a scope in a language, it keeps using it without asking the database.
+_known_texts: dict[tuple[ConsentScope, str], dict[str, Any]] = {}
 
 
 def forget_known_texts() -> None:
@@ -76,17 +60,19 @@ def forget_known_texts() -> None:
     _known_texts.clear()
 
 
-def current_text(session: Session, scope: ConsentScope) -> ConsentText:
-    """The consent text shown now for `scope`, creating its next version if it changed.
-    A known version comes from this process's memory, as a detached copy (no query)."""
-    known = _known_texts.get(scope)
-    if known is not None and known["body"] == CONSENT_TEXTS[scope]:
+def current_text(session: Session, scope: ConsentScope, language: str | None = None) -> ConsentText:
+    """The consent text shown now for `scope` in `language` (None: the Club's default),
+    creating its next version if the words changed. A known version comes from this
+    process's memory, as a detached copy (no query)."""
+    language = language if language in CONSENT_WORDING else i18n.default_language()
+    known = _known_texts.get((scope, language))
+    if known is not None and known["body"] == consent_words(scope, language):
         return ConsentText(**known)
-    found = _find_or_make_text(session, scope)
+    found = _find_or_make_text(session, scope, language)
     session.flush()
     # Remembered once the transaction that read (or made) it commits, never before: a
     # version made by a transaction that rolled back does not exist.
-    session.info.setdefault(_TEXTS_KEY, {})[scope] = found.model_dump()
+    session.info.setdefault(_TEXTS_KEY, {})[(scope, language)] = found.model_dump()
     return found
 
 
@@ -106,29 +92,34 @@ def _forget_seen_texts(session: OrmSession, previous_transaction: object) -> Non
         session.info.pop(_TEXTS_KEY, None)
 
 
-def _find_or_make_text(session: Session, scope: ConsentScope) -> ConsentText:
-    body = CONSENT_TEXTS[scope]
+def _find_or_make_text(session: Session, scope: ConsentScope, language: str) -> ConsentText:
+    body = consent_words(scope, language)
     digest = text_digest(body)
-    query = select(ConsentText).where(ConsentText.scope == scope, ConsentText.digest == digest)
-    found = session.exec(query).first()
-    if found is not None:
-        return found
+    query = select(ConsentText).where(
+        ConsentText.scope == scope, ConsentText.language == language, ConsentText.digest == digest
+    )
     # A new wording: the unique (scope, version) refuses a second version made by a
-    # concurrent first use; the loser takes the winner's.
-    latest = session.exec(
-        select(ConsentText.version)
-        .where(ConsentText.scope == scope)
-        .order_by(col(ConsentText.version).desc())
-    ).first()
-    consent_text = ConsentText(scope=scope, version=(latest or 0) + 1, body=body, digest=digest)
-    try:
-        with session.begin_nested():
-            session.add(consent_text)
-    except IntegrityError:  # another request created the same version first
-        return session.exec(
-            select(ConsentText).where(ConsentText.scope == scope, ConsentText.digest == digest)
-        ).one()
-    return consent_text
+    # concurrent first use. If the winner made these words, take its row; if it made
+    # another language's, number ours after it.
+    for _attempt in range(5):
+        found = session.exec(query).first()
+        if found is not None:
+            return found
+        latest = session.exec(
+            select(ConsentText.version)
+            .where(ConsentText.scope == scope)
+            .order_by(col(ConsentText.version).desc())
+        ).first()
+        consent_text = ConsentText(
+            scope=scope, version=(latest or 0) + 1, language=language, body=body, digest=digest
+        )
+        try:
+            with session.begin_nested():
+                session.add(consent_text)
+        except IntegrityError:
+            continue
+        return consent_text
+    raise RuntimeError(f"could not number a new {scope} consent text in {language}")
 
 
 def token_digest(token: str) -> str:

@@ -145,6 +145,7 @@ def subscribe(
                 first_name=data.first_name,
                 share_with_members=data.share_with_members,
                 member=member,
+                language=data.language,
             ),
         )
     except InvalidAddress as exc:

@@ -16,10 +16,11 @@ from html import escape
 
 from sqlmodel import Session, and_, col, or_, select
 
-from app import signing
+from app import i18n, signing
 from app.config import get_settings
 from app.consent.models import ConsentScope
-from app.consent.service import CONSENT_TEXTS
+from app.consent.texts import consent_words
+from app.i18n import gettext
 from app.members.models import Member, MemberStatus
 from app.subscribers.abuse import HONEYPOT_FIELD
 from app.subscribers.models import Topic
@@ -87,8 +88,9 @@ def form_url(form: EmbedForm) -> str:
     return f"{get_settings().base_url}/subscribe/embed/{form.member.slug}"
 
 
-def iframe_url(form: EmbedForm) -> str:
-    return f"{form_url(form)}?{FORM_TOKEN_FIELD}={form_token(form.member, form.topics)}"
+def iframe_url(form: EmbedForm, language: str | None = None) -> str:
+    url = f"{form_url(form)}?{FORM_TOKEN_FIELD}={form_token(form.member, form.topics)}"
+    return f"{url}&lang={language}" if language else url
 
 
 def _topic_fields(topics: list[Topic]) -> str:
@@ -96,42 +98,64 @@ def _topic_fields(topics: list[Topic]) -> str:
         topic = topics[0]
         return (
             f'  <input type="hidden" name="topics" value="{escape(topic.slug)}">\n'
-            f"  <p>Subscribe to <strong>{escape(topic.name)}</strong>, a newsletter of "
-            f"{CLUB_NAME}.</p>\n"
+            "  <p>"
+            + gettext(
+                "Subscribe to %(topic)s, a newsletter of %(club)s.",
+                topic=f"<strong>{escape(topic.name)}</strong>",
+                club=CLUB_NAME,
+            )
+            + "</p>\n"
         )
     boxes = "\n".join(
         f'    <label><input type="checkbox" name="topics" value="{escape(t.slug)}"> '
         f"{escape(t.name)}</label><br>"
         for t in topics
     )
-    return f"  <fieldset>\n    <legend>Choose your newsletters</legend>\n{boxes}\n  </fieldset>\n"
+    legend = escape(gettext("Choose your newsletters"))
+    return f"  <fieldset>\n    <legend>{legend}</legend>\n{boxes}\n  </fieldset>\n"
 
 
-def embed_snippets(form: EmbedForm) -> dict[str, str]:
+def embed_snippets(form: EmbedForm, language: str | None = None) -> dict[str, str]:
     """{"form": a plain HTML form, "iframe": our hosted form in an iframe}.
 
     The plain form posts to the Club, which answers with its own thank-you page (or the
     form again, with the problem marked). It copies today's consent texts: the
     confirmation email and page always show the current words. The iframe sizes itself
     to its content through a small script served by the Club (no inline script); without
-    the script it keeps a height that fits the form with an error shown."""
+    the script it keeps a height that fits the form with an error shown.
+
+    Both are in `language` (the Club's default if None): the plain form's words and its
+    hidden `language` field, the iframe's `lang` parameter. A member may change either
+    to `en`, `fr` or `es`; the signup, its email and consent texts follow."""
+    language = language or i18n.default_language()
+    with i18n.using(language):
+        return _snippets(form, language)
+
+
+def _snippets(form: EmbedForm, language: str) -> dict[str, str]:
     base = get_settings().base_url
     token = escape(form_token(form.member, form.topics))
+    # (Words are looked up outside the f-strings, where pybabel extract finds them.)
+    email_label = escape(gettext("Email address"))
+    button = escape(gettext("Subscribe"))
+    title = escape(gettext("Subscribe to newsletters from %(club)s", club=CLUB_NAME))
     plain = f"""<form method="post" action="{escape(form_url(form))}">
   <input type="hidden" name="{FORM_TOKEN_FIELD}" value="{token}">
-  <p><label for="coopclub-email">Email address</label>
+  <input type="hidden" name="language" value="{language}">
+  <p><label for="coopclub-email">{email_label}</label>
     <input type="email" id="coopclub-email" name="email" required maxlength="320"
       autocomplete="email"></p>
 {_topic_fields(form.topics)}  <p><label><input type="checkbox" name="share_with_members" value="1">
-    {escape(CONSENT_TEXTS[ConsentScope.sharing])}</label></p>
+    {escape(consent_words(ConsentScope.sharing, language))}</label></p>
   <div style="position:absolute;left:-9999px" aria-hidden="true">
     <input type="text" name="{HONEYPOT_FIELD}" tabindex="-1" autocomplete="off"></div>
-  <p><small>{escape(CONSENT_TEXTS[ConsentScope.topic])}</small></p>
-  <button type="submit">Subscribe</button>
+  <p><small>{escape(consent_words(ConsentScope.topic, language))}</small></p>
+  <button type="submit">{button}</button>
 </form>"""
     iframe = (
-        f'<iframe src="{escape(iframe_url(form))}" title="Subscribe to newsletters from '
-        f'{CLUB_NAME}" data-coopclub-signup '
+        f'<iframe src="{escape(iframe_url(form, language))}" '
+        f'title="{title}" '
+        "data-coopclub-signup "
         'style="width:100%;max-width:40rem;height:52rem;border:0"></iframe>\n'
         f'<script src="{escape(base)}/static/embed.js" async></script>'
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
-from app import signing
+from app import i18n, signing
 from app.consent import receipts
 from app.consent.models import ConsentScope
 from app.db import SessionDep
@@ -45,7 +45,7 @@ def speaks(request: Request, subscriber: Subscriber | None) -> None:
     """A page reached from a subscriber's email is in their language (unless the reader
     chose another with the switcher)."""
     if subscriber is not None and subscriber.language:
-        request.state.subscriber_language = subscriber.language
+        i18n.adopt_language(request, subscriber.language)
 
 
 def _link_used(request: Request, session: Session, used: confirmation.TokenUsed) -> HTMLResponse:

@@ -10,6 +10,7 @@ from pydantic import EmailStr, field_validator, model_validator
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app import i18n
 from app.db import enum_type, utcnow
 from app.one_line_text import one_line
 
@@ -225,6 +226,14 @@ class SubscribeRequest(SQLModel):
         "`form_token` field): attributes the signup to that member and limits it to the "
         "snippet's topics. A server of the member's can send its API key instead.",
     )
+    language: str | None = Field(
+        default=None,
+        max_length=35,
+        description="The language (BCP 47: en, fr, es, fr-CA, es-MX…) of the page the person "
+        "signed up on: the confirmation email and the consent texts it quotes are in it, and "
+        "it becomes their language. We write in en, fr and es; any other is refused (422). "
+        "Without it, the Club's default language.",
+    )
     source: str | None = Field(
         default=None,
         max_length=80,
@@ -250,6 +259,11 @@ class SubscribeRequest(SQLModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
+
+    @field_validator("language")
+    @classmethod
+    def _a_language_we_write(cls, value: str | None) -> str | None:
+        return i18n.parse_language(value) if value else None
 
     @field_validator("topics")
     @classmethod

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from app import i18n, signing
 from app.confirmation import Confirmation, for_templates, unless_confirmed
 from app.consent.models import ConsentScope
-from app.consent.service import CONSENT_TEXTS
+from app.consent.texts import consent_words
 from app.db import SessionDep
 from app.i18n import gettext, lazy_gettext
 from app.sharing.audience import members_sharing_with
@@ -57,7 +57,7 @@ def _preferences_context(session: Session, subscriber: Subscriber, token: str) -
         "other_topics": sorted(others.values(), key=lambda t: t.name),
         "state": state,
         "sharing": any(s.sharing == SubscriptionStatus.active for s, _ in mine),
-        "sharing_text": CONSENT_TEXTS[ConsentScope.sharing],
+        "sharing_text": consent_words(ConsentScope.sharing, i18n.current()),
         "shared_with": members_sharing_with(session, subscriber),
         "mail_language": subscriber.language or i18n.default_language(),
     }

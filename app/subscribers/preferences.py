@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from app import flows
+from app import flows, i18n
 from app.consent.log import log_positions
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource, ConsentText
 from app.consent.service import current_text, history, record_consent, token_digest
@@ -184,7 +184,8 @@ def update_preferences(
 def _request_and_confirm(
     session: Session, subscriber: Subscriber, scope: ConsentScope, topic: Topic, digest: str
 ) -> None:
-    consent_text = current_text(session, scope)
+    # The words of the page the person ticked it on, in its language.
+    consent_text = current_text(session, scope, i18n.current())
     for action in (ConsentAction.requested, ConsentAction.confirmed):
         record_consent(
             session,
@@ -248,7 +249,13 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         ],
         "consent_history": events,
         "consent_texts": [
-            {"scope": str(t.scope), "version": t.version, "digest": t.digest, "text": t.body}
+            {
+                "scope": str(t.scope),
+                "version": t.version,
+                "language": t.language,
+                "digest": t.digest,
+                "text": t.body,
+            }
             for t in texts.values()
         ],
     }

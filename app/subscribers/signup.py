@@ -53,7 +53,9 @@ class Signup:
     first_name: str | None = None
     share_with_members: bool = False
     member: Member | None = None
-    language: str | None = None  # the signup page's, for a new subscriber's mail
+    # The language of the page or API call (app.i18n): the words shown were in it, so
+    # the confirmation is too; a new subscriber keeps it as theirs.
+    language: str | None = None
 
 
 @dataclass
@@ -76,8 +78,10 @@ def _queue_confirmation(
     asking: list[Asking],
     *,
     repermission: bool,
+    language: str | None,
 ) -> None:
-    """The email lists every consent its link asks for, each with its exact words."""
+    """The email lists every consent its link asks for, each with its exact words (in
+    `language`, which the email is written in)."""
     topics = [(topic, text) for scope, topic, text in asking if scope == ConsentScope.topic]
     sharing = [(topic, text) for scope, topic, text in asking if scope == ConsentScope.sharing]
     queue_transactional(
@@ -88,7 +92,7 @@ def _queue_confirmation(
         if repermission
         else i18n.lazy_gettext("Please confirm your subscription"),
         template="repermission" if repermission else "confirm_subscription",
-        language=subscriber.language,
+        language=language,
         first_name=subscriber.first_name or "",
         topic_names=", ".join(topic.name for topic, _ in topics),
         topic_text=topics[0][1].body if topics else "",
@@ -100,14 +104,16 @@ def _queue_confirmation(
     )
 
 
-def queue_already_subscribed(session: Session, subscriber: Subscriber) -> None:
+def queue_already_subscribed(
+    session: Session, subscriber: Subscriber, language: str | None = None
+) -> None:
     queue_transactional(
         session,
         kind="already-subscribed",
         to=subscriber.email,
         subject=i18n.lazy_gettext("You are already subscribed"),
         template="already_subscribed",
-        language=subscriber.language,
+        language=language or subscriber.language,
         first_name=subscriber.first_name or "",
         preferences_url=preferences_url(subscriber),
     )
@@ -141,21 +147,28 @@ def _send_link(
     *,
     repermission: bool,
     shown: dict[ConsentScope, ConsentText] | None = None,
+    language: str | None = None,
 ) -> Outcome:
-    """Make a new link, bind exactly `asking` to it in the ledger, and mail it. `shown`:
-    the text versions the person saw when asking (else the current ones)."""
+    """Make a new link, bind exactly `asking` to it in the ledger, and mail it in
+    `language` (else the subscriber's). `shown`: the text versions the person saw when
+    asking, used when they are in the email's language (else the current ones in it)."""
     outcome = Outcome(mailed="confirm")
     token = new_link(session, subscriber)
     digest = token_digest(token)
-    texts = {
-        scope: (shown or {}).get(scope) or current_text(session, scope) for scope, *_ in asking
-    }
+    language = language or subscriber.language or i18n.default_language()
+    texts = {}
+    for scope, *_ in asking:
+        seen = (shown or {}).get(scope)
+        texts[scope] = (
+            seen if seen and seen.language == language else current_text(session, scope, language)
+        )
     _queue_confirmation(
         session,
         subscriber,
         token,
         [(scope, topic, texts[scope]) for scope, topic, *_ in asking],
         repermission=repermission,
+        language=language,
     )
     for scope, topic, source, member in asking:
         record_consent(
@@ -190,7 +203,9 @@ def accept_signup(session: Session, *, signup: Signup) -> None:
     versions on the page, and leave the rest to the intake job. The same statements
     whatever state the address is in. Raises `InvalidAddress`."""
     email = usable_address(signup.email)
-    texts = {scope: current_text(session, scope) for scope in _SHOWN_SCOPES}
+    # The page's (or the API call's) language, else the language of the request.
+    language = signup.language or i18n.current()
+    texts = {scope: current_text(session, scope, language) for scope in _SHOWN_SCOPES}
     intake.accept(
         session,
         "subscribe",
@@ -202,7 +217,7 @@ def accept_signup(session: Session, *, signup: Signup) -> None:
             "share": signup.share_with_members,
             "member": signup.member.id if signup.member else None,
             "texts": {str(scope): text.id for scope, text in texts.items()},
-            "language": signup.language or i18n.current(),
+            "language": language,
         },
     )
 
@@ -287,7 +302,7 @@ def request_subscription(
             asking.append((ConsentScope.sharing, topic, signup.source, signup.member))
     if not asking:
         if signup.source != ConsentSource.import_:  # an import never mails active people
-            queue_already_subscribed(session, subscriber)
+            queue_already_subscribed(session, subscriber, signup.language)
         return Outcome(mailed="already")
     return _send_link(
         session,
@@ -295,6 +310,7 @@ def request_subscription(
         asking,
         repermission=signup.source == ConsentSource.import_,
         shown=shown,
+        language=signup.language,
     )
 
 

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
-from app import signing
+from app import i18n, signing
 from app.consent.models import ConsentScope, ConsentSource
-from app.consent.service import CONSENT_TEXTS
+from app.consent.texts import consent_words
 from app.db import SessionDep
 from app.i18n import gettext, lazy_gettext
 from app.members.models import Member, MemberStatus
@@ -40,8 +40,8 @@ CHECK_INBOX = lazy_gettext(
 def _form_context(session: Session, **extra: Any) -> dict[str, Any]:
     context = {
         "topics": public_topics(session),
-        "topic_text": CONSENT_TEXTS[ConsentScope.topic],
-        "sharing_text": CONSENT_TEXTS[ConsentScope.sharing],
+        "topic_text": consent_words(ConsentScope.topic, i18n.current()),
+        "sharing_text": consent_words(ConsentScope.sharing, i18n.current()),
         "form_ts": abuse.form_timestamp(),
         "honeypot": abuse.HONEYPOT_FIELD,
         "values": {"topics": []},
@@ -94,6 +94,7 @@ def _parse_form(form: Any) -> tuple[SubscribeRequest | None, dict[str, str], dic
     values = {
         "email": str(form.get("email", "")),
         "first_name": str(form.get("first_name", "")),
+        "language": str(form.get("language", "")) or i18n.current(),
         "topics": [str(t) for t in form.getlist("topics")],
         "share_with_members": form.get("share_with_members") in ("1", "on", "true"),
     }
@@ -119,6 +120,9 @@ def _handle_signup(
     offered: list[Topic] | None = None,
 ) -> HTMLResponse:
     flat = {k: str(v) for k, v in form.items()}
+    page_language = i18n.normalise(flat.get("language"))
+    if page_language:  # the answer is in the language of the form that was filled in
+        i18n.adopt_language(request, page_language)
     if abuse.looks_automated(flat, require_timestamp=require_timestamp):
         # Quietly: a robot learns nothing from the answer.
         return render(request, "public/subscribe_done.html", message=CHECK_INBOX, **extra)
@@ -156,6 +160,7 @@ def _handle_signup(
                 first_name=data.first_name,
                 share_with_members=data.share_with_members,
                 member=member,
+                language=data.language or i18n.current(),
             ),
         )
     except InvalidAddress as exc:
@@ -223,9 +228,18 @@ def _embed_extra(member: Member, form: embed.EmbedForm | None, embedded: bool) -
 
 @router.get("/subscribe/embed/{member_slug}", response_class=HTMLResponse)
 def embed_page(
-    request: Request, member_slug: str, session: SessionDep, form_token: str = ""
+    request: Request,
+    member_slug: str,
+    session: SessionDep,
+    form_token: str = "",
+    lang: str = "",
 ) -> HTMLResponse:
+    """The iframe snippet's page; its `lang` (en, fr, es) is the language the member
+    chose for its website, and the reader's own choice of language still wins."""
     member = _active_member(session, member_slug)
+    language = i18n.normalise(lang)
+    if language:
+        i18n.adopt_language(request, language)
     form = _embed_form(session, member_slug, form_token)
     extra = _embed_extra(member, form, embedded=True)
     if form is not None and len(form.topics) == 1:

@@ -19,7 +19,7 @@ from tests.e2e.browser import CHROMIUM, DESKTOP, PHONE, launch
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-# (file name, who is logged in, path or a callable giving it, viewport)
+# (file name, who is logged in, path or a callable giving it, viewport[, browser locale])
 ADMIN = "admin@coopdata.club.invalid"
 OWNER = "owner@riverside-food.example.org"
 
@@ -110,16 +110,23 @@ def main() -> int:
         ("admin-subscriber", ADMIN, f"/admin/subscribers/{priya_id}", DESKTOP),
         ("admin-suppressions", ADMIN, "/admin/suppressions", DESKTOP),
         ("archive", None, "/archive/commons/1", DESKTOP),
+        # The same pages as a reader whose browser asks for French or Spanish sees them.
+        ("subscribe-fr", None, "/subscribe", DESKTOP, "fr-CA"),
+        ("preferences-fr", None, preferences, DESKTOP, "fr-CA"),
+        ("subscribe-es-phone", None, "/subscribe", PHONE, "es"),
     ]
     OUT.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as playwright:
             browser = launch(playwright)
             contexts = {}
-            for name, who, path, viewport in shots:
-                key = (who, viewport["width"])
+            for name, who, path, viewport, *language in shots:
+                locale = language[0] if language else "en-US"
+                key = (who, viewport["width"], locale)
                 if key not in contexts:
-                    contexts[key] = browser.new_context(base_url=base, viewport=viewport)
+                    contexts[key] = browser.new_context(
+                        base_url=base, viewport=viewport, locale=locale
+                    )
                     if who:
                         page = contexts[key].new_page()
                         page.goto(login_link(who))

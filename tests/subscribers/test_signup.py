@@ -200,7 +200,7 @@ def test_the_plain_embed_snippet_works_as_pasted(client, smtp, run_jobs):
     action = re.search(r'action="http://testserver(/[^"]+)"', snippets["form"]).group(1)
     fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', snippets["form"]))
     names = set(re.findall(r'name="([^"]+)"', snippets["form"]))
-    assert names == {"email", "topics", "share_with_members", "website", "form_token"}
+    assert names == {"email", "topics", "share_with_members", "website", "form_token", "language"}
     assert fields["topics"] == "food"  # the one topic the member chose, carried by the form
     response = client.post(
         action,
