@@ -1,7 +1,7 @@
 """i18n: each consent text says the language its words are in
 
 Revision ID: i18n_consent_text_language
-Revises: i18n_subscriber_language
+Revises: directory_name_order
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "i18n_consent_text_language"
-down_revision = "i18n_subscriber_language"
+down_revision = "directory_name_order"
 branch_labels = None
 depends_on = None
 
