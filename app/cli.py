@@ -1,5 +1,5 @@
-"""The `coopclub` command: serve, worker, check, db upgrade, demo, create-admin; the `consent`
-group lives in app.consent.commands.
+"""The `coopclub` command: serve, worker, db upgrade, demo, create-admin; `check` lives in
+app.preflight and the `consent` group in app.consent.commands.
 
 This is the composition root: it alone may import both `app` and `workers`.
 """
@@ -14,6 +14,7 @@ import click
 
 from app.config import ConfigError, get_settings
 from app.consent.commands import consent
+from app.preflight import check
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,40 +119,6 @@ def worker(processes: int, threads: int, metrics_port: int | None) -> None:
     sys.exit(run(processes, threads, metrics_port=metrics_port))
 
 
-@cli.command()
-@click.option(
-    "--dns",
-    "resolve_dns",
-    is_flag=True,
-    help="Look up the published SPF, DKIM and DMARC records and compare them.",
-)
-@click.option(
-    "--dns-server",
-    default=None,
-    metavar="HOST[:PORT]",
-    help="With --dns: ask this name server (e.g. the zone's own) instead of the system's resolver.",
-)
-def check(resolve_dns: bool, dns_server: str | None) -> None:
-    """Preflight for production: the settings, the database (reachable, migrated), Redis,
-    the SMTP relay (connect, EHLO, STARTTLS and AUTH as configured), the DKIM keys and the
-    consent log's signing key. Without --dns it prints the DNS records to publish. Exits 1
-    when any PROBLEM line was printed (docs/deploy.md)."""
-    from app.preflight import records_to_publish, run_checks
-
-    settings = get_settings()
-    findings = run_checks(settings, resolve_dns=resolve_dns, dns_server=dns_server)
-    for finding in findings:
-        click.echo(finding.line())
-    if not resolve_dns:
-        click.echo("\nDNS records to publish (then run coopclub check --dns):")
-        click.echo(records_to_publish(settings))
-    problems = sum(finding.level == "problem" for finding in findings)
-    if problems:
-        click.echo(f"\n{problems} problem(s): not ready for production", err=True)
-        sys.exit(1)
-    click.echo("\nready for production")
-
-
 @cli.group()
 def db() -> None:
     """Database schema commands."""
@@ -253,6 +220,7 @@ def create_admin(email: str, name: str) -> None:
 
 
 cli.add_command(consent)
+cli.add_command(check)
 
 
 @cli.group()

@@ -1,4 +1,5 @@
-"""`coopclub check`: the preflight a sysadmin runs before (and after) going live.
+"""`coopclub check`: the preflight a sysadmin runs before (and after) going live; the
+command itself is at the end.
 
 Each check looks at one thing a production deployment needs (the settings, the
 database and its migrations, Redis, the SMTP relay, the DKIM keys, the consent log's
@@ -12,12 +13,15 @@ import logging
 import smtplib
 import ssl
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.config import ENV_PREFIX, Settings
+import click
+
+from app.config import ENV_PREFIX, Settings, get_settings
 
 DEFAULT_POSTAL_ADDRESS = "Co-op Data Club, 1 Commons Lane, Toronto ON M5V 0A1, Canada"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -348,3 +352,38 @@ def _safe_url(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return parts._replace(netloc=netloc).geturl()
     return url
+
+
+# The command -------------------------------------------------------------------------
+
+
+@click.command()
+@click.option(
+    "--dns",
+    "resolve_dns",
+    is_flag=True,
+    help="Look up the published SPF, DKIM and DMARC records and compare them.",
+)
+@click.option(
+    "--dns-server",
+    default=None,
+    metavar="HOST[:PORT]",
+    help="With --dns: ask this name server (e.g. the zone's own) instead of the system's resolver.",
+)
+def check(resolve_dns: bool, dns_server: str | None) -> None:
+    """Preflight for production: the settings, the database (reachable, migrated), Redis,
+    the SMTP relay (connect, EHLO, STARTTLS and AUTH as configured), the DKIM keys and the
+    consent log's signing key. Without --dns it prints the DNS records to publish. Exits 1
+    when any PROBLEM line was printed (docs/deploy.md)."""
+    settings = get_settings()
+    findings = run_checks(settings, resolve_dns=resolve_dns, dns_server=dns_server)
+    for finding in findings:
+        click.echo(finding.line())
+    if not resolve_dns:
+        click.echo("\nDNS records to publish (then run coopclub check --dns):")
+        click.echo(records_to_publish(settings))
+    problems = sum(finding.level == "problem" for finding in findings)
+    if problems:
+        click.echo(f"\n{problems} problem(s): not ready for production", err=True)
+        sys.exit(1)
+    click.echo("\nready for production")
