@@ -112,6 +112,7 @@ from app.config import get_settings  # noqa: E402
 from app.consent.service import forget_known_texts  # noqa: E402
 from app.db import get_engine, make_engine  # noqa: E402
 from app.migrations import grant_app_role, upgrade  # noqa: E402
+from app.subscribers.service import forget_open_topics  # noqa: E402
 from tests.e2e.browser import AXE_JS, CHROMIUM  # noqa: E402
 
 ON_POSTGRES = get_settings().database_kind == "postgresql"
@@ -262,6 +263,7 @@ def reset_transient_state() -> None:
             client.delete(key)
     ratelimit.reset_local()
     forget_known_texts()
+    forget_open_topics()
     jobs.forget_sweep()
     SMTP_SINK.clear()
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Sequence
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, case, exists, func
+from sqlalchemy import Select, case, event, exists, func
 from sqlmodel import Session, col, select
 
 from app import signing
@@ -231,11 +232,44 @@ def topics_by_slug(
     """(topics found, slugs unknown), in the order given, without duplicates. Signups
     see only open topics: a hidden or archived one is unknown to them."""
     wanted = list(dict.fromkeys(slugs))
-    query = select(Topic).where(col(Topic.slug).in_(wanted))
     if open_only:
-        query = query.where(col(Topic.status) == TopicStatus.open)
-    found = {t.slug: t for t in session.exec(query)}
+        return _open_topics(session, wanted)
+    found = {t.slug: t for t in session.exec(select(Topic).where(col(Topic.slug).in_(wanted)))}
     return [found[s] for s in wanted if s in found], [s for s in wanted if s not in found]
+
+
+# Every signup looks its topics up: open topics are remembered for a few seconds, as
+# detached copies, and forgotten at once when this process changes a topic. Another
+# process's change (an admin hiding a topic) takes effect here within OPEN_TOPICS_TTL;
+# the signup job checks again that each topic is still open.
+OPEN_TOPICS_TTL = 5.0
+_open_topics_seen: dict[str, tuple[float, dict]] = {}
+
+
+def forget_open_topics(*_args: object) -> None:
+    _open_topics_seen.clear()
+
+
+for _change in ("after_insert", "after_update", "after_delete"):
+    event.listen(Topic, _change, forget_open_topics)
+
+
+def _open_topics(session: Session, wanted: list[str]) -> tuple[list[Topic], list[str]]:
+    now = time.monotonic()
+    known = {}
+    for slug in wanted:
+        seen = _open_topics_seen.get(slug)
+        if seen is not None and seen[0] > now:
+            known[slug] = Topic(**seen[1])
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        query = select(Topic).where(
+            col(Topic.slug).in_(missing), col(Topic.status) == TopicStatus.open
+        )
+        for topic in session.exec(query):
+            known[topic.slug] = topic
+            _open_topics_seen[topic.slug] = (now + OPEN_TOPICS_TTL, topic.model_dump())
+    return [known[s] for s in wanted if s in known], [s for s in wanted if s not in known]
 
 
 # The audience ------------------------------------------------------------------------

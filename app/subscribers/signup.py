@@ -33,7 +33,13 @@ from app.mailing.service import queue_transactional
 from app.mailing.transport import server_takes_utf8_addresses
 from app.members.models import Member
 from app.subscribers.confirmation import new_link
-from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Topic
+from app.subscribers.models import (
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Topic,
+    TopicStatus,
+)
 from app.subscribers.service import (
     InvalidAddress,
     address_hmac,
@@ -228,14 +234,16 @@ _SHOWN_SCOPES = (ConsentScope.topic, ConsentScope.sharing)
 
 @intake.register_handler("subscribe")
 def _do_signup(session: Session, payload: dict[str, Any]) -> None:
+    # Still open: the request may have seen a topic an admin closed moments before.
     topics = [session.get(Topic, topic_id) for topic_id in payload["topics"]]
+    topics = [t for t in topics if t is not None and t.status == TopicStatus.open]
     shown = {
         ConsentScope(scope): session.get(ConsentText, text_id)
         for scope, text_id in payload["texts"].items()
     }
     signup = Signup(
         email=payload["email"],
-        topics=[topic for topic in topics if topic is not None],
+        topics=topics,
         source=ConsentSource(payload["source"]),
         first_name=payload["first_name"],
         share_with_members=payload["share"],

@@ -23,7 +23,7 @@ from app.sending import complaints
 from app.subscribers import preferences
 from app.subscribers.admin_people import ADMIN_SUPPRESSED
 from app.subscribers.models import Subscriber
-from app.subscribers.service import suppress
+from app.subscribers.service import forget_open_topics, suppress
 from tests.members.factories import make_account
 from tests.subscribers.helpers import (
     confirm_from_mail,
@@ -74,6 +74,8 @@ def observing(worker) -> Iterator[Observed]:
 
 
 def forget_rate_limits() -> None:
+    """Each observed request starts alike: no rate-limit counts, no topics remembered."""
+    forget_open_topics()
     ratelimit.reset_local()
     client = jobs.redis_client()
     if client is not None:
