@@ -230,6 +230,7 @@ def test_concurrent_appends_do_not_fork_the_log(client, smtp, run_jobs):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(sign_up, range(16))) == {202}
+    run_jobs()  # the requests' jobs record the events
     _sequence()
     result = _verify()
     assert result.exit_code == 0 and "16 events" in result.output, result.output
