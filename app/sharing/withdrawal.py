@@ -13,9 +13,11 @@ from app import signing
 from app.consent.models import ConsentAction, ConsentScope, ConsentSource
 from app.consent.service import record_consent, token_digest
 from app.db import SessionDep
+from app.i18n import gettext, lazy_gettext
 from app.members.models import Member
 from app.sharing.models import SharingWithdrawal
 from app.subscribers import preferences
+from app.subscribers.link_pages import speaks
 from app.subscribers.models import Subscriber
 from app.subscribers.service import lock_subscriber, subscriber_from_preferences_token
 from app.web import CsrfProtected, redirect, render
@@ -52,18 +54,31 @@ def withdraw_from_member(
     return True
 
 
-def _resolve(session, token: str):  # type: ignore[no-untyped-def]
+def _resolve(session, token: str, request: Request):  # type: ignore[no-untyped-def]
     try:
-        return subscriber_from_preferences_token(session, token), None
+        subscriber = subscriber_from_preferences_token(session, token)
     except signing.InvalidToken as exc:
         return None, exc
+    speaks(request, subscriber)  # a page reached from their email: their language
+    return subscriber, None
+
+
+def _bad_link(request: Request) -> Response:
+    return render(
+        request,
+        "public/link_problem.html",
+        status_code=400,
+        reason=lazy_gettext(
+            "This link is not valid. It may have been cut short when it was copied."
+        ),
+    )
 
 
 @router.get("/sharing/stop/{member_id}/{token}", response_class=HTMLResponse)
 def stop_page(request: Request, member_id: int, token: str, session: SessionDep) -> Response:
-    subscriber, problem = _resolve(session, token)
+    subscriber, problem = _resolve(session, token, request)
     if problem is not None:
-        return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
+        return _bad_link(request)
     member = session.get(Member, member_id)
     return render(
         request,
@@ -78,9 +93,9 @@ def stop_page(request: Request, member_id: int, token: str, session: SessionDep)
 @router.post("/sharing/stop/{member_id}/{token}", response_class=HTMLResponse)
 def stop_one_click(request: Request, member_id: int, token: str, session: SessionDep) -> Response:
     """One-click: the signed link is the authority (no CSRF), harmless to repeat."""
-    subscriber, problem = _resolve(session, token)
+    subscriber, problem = _resolve(session, token, request)
     if problem is not None:
-        return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
+        return _bad_link(request)
     member = session.get(Member, member_id)
     if subscriber is not None and member is not None:
         withdraw_from_member(session, subscriber=subscriber, member=member, token=token)
@@ -89,9 +104,9 @@ def stop_one_click(request: Request, member_id: int, token: str, session: Sessio
 
 @router.post("/sharing/stop-all/{token}", response_class=HTMLResponse, dependencies=[CsrfProtected])
 def stop_all(request: Request, token: str, session: SessionDep) -> Response:
-    subscriber, problem = _resolve(session, token)
+    subscriber, problem = _resolve(session, token, request)
     if problem is not None:
-        return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
+        return _bad_link(request)
     if subscriber is not None:
         preferences.withdraw_all_sharing(session, subscriber=subscriber, token=token)
     return render(request, "sharing/stop.html", member=None, token=token, done=True, gone=False)
@@ -101,12 +116,15 @@ def stop_all(request: Request, token: str, session: SessionDep) -> Response:
 def preferences_withdraw(
     request: Request, token: str, member_id: int, session: SessionDep
 ) -> Response:
-    subscriber, problem = _resolve(session, token)
+    subscriber, problem = _resolve(session, token, request)
     if problem is not None:
         # As the preference centre's own form does: a forged or wrong-kind link is a 400.
-        return render(request, "public/link_problem.html", status_code=400, reason=str(problem))
+        return _bad_link(request)
     member = session.get(Member, member_id)
     if subscriber is not None and member is not None:
         withdraw_from_member(session, subscriber=subscriber, member=member, token=token)
-        return redirect(f"/preferences/{token}", f"{member.name} will no longer write to you.")
-    return redirect(f"/preferences/{token}", "That link no longer works.", kind="error")
+        return redirect(
+            f"/preferences/{token}",
+            gettext("%(member)s will no longer write to you.", member=member.name),
+        )
+    return redirect(f"/preferences/{token}", gettext("That link no longer works."), kind="error")

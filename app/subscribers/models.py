@@ -270,9 +270,11 @@ class SubscribeRequest(SQLModel):
     def _some_topics(cls, value: list[str]) -> list[str]:
         slugs = list(dict.fromkeys(v.strip() for v in value if v.strip()))
         if not slugs:
-            raise ValueError("choose at least one topic")
+            raise ValueError(i18n.gettext("choose at least one topic"))
         if len(slugs) > MAX_TOPICS_PER_SIGNUP:
-            raise ValueError(f"choose at most {MAX_TOPICS_PER_SIGNUP} topics at a time")
+            raise ValueError(
+                i18n.gettext("choose at most %(max)s topics at a time", max=MAX_TOPICS_PER_SIGNUP)
+            )
         return slugs
 
 

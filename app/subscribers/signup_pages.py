@@ -104,6 +104,11 @@ def _parse_form(form: Any) -> tuple[SubscribeRequest | None, dict[str, str], dic
         errors = {
             str(err["loc"][0]): err["msg"].removeprefix("Value error, ") for err in exc.errors()
         }
+        if "email" in errors:  # pydantic's words, in English: ours, in the page's language
+            errors["email"] = gettext(
+                "That does not look like an email address: check it for a typo (it should "
+                "look like name@example.org)."
+            )
         return None, errors, values
 
 

@@ -103,3 +103,23 @@ def test_the_preference_centre_changes_the_language_of_their_emails(client, smtp
     assert '<option value="es" lang="es" selected>Español</option>' in saved.text
     download = client.post(f"/preferences/{token}", data={"csrf_token": csrf, "action": "download"})
     assert download.json()["subscriber"]["language"] == "es"
+
+
+def test_the_signup_forms_problems_are_in_the_pages_language(client):
+    make_topics()
+    fields = hosted_form(client, email="not-an-address", topics=[])
+    fields["language"] = "es"
+    page = client.post("/subscribe", data=fields)
+    assert page.status_code == 422 and html_lang(page.text) == "es"
+    assert "Eso no parece un correo electrónico" in page.text
+    assert "elige al menos un tema" in page.text
+    assert 'value="not-an-address"' in page.text  # the input is kept
+
+
+def test_stopping_member_mailings_is_in_the_subscribers_language(client, smtp, run_jobs):
+    token = subscribed(client, smtp, run_jobs, "ana@example.org", language="es")
+    page = client.get(f"/sharing/stop/999/{token}", headers={"Accept-Language": "en"})
+    assert html_lang(page.text) == "es"
+    assert heading(page.text) == "Dejar de recibir los envíos de las cooperativas miembro"
+    bad = client.get("/sharing/stop/999/not-a-token", headers={"Accept-Language": "fr"})
+    assert bad.status_code == 400 and "Ce lien n’est pas valide." in bad.text
