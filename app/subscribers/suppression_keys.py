@@ -110,3 +110,22 @@ def find_suppression(session: Session, address: str) -> Suppression | None:
         found.address_hmac = current
         session.flush()
     return found
+
+
+def suppressions_of(session: Session, addresses: list[str]) -> dict[str, Suppression]:
+    """The suppression of each of many normalised addresses that has one, in one query
+    (legacy peppers included; a legacy match is left for `find_suppression` to re-key)."""
+    peppers = set(_kept_legacy_peppers(session).values()) | set(_derived_legacy_peppers())
+    owner: dict[str, str] = {}
+    for address in addresses:
+        owner[address_hmac(address)] = address
+        for pepper in peppers:
+            owner[hmac.new(pepper, address.encode(), hashlib.sha256).hexdigest()] = address
+    found: dict[str, Suppression] = {}
+    keys = list(owner)
+    for start in range(0, len(keys), 1000):
+        for row in session.exec(
+            select(Suppression).where(col(Suppression.address_hmac).in_(keys[start : start + 1000]))
+        ).all():
+            found[owner[row.address_hmac]] = row
+    return found
