@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 
 import httpx
+import pytest
 
 from app import jobs
 from app.config import get_settings
@@ -79,6 +81,30 @@ def test_text_logs_name_each_request_once_by_its_route(tmp_path):
     assert len(lines) == 1, lines  # not once by uvicorn and once by us
     assert "coopclub.request: GET /confirm/{token} " in lines[0]
     assert "secret-token" not in text
+
+
+@pytest.mark.redis
+def test_worker_processes_log_json_too(tmp_path):
+    log_file = tmp_path / "worker.log"
+    with log_file.open("w") as stderr:
+        worker = subprocess.Popen(
+            [*processes.COOPCLUB, "worker", "--processes", "1", "--threads", "1"],
+            env=dict(os.environ, COOPCLUB_LOG_FORMAT="json"),
+            start_new_session=True,
+            stdout=stderr,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while log_file.read_text().count("ready for action") < 2:  # both sets of processes
+                assert time.monotonic() < deadline and worker.poll() is None, log_file.read_text()
+                time.sleep(0.2)
+        finally:
+            os.kill(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+    lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
+    ready = [line for line in lines if "ready for action" in line["message"]]
+    assert len(ready) == 2 and all(line["logger"].startswith("dramatiq") for line in ready)
 
 
 def metric(page: str, name: str) -> float:

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def _dramatiq(processes: int, threads: int, queues: list[str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "dramatiq", "workers"]
+    # workers.process sets up logging as coopclub does (JSON with COOPCLUB_LOG_FORMAT=json).
+    command = [sys.executable, "-m", "dramatiq", "workers.process", "--skip-logging"]
     command += ["--processes", str(processes), "--threads", str(threads), "--queues", *queues]
     return subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
 
