@@ -40,6 +40,10 @@ DOMAIN = "messages"
 LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français", "es": "Español"}
 SUPPORTED = tuple(LANGUAGES)
 LANGUAGE_COOKIE = "coopclub_lang"
+# A pseudo-locale for finding words nobody wrapped for translation: every translated
+# message shows in ⟦ ⟧, so what is left bare is not translated. Chosen only by the
+# cookie, and never in production (tests/i18n/test_pseudo_locale.py).
+PSEUDO = "qps"
 
 _current: ContextVar[str | None] = ContextVar("language", default=None)
 
@@ -60,7 +64,7 @@ def current() -> str:
 @contextmanager
 def using(language: str | None) -> Iterator[str]:
     """Render everything inside in `language` (None: the Club's default)."""
-    chosen = language if language in LANGUAGES else default_language()
+    chosen = language if language in LANGUAGES or _is_pseudo(language) else default_language()
     token = _current.set(chosen)
     try:
         yield chosen
@@ -68,10 +72,24 @@ def using(language: str | None) -> Iterator[str]:
         _current.reset(token)
 
 
-@lru_cache(maxsize=len(SUPPORTED))
+def _is_pseudo(language: str | None) -> bool:
+    return language == PSEUDO and get_settings().env != "production"
+
+
+class _PseudoTranslations(NullTranslations):
+    def gettext(self, message: str) -> str:
+        return f"⟦{message}⟧"
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return f"⟦{singular if n == 1 else plural}⟧"
+
+
+@lru_cache(maxsize=len(SUPPORTED) + 1)
 def translations(language: str) -> NullTranslations:
     if language == "en":  # the msgids are the English words
         return NullTranslations()
+    if language == PSEUDO:
+        return _PseudoTranslations()
     found = Translations.load(str(TRANSLATIONS_DIR), [language], domain=DOMAIN)
     if not isinstance(found, Translations):
         raise RuntimeError(
@@ -163,7 +181,10 @@ def request_language(request: Request) -> str:
     """The language for this request (see the module's docstring), remembered on it.
     A page reached from a subscriber's email sets `request.state.subscriber_language`
     before it renders."""
-    chosen = normalise(request.cookies.get(LANGUAGE_COOKIE))
+    cookie = request.cookies.get(LANGUAGE_COOKIE)
+    if _is_pseudo(cookie):
+        return PSEUDO
+    chosen = normalise(cookie)
     if chosen is None:
         chosen = normalise(getattr(request.state, "subscriber_language", None))
     if chosen is None:
@@ -200,21 +221,26 @@ class RequestLanguage:
 # Formatting --------------------------------------------------------------------------
 
 
+def _formatting_locale() -> str:
+    language = current()
+    return "en" if language == PSEUDO else language
+
+
 def format_number(n: int | float) -> str:
-    return _format_decimal(n, locale=current())
+    return _format_decimal(n, locale=_formatting_locale())
 
 
 def format_money(minor: int, currency: str) -> str:
     """An amount in minor units (cents) the local way: $1,250.00, 1 250,00 $, …"""
-    return _format_currency(minor / 100, currency.upper(), locale=current())
+    return _format_currency(minor / 100, currency.upper(), locale=_formatting_locale())
 
 
 def format_date(moment: datetime | Any, form: str = "long") -> str:
-    return _format_date(moment, format=form, locale=current())
+    return _format_date(moment, format=form, locale=_formatting_locale())
 
 
 def format_datetime(moment: datetime, form: str = "medium", tz: str | None = None) -> str:
-    return _format_datetime(moment, format=form, tzinfo=tz, locale=current())
+    return _format_datetime(moment, format=form, tzinfo=tz, locale=_formatting_locale())
 
 
 def install(env: Any) -> None:

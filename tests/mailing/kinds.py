@@ -62,6 +62,8 @@ TRANSACTIONAL = [
             "inviter": "Ana",
             "role": "staff",
             "email": "staff@example.org",
+            "accept_url": f"{BASE}/invitations/t5",
+            "days": 7,
         },
     ),
     (

@@ -1,0 +1,43 @@
+"""Every transactional kind, written in French and in Spanish, scores with SpamAssassin as
+the English does (0.0 or below) and stays far below Gmail's clipping size (102 KB)."""
+
+from __future__ import annotations
+
+import re
+
+from app.db import session_scope
+from app.mailing.service import queue_transactional
+from tests.mailing.kinds import TRANSACTIONAL
+from tests.mailing.test_spam_scores import pytestmark as needs_spamassassin
+from tests.mailing.test_spam_scores import score
+
+pytestmark = needs_spamassassin
+GMAIL_CLIPS_AT = 102 * 1024
+
+
+def test_every_kind_in_french_and_spanish_scores_zero_or_less(smtp, run_jobs):
+    for language in ("fr", "es"):
+        for kind, subject, template, context in TRANSACTIONAL:
+            with session_scope() as session:
+                queue_transactional(
+                    session,
+                    kind=kind,
+                    to=f"{kind}-{language}@example.org",
+                    subject=subject,
+                    template=template,
+                    language=language,
+                    **context,
+                )
+    run_jobs()
+    too_high, too_big = {}, {}
+    for language in ("fr", "es"):
+        for kind, *_ in TRANSACTIONAL:
+            (mail,) = smtp.wait_for(f"{kind}-{language}@example.org")
+            assert re.search(rf'<html lang="{language}"', mail.html()), (kind, language)
+            points, status = score(mail.raw)
+            if points > 0.0:
+                too_high[(kind, language)] = status
+            if len(mail.raw) >= GMAIL_CLIPS_AT:
+                too_big[(kind, language)] = len(mail.raw)
+    assert not too_high
+    assert not too_big
