@@ -44,6 +44,7 @@ def required_dns_records(settings: Settings) -> list[DnsRecord]:
     DKIM public key of each selector we sign with, and a DMARC policy."""
     records = []
     signing = {entry.domain: entry for entry in settings.signing_domains}
+    spf = _spf_value(settings)
     for domain in sending_domains(settings):
         records.append(
             DnsRecord(
@@ -51,9 +52,14 @@ def required_dns_records(settings: Settings) -> list[DnsRecord]:
                 "SPF",
                 domain,
                 "TXT",
-                _spf_value(settings),
+                spf,
                 "lets receivers check the server that hands over our mail "
-                "(replace the a: term with your relay's SPF include if a provider sends)",
+                + (
+                    "(replace the a: term with your provider's SPF include if a provider sends)"
+                    if " a:" in spf
+                    else "(the domain's MX hosts; use your provider's SPF include if a "
+                    "provider sends)"
+                ),
             )
         )
         entry = signing.get(domain)
