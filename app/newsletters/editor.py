@@ -10,7 +10,7 @@ booking are moved or removed only through the marketplace (app/marketplace/layou
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -82,6 +82,26 @@ def _as_typed(
                 setattr(copy, field, value)
         shown.append(copy)
     return draft, shown
+
+
+def render_problems(
+    request: Request,
+    session: Session,
+    issue: Issue,
+    newsletter: Newsletter,
+    exc: IssueRenderError,
+    **extra: Any,
+) -> Response:
+    """The editor again (422) with each block's rendering problem next to it."""
+    return editor_page(
+        request,
+        session,
+        issue,
+        newsletter,
+        status_code=422,
+        block_errors={p.position: p.message for p in exc.problems},
+        **extra,
+    )
 
 
 def editor_page(
@@ -198,14 +218,7 @@ def save_issue(
         service.compile_for(session, issue)
     except IssueRenderError as exc:
         # Saved as typed (nothing is lost), with each problem shown next to its block.
-        return editor_page(
-            request,
-            session,
-            issue,
-            newsletter,
-            status_code=422,
-            block_errors={p.position: p.message for p in exc.problems},
-        )
+        return render_problems(request, session, issue, newsletter, exc)
     return redirect(f"/admin/issues/{issue_id}", "Draft saved.")
 
 
@@ -303,15 +316,7 @@ def schedule(
             schedule=typed_schedule,
         )
     except IssueRenderError as exc:
-        return editor_page(
-            request,
-            session,
-            issue,
-            newsletter,
-            status_code=422,
-            block_errors={p.position: p.message for p in exc.problems},
-            schedule=typed_schedule,
-        )
+        return render_problems(request, session, issue, newsletter, exc, schedule=typed_schedule)
     return redirect(
         f"/admin/issues/{issue_id}",
         f"Scheduled for {when.replace('T', ' ')} ({timezone}). The content is now frozen.",
