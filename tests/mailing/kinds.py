@@ -121,18 +121,25 @@ def dkim_key(tmp_path: Path, settings, monkeypatch, domains: list[str]) -> DkimS
     return DkimSetup("club2026", record)
 
 
-def every_kind(smtp, run_jobs) -> dict[str, Received]:
-    """Send one message of each kind and return them by kind."""
+def queue_every_transactional(language: str | None = None) -> None:
+    """Queue one transactional message of each kind, to <kind>@example.org (or
+    <kind>-<language>@example.org, written in `language`)."""
     for kind, subject, template, context in TRANSACTIONAL:
         with session_scope() as session:
             queue_transactional(
                 session,
                 kind=kind,
-                to=f"{kind}@example.org",
+                to=f"{kind}-{language}@example.org" if language else f"{kind}@example.org",
                 subject=subject,
                 template=template,
+                language=language,
                 **context,
             )
+
+
+def every_kind(smtp, run_jobs) -> dict[str, Received]:
+    """Send one message of each kind and return them by kind."""
+    queue_every_transactional()
     food = make_topic("food", "Food co-ops")
     people.active("newsletter@example.org", [food], first_name="Ana")
     issue = schedule_soon(make_issue(make_newsletter("commons", topics=[food])))
