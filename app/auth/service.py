@@ -19,7 +19,7 @@ from urllib.parse import quote
 from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
-from app import intake, signing
+from app import i18n, intake, signing
 from app.auth.models import AccountSession, ApiKey, LoginNonce
 from app.config import get_settings
 from app.db import utcnow
@@ -74,15 +74,27 @@ def accept_login_request(session: Session, *, email: str, next_path: str | None 
     """A login request: recorded the same way for every address (app.intake); the job
     mails a link only if an active account has it, so neither the answer nor its timing
     tells anyone which addresses have accounts."""
-    intake.accept(session, "login", {"email": email, "next": safe_next(next_path)})
+    intake.accept(
+        session,
+        "login",
+        # The link is mailed in the language of the page that asked for it.
+        {"email": email, "next": safe_next(next_path), "language": i18n.current()},
+    )
 
 
 @intake.register_handler("login")
 def _do_login_request(session: Session, payload: dict[str, Any]) -> None:
-    send_login_link(session, email=payload["email"], next_path=payload["next"])
+    send_login_link(
+        session,
+        email=payload["email"],
+        next_path=payload["next"],
+        language=payload.get("language"),
+    )
 
 
-def send_login_link(session: Session, *, email: str, next_path: str | None = None) -> bool:
+def send_login_link(
+    session: Session, *, email: str, next_path: str | None = None, language: str | None = None
+) -> bool:
     """Mail a login link if an active account has this address. The caller answers the
     same way either way, so no one can learn which addresses have accounts."""
     account = session.exec(select(Account).where(Account.email == email.lower())).first()
@@ -93,8 +105,9 @@ def send_login_link(session: Session, *, email: str, next_path: str | None = Non
         session,
         kind="login-link",
         to=account.email,
-        subject="Your Co-op Data Club login link",
+        subject=i18n.lazy_gettext("Your Co-op Data Club login link"),
         template="login_link",
+        language=language,
         link=link,
         minutes=int(LOGIN_LINK_LIFETIME.total_seconds() // 60),
     )

@@ -123,3 +123,21 @@ def test_stopping_member_mailings_is_in_the_subscribers_language(client, smtp, r
     assert heading(page.text) == "Dejar de recibir los envíos de las cooperativas miembro"
     bad = client.get("/sharing/stop/999/not-a-token", headers={"Accept-Language": "fr"})
     assert bad.status_code == 400 and "Ce lien n’est pas valide." in bad.text
+
+
+def test_a_login_link_asked_for_in_french_arrives_in_french(client, smtp, run_jobs):
+    from tests.members.factories import make_account, make_member
+
+    owner = make_account("owner@fromagerie.example", member=make_member("fromagerie"))
+    page = client.get("/login", headers={"Accept-Language": "fr-CA"})
+    assert heading(page.text) == "Se connecter"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post(
+        "/login",
+        data={"email": owner.email, "csrf_token": csrf},
+        headers={"Accept-Language": "fr-CA"},
+    )
+    run_jobs()
+    (mail,) = smtp.wait_for(owner.email)
+    assert str(mail.message["Subject"]) == "Votre lien de connexion à Co-op Data Club"
+    assert "Il fonctionne une seule fois, pendant 15 minutes." in mail.text()
