@@ -243,9 +243,19 @@ def _changes(
     joins: dict[Key, int] = defaultdict(int, {(r.topic_id, r.day): r.joined for r in rows})
     leaves: dict[Key, int] = defaultdict(int, {(r.topic_id, r.day): r.left for r in rows})
     tail = _tail(session, position.seq if position else 0)
+    pending = list(session.exec(select(tail.c.event_id)).all())
+    if not pending:  # the usual case: the rollup is up to date
+        return dict(now), joins, leaves
+    window = (  # a long tail (the sequencer is behind) is joined as the query it is
+        select(col(ConsentEvent.id).label("event_id"))
+        .where(col(ConsentEvent.id).in_(pending))
+        .subquery("pending")
+        if len(pending) <= 5000
+        else tail
+    )
     for counts, sign, into in (
-        (_joins(session, tail), 1, joins),
-        (_leaves(session, tail), -1, leaves),
+        (_joins(session, window), 1, joins),
+        (_leaves(session, window), -1, leaves),
     ):
         for (topic_id, day), n in counts.items():
             now[topic_id] += sign * n
