@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from app.config import get_settings
 from app.db import SessionDep
+from app.i18n import gettext
 from app.newsletters import service
 from app.newsletters.models import Issue, IssueStatus, Newsletter
 from app.web import render
@@ -21,7 +22,7 @@ def _newsletter(session: SessionDep, slug: str, *, listed: bool = True) -> Newsl
     (one issue's web version, reached by its link)."""
     newsletter = service.get_by_slug(session, slug)
     if newsletter is None or (listed and not service.in_archive(newsletter)):
-        raise HTTPException(404, "There is no newsletter with that name.")
+        raise HTTPException(404, gettext("There is no newsletter with that name."))
     return newsletter
 
 
@@ -90,7 +91,7 @@ def issue_web_version(slug: str, number: int, session: SessionDep) -> Response:
         )
     ).first()
     if issue is None:
-        raise HTTPException(404, "That issue has not been published.")
+        raise HTTPException(404, gettext("That issue has not been published."))
     if service.in_archive(newsletter):
         return HTMLResponse(service.web_version(issue))
     return HTMLResponse(

@@ -141,3 +141,16 @@ def test_a_login_link_asked_for_in_french_arrives_in_french(client, smtp, run_jo
     (mail,) = smtp.wait_for(owner.email)
     assert str(mail.message["Subject"]) == "Votre lien de connexion à Co-op Data Club"
     assert "Il fonctionne une seule fois, pendant 15 minutes." in mail.text()
+
+
+def test_the_archive_chrome_is_in_the_readers_language(client):
+    from tests.newsletters.factories import make_issue, make_newsletter, make_topic, mark_sent
+
+    newsletter = make_newsletter("commons", topics=[make_topic("food")])
+    mark_sent(make_issue(newsletter, subject="Printemps"))
+    index = client.get("/archive", headers={"Accept-Language": "fr"})
+    assert heading(index.text) == "Archives des infolettres" and "(1 numéro)" in index.text
+    page = client.get("/archive/commons", headers={"Accept-Language": "es"})
+    assert "Número 1: Printemps" in page.text and "Canal Atom" in page.text
+    # The date of the issue is written the Spanish way (e.g. "30 de noviembre de 2026").
+    assert re.search(r"· \d{1,2} de [a-z]+ de \d{4}", page.text)

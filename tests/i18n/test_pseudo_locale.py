@@ -84,6 +84,7 @@ def test_the_public_pages_show_no_unwrapped_words(client, smtp, run_jobs):
             "/subscribe/food",
             "/login",
             "/privacy",
+            "/archive",
             "/no-such-page",
             f"/preferences/{token}",
             "/confirm/not-a-token",
