@@ -56,11 +56,17 @@ def _preferences_context(session: Session, subscriber: Subscriber, token: str) -
         "topics": own,
         "other_topics": sorted(others.values(), key=lambda t: t.name),
         "state": state,
-        "sharing": any(s.sharing == SubscriptionStatus.active for s, _ in mine),
+        # Sharing is offered on each topic the person is on, ticked where it is on.
+        "sharing_topics": [t for sub, t in mine if sub.status == SubscriptionStatus.active],
+        "sharing_on": {t.id for sub, t in mine if sub.sharing == SubscriptionStatus.active},
         "sharing_text": consent_words(ConsentScope.sharing, i18n.current()),
         "shared_with": members_sharing_with(session, subscriber),
         "mail_language": subscriber.language or i18n.default_language(),
     }
+
+
+def _ids(values: list) -> set[int]:  # type: ignore[type-arg]
+    return {int(str(v)) for v in values if str(v).isdigit()}
 
 
 def _holder(request: Request, session: Session, token: str) -> Subscriber | Response:
@@ -125,16 +131,14 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
         preferences.unsubscribe(session, subscriber=subscriber, topic_ids=None, token=token)
         message = lazy_gettext("You are unsubscribed from everything. We will not email you again.")
     elif action == "save":
-        chosen: set[int] = set()
-        for value in form.getlist("topics"):
-            if str(value).isdigit():
-                chosen.add(int(str(value)))
+        chosen = _ids(form.getlist("topics"))
+        sharing_chosen = _ids(form.getlist("sharing"))
         try:
             preferences.update_preferences(
                 session,
                 subscriber=subscriber,
                 topic_ids=chosen,
-                sharing=form.get("sharing") in ("1", "on"),
+                sharing_topic_ids=sharing_chosen,
                 token=token,
             )
         except preferences.TopicsClosed as refused:
@@ -151,7 +155,7 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
                 status_code=422,
                 problem=str(refused),
                 chosen=chosen,
-                **context,
+                **{**context, "sharing_on": sharing_chosen},
             )
         language = i18n.normalise(str(form.get("language", "")))
         if language is not None and language != subscriber.language:

@@ -135,10 +135,13 @@ def update_preferences(
     *,
     subscriber: Subscriber,
     topic_ids: set[int],
-    sharing: bool,
+    sharing_topic_ids: set[int],
     token: str,
 ) -> None:
     """Make the subscriber's topics and sharing consent match the preference form.
+
+    Sharing is chosen topic by topic (`sharing_topic_ids`), only on topics the person
+    is on: a box left as it was changes nothing, and joining a topic never shares it.
 
     Switching a topic on here needs no second email: the preference link itself was
     mailed to this address, so the request and its confirmation are recorded together,
@@ -160,6 +163,7 @@ def update_preferences(
         raise TopicsClosed(closed)
     for topic in joining:
         _request_and_confirm(session, subscriber, ConsentScope.topic, topic, digest)
+    joined = {topic.id for topic in joining}
     for topic_id, (sub, topic) in current.items():
         if topic_id not in topic_ids:
             _withdraw(
@@ -171,11 +175,12 @@ def update_preferences(
                 digest=digest,
             )
     for sub, topic in subscriptions_of(session, subscriber):
-        if sub.status != SubscriptionStatus.active:
+        if sub.status != SubscriptionStatus.active or topic.id in joined:
             continue
-        if sharing and sub.sharing != SubscriptionStatus.active:
+        shares = sub.sharing == SubscriptionStatus.active
+        if topic.id in sharing_topic_ids and not shares:
             _request_and_confirm(session, subscriber, ConsentScope.sharing, topic, digest)
-        elif not sharing:
+        elif topic.id not in sharing_topic_ids and shares:
             _withdraw(
                 session, subscriber, sub, topic, scopes=(ConsentScope.sharing,), digest=digest
             )

@@ -58,19 +58,19 @@ def test_reader_subscribes_confirms_keeps_receipt_changes_topics_and_leaves(page
     page.get_by_role("link", name="Manage your topics and data").click()
     expect(page.get_by_role("heading", name="Your preferences")).to_be_visible()
     audit(page)
-    expect(page.get_by_role("checkbox", name="Food co-ops")).to_be_checked()
-    page.get_by_role("checkbox", name="Housing").check()
+    expect(page.get_by_role("checkbox", name="Food co-ops", exact=True)).to_be_checked()
+    page.get_by_role("checkbox", name="Housing", exact=True).check()
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_role("status")).to_contain_text("saved")
     audit(page)
 
     run_jobs()
     # A new topic is double opt-in too: it waits for its own confirmation.
-    expect(page.get_by_role("checkbox", name="Housing")).to_be_visible()
+    expect(page.get_by_role("checkbox", name="Housing", exact=True)).to_be_visible()
 
     page.set_viewport_size(PHONE)
     audit(page)
     page.get_by_role("button", name="Unsubscribe from everything").click()
     confirm_in_dialog(page, "Unsubscribe from everything?", "Unsubscribe from everything")
     audit(page)
-    expect(page.get_by_role("checkbox", name="Food co-ops")).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name="Food co-ops", exact=True)).not_to_be_checked()

@@ -162,16 +162,27 @@ def test_preference_centre_switches_topics_and_sharing_and_downloads_data(client
         from app.subscribers.models import Topic
 
         ids = dict(session.exec(select(Topic.slug, Topic.id)).all())
+    csrf_token = hidden(page.text, "csrf_token")
+    saved = client.post(
+        f"/preferences/{token}",
+        data={"csrf_token": csrf_token, "action": "save", "topics": [str(ids["housing"])]},
+    )
+    assert saved.status_code == 200 and "saved" in saved.text
+    # Joining a topic does not share it: sharing is offered on it once the person is on it.
+    assert statuses("p@example.org") == {
+        "food": ("unsubscribed", None),
+        "housing": ("active", None),
+    }
+    assert f'name="sharing" value="{ids["housing"]}"' in saved.text
     saved = client.post(
         f"/preferences/{token}",
         data={
-            "csrf_token": hidden(page.text, "csrf_token"),
+            "csrf_token": csrf_token,
             "action": "save",
             "topics": [str(ids["housing"])],
-            "sharing": "1",
+            "sharing": [str(ids["housing"])],
         },
     )
-    assert saved.status_code == 200 and "saved" in saved.text
     assert statuses("p@example.org") == {
         "food": ("unsubscribed", None),
         "housing": ("active", "active"),
@@ -316,7 +327,7 @@ def test_the_preference_centre_refuses_hidden_and_archived_topics(client, smtp, 
                 "csrf_token": csrf,
                 "action": "save",
                 "topics": [str(ids["food"]), str(ids[closed])],
-                "sharing": "1",
+                "sharing": [str(ids["food"])],
             },
         )
         assert refused.status_code == 422
@@ -333,3 +344,46 @@ def test_the_preference_centre_refuses_hidden_and_archived_topics(client, smtp, 
         data={"csrf_token": csrf, "action": "save", "topics": [str(ids["food"])]},
     )
     assert kept.status_code == 200 and _events_of("p@example.org") == before
+
+
+def test_saving_the_preference_centre_changes_sharing_only_where_the_person_changed_it(
+    client, smtp, run_jobs
+):
+    """Sharing given on one topic only stays on that topic: saving the page as it is
+    records nothing, and sharing is switched topic by topic."""
+    make_topics()
+    _subscribe(client, topics=("food", "housing"), share_with_members=True)
+    run_jobs()
+    (mail,) = smtp.wait_for("p@example.org")
+    url = link_in(mail, "confirm")
+    page = client.get(url)
+    with session_scope() as session:
+        from app.subscribers.models import Topic
+
+        ids = dict(session.exec(select(Topic.slug, Topic.id)).all())
+    client.post(  # sharing ticked for housing only
+        url, data={"csrf_token": hidden(page.text, "csrf_token"), "sharing": [ids["housing"]]}
+    )
+    assert statuses("p@example.org") == {
+        "food": ("active", "pending"),
+        "housing": ("active", "active"),
+    }
+    token = preferences_token(_subscriber())
+    page = client.get(f"/preferences/{token}").text
+    assert re.search(rf'name="sharing" value="{ids["housing"]}" checked', page)
+    assert re.search(rf'name="sharing" value="{ids["food"]}">', page)  # offered, not ticked
+    before = _events_of("p@example.org")
+    as_it_is = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "action": "save",
+        "topics": [str(ids["food"]), str(ids["housing"])],
+        "sharing": [str(ids["housing"])],
+    }
+    assert client.post(f"/preferences/{token}", data=as_it_is).status_code == 200
+    assert _events_of("p@example.org") == before  # nothing recorded
+    assert statuses("p@example.org")["food"] == ("active", "pending")
+    client.post(f"/preferences/{token}", data={**as_it_is, "sharing": [str(ids["food"])]})
+    assert statuses("p@example.org") == {
+        "food": ("active", "active"),
+        "housing": ("active", "unsubscribed"),
+    }
