@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from app.consent.models import ConsentEvent
 from app.members.models import Member
 from app.newsletters.models import NewsletterTopic
+from app.one_line_text import PROBLEM, TEXT_PROBLEM, has_control_characters, has_hidden_characters
 from app.subscribers.models import Subscription, SubscriptionStatus, Topic, TopicStatus
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -68,9 +69,13 @@ def _check(session: Session, form: TopicForm, topic: Topic | None) -> tuple[str,
         errors["name"] = "Name: give the topic a name people will recognise."
     elif len(name) > 120:
         errors["name"] = f"Name: at most 120 characters (this one has {len(name)})."
+    elif has_control_characters(name):
+        errors["name"] = f"Name: {PROBLEM}."
     length = len(form.description.strip())
     if length > 1000:
         errors["description"] = f"Description: at most 1,000 characters (this one has {length:,})."
+    elif has_hidden_characters(form.description):
+        errors["description"] = f"Description: {TEXT_PROBLEM}."
     owner = None
     if form.owner_slug.strip():
         owner = session.exec(select(Member).where(Member.slug == form.owner_slug.strip())).first()

@@ -83,6 +83,18 @@ def test_bad_topic_forms_show_every_problem_and_keep_the_input(client):
         data={"csrf_token": csrf_for_logged_in(client), "slug": "food", "name": "x"},
     )
     assert taken.status_code == 422 and "another topic already uses it" in taken.text
+    hidden = client.post(
+        "/admin/topics",
+        data={
+            "csrf_token": csrf_for_logged_in(client),
+            "slug": "tabs",
+            "name": "Bad\tname",
+            "description": "Two lines\nare fine, but not \x01 or \u202ereversed text",
+        },
+    )
+    assert hidden.status_code == 422 and _topic("tabs") is None
+    assert "Name: must be one line of text" in hidden.text
+    assert "Description: must be plain text" in hidden.text
 
 
 def test_the_slug_is_fixed_once_someone_subscribed(client, smtp, run_jobs):
@@ -98,6 +110,7 @@ def test_the_slug_is_fixed_once_someone_subscribed(client, smtp, run_jobs):
     )
     assert renamed.status_code == 200 and _topic("groceries") is not None  # nobody used it yet
     client.post("/api/v1/subscribe", json={"email": "ana@example.org", "topics": ["groceries"]})
+    run_jobs()  # the signup's job records the subscription
     page = client.get(f"/admin/topics/{topic.id}")
     assert "Fixed: people subscribed through it" in page.text
     moved = client.post(

@@ -30,6 +30,22 @@ def test_a_control_character_in_a_first_name_is_refused_by_the_api(client):
     assert "first_name" in response.text and "control characters" in response.text
 
 
+def test_invisible_direction_overrides_in_a_first_name_are_refused_by_the_api(client):
+    make_topics()
+    for name in ("\u202eevil\u200b", "Ana\u2066x\u2069", "\ufeffAna"):
+        body = {"email": "ana@example.org", "topics": ["food"], "first_name": name}
+        response = client.post("/api/v1/subscribe", json=body)
+        assert response.status_code == 422, name
+        assert "first_name" in response.text and "direction overrides" in response.text
+    # Scripts that need the zero-width (non-)joiner keep it.
+    body = {
+        "email": "ana@example.org",
+        "topics": ["food"],
+        "first_name": "\u0645\u06cc\u200c\u062e",
+    }
+    assert client.post("/api/v1/subscribe", json=body).status_code == 202
+
+
 def test_a_control_character_in_an_issue_subject_is_refused(client):
     log_in(client, make_account("editor@club.test", role="admin"))
     issue = make_issue(make_newsletter("commons", topics=[make_topic("food")]))
