@@ -14,6 +14,7 @@ from app.marketplace.models import Booking, ClickCount, Creative, Slot
 from app.members import directory  # noqa: F401  (keeps Member.search_text on every write)
 from app.members.history import DirectoryChange
 from app.members.models import Account, Invitation, Member
+from app.members.suggestions import ListingSuggestion
 from app.newsletters.models import Issue, IssueBlock, Newsletter, NewsletterTopic
 from app.payments.models import CreditEntry, StripeEvent
 from app.recruiting.models import RecruitCredit, RecruitingRate
@@ -60,6 +61,7 @@ __all__ = [
     "Invitation",
     "IssueBlock",
     "LedgerRollup",
+    "ListingSuggestion",
     "LoginNonce",
     "Member",
     "MemberMailing",

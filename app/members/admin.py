@@ -10,7 +10,7 @@ from app.auth import service as auth_service
 from app.auth.deps import RequireAdmin
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
-from app.members import service
+from app.members import history, service
 from app.members.models import Member, MemberStatus
 from app.subscribers.growth import topic_growth
 from app.web import CsrfProtected, redirect, render
@@ -85,6 +85,7 @@ def member_detail(
         member=member,
         staff=service.staff(session, member_id=member_id),
         keys=auth_service.member_keys(session, member_id=member_id),
+        changes=history.changes_of(session, member_id=member_id),
     )
 
 

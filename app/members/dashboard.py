@@ -16,8 +16,9 @@ from app.auth.deps import MemberContext, MemberOwner, MemberStaff
 from app.auth.models import ApiKey
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
-from app.members import history, invitations, service
+from app.members import history, invitations, service, suggestions
 from app.members.forms import (
+    FIELD_LABELS,
     PROFILE_TEXT_FIELDS,
     FormDep,
     form_values,
@@ -95,6 +96,7 @@ def _profile_page(
         values=values,
         errors=errors,
         changes=history.changes_of(session, member_id=context.member.id or 0),
+        suggested=suggestions.pending(session, member_id=context.member.id or 0),
         **profile_choices(values.get("country") or ""),
     )
 
@@ -118,6 +120,57 @@ def profile_save(
         )
     service.update_profile(session, member=context.member, profile=profile, account=context.account)
     return redirect("/member", "Your co-op's profile is saved.")
+
+
+@router.get("/suggestions/{suggestion_id}", response_class=HTMLResponse)
+def suggestion_page(
+    request: Request, session: SessionDep, context: MemberOwner, suggestion_id: int
+) -> Response:
+    """A suggested correction, with Accept and Dismiss (nothing happens on GET)."""
+    suggestion = suggestions.of_member(
+        session, member_id=context.member.id or 0, suggestion_id=suggestion_id
+    )
+    if suggestion is None:
+        raise HTTPException(status_code=404, detail="There is no such suggestion for your co-op.")
+    return render(
+        request,
+        "members/suggestion.html",
+        member=context.member,
+        suggestion=suggestion,
+        field_label=FIELD_LABELS.get(suggestion.field, suggestion.field),
+        current=profile_values(context.member).get(suggestion.field),
+    )
+
+
+@router.post("/suggestions/{suggestion_id}", dependencies=[CsrfProtected])
+def suggestion_decide(
+    request: Request,
+    session: SessionDep,
+    context: MemberOwner,
+    suggestion_id: int,
+    decision: Annotated[str, Form()] = "",
+) -> Response:
+    suggestion = suggestions.of_member(
+        session, member_id=context.member.id or 0, suggestion_id=suggestion_id
+    )
+    if suggestion is None:
+        raise HTTPException(status_code=404, detail="There is no such suggestion for your co-op.")
+    if decision not in ("accept", "dismiss"):
+        return redirect(
+            f"/member/suggestions/{suggestion_id}", "Choose Accept or Dismiss.", kind="error"
+        )
+    try:
+        suggestions.decide(
+            session,
+            member=context.member,
+            suggestion=suggestion,
+            account=context.account,
+            accept=decision == "accept",
+        )
+    except suggestions.SuggestionRefused as exc:
+        return redirect(f"/member/suggestions/{suggestion_id}", str(exc), kind="error")
+    done = "accepted: your profile is updated" if decision == "accept" else "dismissed"
+    return redirect("/member/profile", f"The suggestion is {done}.")
 
 
 # Staff ---------------------------------------------------------------------------------------

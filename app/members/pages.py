@@ -10,8 +10,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.auth import service as auth_service
 from app.auth.deps import set_session_cookie
 from app.db import SessionDep
-from app.members import codes, directory, directory_embed, invitations, open_data, service
+from app.members import (
+    codes,
+    directory,
+    directory_embed,
+    invitations,
+    open_data,
+    service,
+    suggestions,
+)
 from app.members.forms import (
+    FIELD_LABELS,
     PROFILE_TEXT_FIELDS,
     FormDep,
     form_values,
@@ -20,7 +29,7 @@ from app.members.forms import (
 )
 from app.members.labels import LABELS
 from app.members.models import Member, MemberApplication, MemberPublic
-from app.web import CsrfProtected, flash, render
+from app.web import CsrfProtected, flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -181,6 +190,50 @@ def member_page(request: Request, session: SessionDep, slug: str) -> Response:
         jsonld=open_data.script_tag(open_data.member_document(member)),
         licence=open_data.licence(),
         labels=LABELS,
+    )
+
+
+def _suggest_page(
+    request: Request,
+    member: Member,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "members/suggest.html",
+        status_code=status_code,
+        member=member,
+        values=values,
+        errors=errors,
+        fields=[(f, FIELD_LABELS.get(f, f)) for f in suggestions.FIELDS],
+    )
+
+
+@router.get("/members/{slug}/suggest", response_class=HTMLResponse)
+def suggest_form(request: Request, session: SessionDep, slug: str) -> Response:
+    member = service.public_member(session, slug=slug)
+    if member is None:
+        raise HTTPException(status_code=404, detail="There is no member co-op at this address.")
+    values = {"field": "", "value": "", "note": "", "from_email": ""}
+    return _suggest_page(request, member, values=values, errors={})
+
+
+@router.post("/members/{slug}/suggest", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def suggest_submit(request: Request, session: SessionDep, slug: str, form: FormDep) -> Response:
+    member = service.public_member(session, slug=slug)
+    if member is None:
+        raise HTTPException(status_code=404, detail="There is no member co-op at this address.")
+    values = {name: str(form.get(name) or "") for name in ("field", "value", "note", "from_email")}
+    try:
+        suggestions.suggest(session, member=member, **values)
+    except suggestions.SuggestionRefused as exc:
+        return _suggest_page(request, member, values=values, errors=exc.errors, status_code=422)
+    return redirect(
+        f"/members/{member.slug}",
+        f"Thank you: {member.name}'s owners will get your suggestion by email.",
     )
 
 

@@ -115,6 +115,8 @@ PUBLIC = {
     ("GET", "/members/codes"),
     ("GET", "/members/embed"),
     ("GET", "/members/embed/view"),
+    ("GET", "/members/{slug}/suggest"),
+    ("POST", "/members/{slug}/suggest"),
     ("GET", "/members/{slug}"),
     ("GET", "/apply"),
     ("POST", "/apply"),
@@ -192,6 +194,8 @@ OWNERS_ONLY = {
     ("POST", "/member/mailings/{mailing_id}/submit"),  # mailings: submit for sending
     ("GET", "/member/profile"),  # team and profile
     ("POST", "/member/profile"),
+    ("GET", "/member/suggestions/{suggestion_id}"),
+    ("POST", "/member/suggestions/{suggestion_id}"),
     ("POST", "/member/staff"),
     ("POST", "/member/staff/{account_id}/role"),
     ("POST", "/member/staff/{account_id}/remove"),
