@@ -121,6 +121,7 @@ def build_world() -> World:
         "member_id": a.id,
         "account_id": other_staff.id,
         "key_id": target_key,
+        "suggestion_id": _suggestion(a),
         "newsletter_id": newsletter.id,
         "issue_id": draft.id,
         "block_id": block_id,
@@ -128,6 +129,17 @@ def build_world() -> World:
         "size": _sequence_consent_log(),
     }
     return world
+
+
+def _suggestion(a: Member) -> int:
+    """A suggested correction to A's listing, waiting for A's owners."""
+    from app.members.suggestions import ListingSuggestion
+
+    with session_scope() as session:
+        suggestion = ListingSuggestion(member_id=a.id, field="city", value="Toronto")
+        session.add(suggestion)
+        session.flush()
+        return suggestion.id  # type: ignore[return-value]
 
 
 def _sequence_consent_log() -> int:
