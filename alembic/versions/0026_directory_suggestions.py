@@ -2,7 +2,7 @@
 owners accept or dismiss
 
 Revision ID: directory_suggestions
-Revises: directory_name_order
+Revises: i18n_consent_text_language
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = "directory_suggestions"
-down_revision = "directory_name_order"
+down_revision = "i18n_consent_text_language"
 branch_labels = None
 depends_on = None
 
