@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp
 
@@ -224,6 +225,13 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
         if wants_json(request):
             return JSONResponse({"detail": detail}, status_code=422)
         return render(request, "error.html", status_code=422, status=422, detail=detail)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The browser went away while sending the body (a cancelled request, a closed
+        # tab): nothing to answer and nothing wrong on our side. 499, as nginx logs it.
+        log.info("client went away during %s %s", request.method, request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

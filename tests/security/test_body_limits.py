@@ -3,6 +3,7 @@ a 400, and a real server stays responsive while ten clients push 50 MB bodies at
 
 from __future__ import annotations
 
+import logging
 import select
 import socket
 import statistics
@@ -165,3 +166,22 @@ def test_ten_clients_sending_50_mb_bodies_do_not_stall_the_server():
         assert busy / quiet < 50, (busy, quiet)
     finally:
         processes.stop(server)
+
+
+def test_a_client_that_goes_away_mid_body_is_not_a_server_error(live_server, caplog):
+    """A browser that cancels a request while sending it (the editor's live preview when
+    the person clicks on) is logged as gone, not as an unhandled error or a 500."""
+    port = int(live_server.rsplit(":", 1)[1])
+    head = (
+        b"POST /api/v1/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+    )
+    with caplog.at_level(logging.INFO):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(head + b'{"email": "gone@exa')  # and the tab closes
+        deadline = time.monotonic() + 20
+        while "client went away" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert "client went away during POST /api/v1/subscribe" in caplog.text
+    assert "unhandled error" not in caplog.text
+    assert httpx.get(f"{live_server}/healthz").status_code == 200
