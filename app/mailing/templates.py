@@ -145,6 +145,7 @@ def compile_email(name: str, **structure: Any) -> CompiledEmail:
 def compile_structured(name: str, **structure: Any) -> tuple[str, str]:
     """Stage one for an email whose structure depends on data (a newsletter issue):
     returns the compiled HTML and the text twin, both still holding `{{ }}` placeholders."""
+    structure.setdefault("language", i18n.current())  # <html lang>, fixed in stage one
     values: list[str] = []
     token = _attr_values.set(values)
     try:

@@ -9,6 +9,7 @@ from pydantic import ValidationError, field_validator
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
+from app.i18n import LANGUAGES
 from app.mailing.alignment import alignment_problem
 from app.newsletters.models import Newsletter, NewsletterBase
 from app.one_line_text import one_line
@@ -51,6 +52,13 @@ class NewsletterForm(NewsletterBase):
     def _price(cls, value: object) -> object:
         # Typed in major units, like every price field ("250.00"); stored in cents.
         return parse_price(value) if isinstance(value, str) else value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError("choose one of: " + ", ".join(LANGUAGES))
+        return value
 
     @field_validator("currency")
     @classmethod

@@ -52,6 +52,9 @@ class NewsletterBase(SQLModel):
     classified_slots: int = Field(default=2, ge=0, le=20)
     classified_price: int = Field(default=5_000, ge=0)
     currency: str = Field(default="CAD", min_length=3, max_length=3)
+    # The language its issues are written in (en, fr, es): their greeting, footer and
+    # labels, and the archive lists it under that language (app.i18n).
+    language: str = Field(default="en", max_length=16, sa_column_kwargs={"server_default": "en"})
 
 
 class Newsletter(NewsletterBase, table=True):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from app import i18n
 from app.mailing.templates import EmailTemplateError, compile_structured
 from app.newsletters import markdown
 from app.newsletters.models import BlockKind, Issue, IssueBlock, Newsletter
@@ -135,13 +136,14 @@ def compile_issue(
         raise IssueRenderError(problems)
     topics = ", ".join(topic_names) if topic_names else newsletter.name
     try:
-        return compile_structured(
-            newsletter.template,
-            newsletter=newsletter,
-            issue=issue,
-            blocks=prepared,
-            topics=topics,
-            web_url=web_url,
-        )
+        with i18n.using(newsletter.language):  # its chrome, in the newsletter's language
+            return compile_structured(
+                newsletter.template,
+                newsletter=newsletter,
+                issue=issue,
+                blocks=prepared,
+                topics=topics,
+                web_url=web_url,
+            )
     except EmailTemplateError as exc:
         raise IssueRenderError([BlockProblem(0, str(exc))]) from exc

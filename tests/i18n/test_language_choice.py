@@ -154,3 +154,27 @@ def test_the_archive_chrome_is_in_the_readers_language(client):
     assert "Número 1: Printemps" in page.text and "Canal Atom" in page.text
     # The date of the issue is written the Spanish way (e.g. "30 de noviembre de 2026").
     assert re.search(r"· \d{1,2} de [a-z]+ de \d{4}", page.text)
+
+
+def test_a_newsletter_in_french_has_french_chrome_and_its_place_in_the_archive(client):
+    from app.db import session_scope as scope
+    from app.newsletters.models import Issue
+    from app.newsletters.service import compile_for
+    from tests.newsletters.factories import make_issue, make_newsletter, make_topic, mark_sent
+
+    food = make_topic("food", "Food co-ops")
+    english = make_newsletter("commons", topics=[food])
+    french = make_newsletter("infolettre", topics=[food], name="L’Infolettre", language="fr")
+    mark_sent(make_issue(english, subject="Spring"))
+    issue = make_issue(french, subject="Printemps")
+    with scope() as session:
+        html, text = compile_for(session, session.get(Issue, issue.id))
+    assert '<html lang="fr"' in html
+    assert "Numéro 1" in text and "Gérer vos préférences" in text and "Se désabonner" in text
+    mark_sent(issue)
+    # The archive lists newsletters under their language, the reader's first.
+    index = client.get("/archive", headers={"Accept-Language": "es"}).text
+    assert index.index(">English</h2>") < index.index(">Français</h2>")
+    index = client.get("/archive", headers={"Accept-Language": "fr"}).text
+    assert index.index(">Français</h2>") < index.index(">English</h2>")
+    assert index.index("L’Infolettre") < index.index("The Co-op Commons")

@@ -1,0 +1,32 @@
+"""i18n: a newsletter has a language (its issues' chrome, its place in the archive)
+
+Revision ID: i18n_newsletter_language
+Revises: i18n_consent_text_language
+"""
+
+import sqlalchemy as sa
+import sqlmodel
+
+from alembic import op
+
+revision = "i18n_newsletter_language"
+down_revision = "i18n_consent_text_language"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "newsletter",
+        sa.Column(
+            "language",
+            sqlmodel.sql.sqltypes.AutoString(length=16),
+            nullable=False,
+            server_default="en",
+        ),
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("newsletter") as batch:
+        batch.drop_column("language")
