@@ -1,7 +1,7 @@
 """i18n: a newsletter has a language (its issues' chrome, its place in the archive)
 
 Revision ID: i18n_newsletter_language
-Revises: i18n_consent_text_language
+Revises: directory_suggestions
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "i18n_newsletter_language"
-down_revision = "i18n_consent_text_language"
+down_revision = "directory_suggestions"
 branch_labels = None
 depends_on = None
 
