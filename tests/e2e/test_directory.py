@@ -182,3 +182,22 @@ def test_the_embed_snippet_works_on_another_origin_and_takes_its_look(
         "frame-ancestors *"
         in page.request.get("/members/embed/view").headers["content-security-policy"]
     )
+
+
+def test_a_visitor_suggests_a_correction_on_a_phone(page):
+    seed()
+    page.set_viewport_size(PHONE)
+    page.goto("/members/harbour-bakery")
+    audit(page)
+    page.get_by_role("link", name="Suggest a correction").click()
+    audit(page)
+    page.get_by_label("What is wrong or missing?").select_option("founded_year")
+    page.locator("#value").fill("long ago")
+    page.get_by_role("button", name="Send the suggestion").click()
+    audit(page)
+    expect(page.locator("#value")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#value")).to_have_value("long ago")
+    page.locator("#value").fill("1998")
+    page.get_by_role("button", name="Send the suggestion").click()
+    audit(page)
+    expect(page.get_by_text("owners will get your suggestion by email")).to_be_visible()
