@@ -100,7 +100,7 @@ DEMO_MEMBERS = [
 ]
 
 DEMO_ACCOUNTS = [
-    dict(email="admin@coopdata.club.invalid", display_name="Club admin", role=Role.admin),
+    dict(email="admin@coopdata.example.org", display_name="Club admin", role=Role.admin),
     dict(
         email="owner@riverside-food.example.org",
         display_name="Amara Okafor",

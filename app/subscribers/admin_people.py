@@ -99,8 +99,8 @@ def admin_suppress_confirmation(subscriber: Subscriber) -> Confirmation:
     return Confirmation(
         title=f"Suppress {subscriber.email}?",
         message="Every consent they gave is withdrawn (recorded with you as the admin) and the "
-        "address is never mailed again, not even a confirmation, until they sign up and "
-        "confirm afresh.",
+        "address gets no more mail. Only if it is signed up again does it get one email, "
+        "asking to confirm; confirming lifts the suppression.",
         button="Suppress this address",
         back=f"/admin/subscribers/{subscriber.id}",
     )
@@ -167,7 +167,8 @@ def subscriber_suppress(
     )
     suppress(session, subscriber.email, ADMIN_SUPPRESSED)
     return redirect(
-        f"/admin/subscribers/{subscriber_id}", f"{subscriber.email} is suppressed: never mailed."
+        f"/admin/subscribers/{subscriber_id}",
+        f"{subscriber.email} is suppressed: it gets no more mail.",
     )
 
 

@@ -129,7 +129,10 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
         if page is not None:
             return page
         preferences.unsubscribe(session, subscriber=subscriber, topic_ids=None, token=token)
-        message = lazy_gettext("You are unsubscribed from everything. We will not email you again.")
+        message = lazy_gettext(
+            "You are unsubscribed from everything. We will not email you again, except to "
+            "ask you to confirm if this address is signed up once more."
+        )
     elif action == "save":
         chosen = _ids(form.getlist("topics"))
         sharing_chosen = _ids(form.getlist("sharing"))

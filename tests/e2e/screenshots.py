@@ -20,7 +20,7 @@ from tests.e2e.browser import CHROMIUM, DESKTOP, PHONE, launch
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 # (file name, who is logged in, path or a callable giving it, viewport[, browser locale])
-ADMIN = "admin@coopdata.club.invalid"
+ADMIN = "admin@coopdata.example.org"
 OWNER = "owner@riverside-food.example.org"
 
 
