@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app import signing
+from app import i18n, signing
 from app.config import get_settings
 from app.consent import log as consent_log
 from app.consent.logverify import (
@@ -66,6 +66,20 @@ def _canonical_digest(receipt: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _purpose(topic: Topic | None, sharing: bool, consent_text: ConsentText | None) -> str:
+    """What the consent is for, in the language of the words the person agreed to."""
+    with i18n.using(consent_text.language if consent_text else None):
+        if sharing and topic:
+            return i18n.gettext(
+                "Offers from other member co-ops on the topic “%(topic)s”, sent by the Club "
+                "(the member co-ops never see the address)",
+                topic=topic.name,
+            )
+        if topic:
+            return i18n.gettext("Newsletters on the topic “%(topic)s”", topic=topic.name)
+        return i18n.gettext("Sponsored content in the Club's newsletters")
+
+
 def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
     events = session.exec(
         select(ConsentEvent)
@@ -91,14 +105,7 @@ def build_receipt(session: Session, event_ids: list[int]) -> dict[str, Any]:
         sharing = event.scope == ConsentScope.sharing
         purposes.append(
             {
-                "purpose": (
-                    f"Offers from other member co-ops on the topic “{topic.name}”, sent "
-                    "by the Club (the member co-ops never see the address)"
-                    if sharing and topic
-                    else f"Newsletters on the topic “{topic.name}”"
-                    if topic
-                    else "Sponsored content in the Club's newsletters"
-                ),
+                "purpose": _purpose(topic, sharing, consent_text),
                 "purposeCategory": ["direct marketing by email"],
                 "consentType": "EXPLICIT",
                 "piiCategory": ["email address", "first name (if given)"],

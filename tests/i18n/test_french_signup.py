@@ -71,6 +71,7 @@ def test_a_french_signup_is_french_from_the_form_to_the_ledger(client, smtp, run
     (purpose,) = receipt["services"][0]["purposes"]
     assert purpose["consentTextLanguage"] == "fr" and purpose["consentText"] == topic_words
     assert purpose["consentTextVersion"] == version
+    assert purpose["purpose"] == "Infolettres sur le thème «\u00a0Food co-ops\u00a0»"
     # The receipt checks out online and offline, whatever the language of its words.
     verdict = client.post("/api/v1/receipts/verify", json=receipt).json()
     assert verdict["genuine"] is True
