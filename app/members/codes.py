@@ -1,5 +1,5 @@
 """The directory's code lists: kinds of co-op and sectors (ours, fixed and documented in
-docs/directory.md), countries and regions (ISO 3166-1 alpha-2 and ISO 3166-2, from
+/members/codes), countries and regions (ISO 3166-1 alpha-2 and ISO 3166-2, from
 pycountry), and languages (BCP 47 tags whose subtags ISO 639, 15924 and 3166 know).
 
 Codes are what is stored and what the API and exports carry; labels are for people.

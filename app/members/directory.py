@@ -95,9 +95,9 @@ class DirectoryQuery:
         if len(query.q) > MAX_QUERY_CHARACTERS:
             query.problems["q"] = f"Keep the search to {MAX_QUERY_CHARACTERS} characters."
         if query.kind and query.kind not in codes.KINDS:
-            query.problems["kind"] = "Unknown kind of co-op: use a code from docs/directory.md."
+            query.problems["kind"] = "Unknown kind of co-op: use a code listed at /members/codes."
         if query.sector and query.sector not in codes.SECTORS:
-            query.problems["sector"] = "Unknown sector: use a code from docs/directory.md."
+            query.problems["sector"] = "Unknown sector: use a code listed at /members/codes."
         for name, parse in (
             ("country", codes.parse_country),
             ("language", codes.parse_language),

@@ -332,7 +332,7 @@ PUBLIC_SWITCHES: dict[str, str] = {
 
 class MemberPublic(SQLModel):
     """A member as the public directory shows it: unpublished fields are null. Codes,
-    not labels: `kind` and `sectors` from docs/directory.md, `country` ISO 3166-1
+    not labels: `kind` and `sectors` from /members/codes, `country` ISO 3166-1
     alpha-2, `region` ISO 3166-2, `languages` BCP 47 tags."""
 
     name: str

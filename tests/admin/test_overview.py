@@ -72,7 +72,7 @@ def _history() -> dict[str, int]:
     subscriptions that history left: Ana joined food 5 days ago; Bo joined food 3 days
     ago and left yesterday; Cy joined housing 4 days ago and was erased 2 days ago."""
     from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentSource
-    from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus
+    from app.subscribers.models import Subscriber, Subscription
 
     topics = make_topics()
     now = utcnow()
