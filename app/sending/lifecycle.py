@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from app.config import get_settings
@@ -86,7 +86,7 @@ def cancel(session: Session, issue: Issue) -> None:
 def pending_batches(session: Session, issue_id: int) -> list[int]:
     return list(
         session.execute(
-            select(distinct(Delivery.batch))
+            select(Delivery.batch).distinct()
             .where(
                 col(Delivery.issue_id) == issue_id,
                 col(Delivery.status).in_([DeliveryStatus.queued, DeliveryStatus.sending]),
@@ -195,7 +195,7 @@ def stalled_batches(session: Session, issue_id: int, now) -> list[int]:  # type:
     message was lost with the broker or a worker's prefetch). Re-sending a batch job is
     harmless: the claim lets only one job send each row."""
     lease = claim_lease()
-    stale_claims = select(distinct(Delivery.batch)).where(
+    stale_claims = select(Delivery.batch).distinct().where(
         col(Delivery.issue_id) == issue_id,
         col(Delivery.status) == DeliveryStatus.sending,
         col(Delivery.claimed_at) < now - lease,
