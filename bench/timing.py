@@ -6,7 +6,8 @@ median measured in the same run. Target: every ratio within 0.9-1.1.
 `coopclub serve --workers 2` and `coopclub worker` on PostgreSQL + Redis, as in
 bench/signup_load.py. One client sends the requests one at a time (the next once the
 worker has done the last one's job and sent its mail), the states taking
-turns (request i of every state, then request i+1), so a change in the machine's load
+turns (request i of every state, each round starting with the next state, then
+request i+1), so a change in the machine's load
 touches every state alike. Each request names an address of its own (seeded in its
 state beforehand), so no address changes state under the measurement, and its own
 X-Forwarded-For, so the per-client limits (on for login) never engage.
@@ -115,7 +116,11 @@ def measure(port: int, database_url: str, requests: int) -> dict[str, dict[str, 
         assert csrf, "no CSRF field on /login"
         for n in range(-20, requests):  # 20 rounds of warm-up, not counted
             for kind, states in (("signup", signup), ("login", login)):
-                for s, state in enumerate(states):
+                # Each round starts with another state: no state always comes first
+                # (after the other endpoint, or when a 5-second memory runs out).
+                order = list(enumerate(states))
+                order = order[n % len(order) :] + order[: n % len(order)]
+                for s, state in order:
                     email = address(state, n) if n >= 0 else f"warm-{kind}-{s}-{-n}@example.org"
                     headers = {"X-Forwarded-For": f"10.{s}.{(n + 20) // 250}.{(n + 20) % 250}"}
                     started = time.perf_counter()
