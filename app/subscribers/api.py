@@ -15,6 +15,7 @@ from app.auth.deps import optional_api_member
 from app.consent import receipts
 from app.consent.models import ConsentSource
 from app.db import SessionDep
+from app.i18n import gettext
 from app.subscribers import abuse, embed, signup
 from app.subscribers.models import SubscribeAccepted, SubscribeRequest, TopicPublic
 from app.subscribers.service import InvalidAddress, public_topics, topic_public, topics_by_slug
@@ -90,14 +91,14 @@ def subscribe(
     # A plain def: FastAPI runs it in a thread, so blocking database calls never stall
     # the event loop (the body was read by the async dependency).
     if body is None:
-        return _problem(413, "body", "That request is too large (at most 16 KB).")
+        return _problem(413, "body", gettext("That request is too large (at most 16 KB)."))
     try:
         raw: Any = json.loads(body or b"null")
         data = SubscribeRequest.model_validate(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):  # not JSON, or not even text
-        return _problem(400, "body", "The body must be JSON.")
+        return _problem(400, "body", gettext("The body must be JSON."))
     except RecursionError:  # brackets nested deeper than any signup needs
-        return _problem(400, "body", "The body's JSON is nested too deeply.")
+        return _problem(400, "body", gettext("The body's JSON is nested too deeply."))
     except ValidationError as exc:
         problems = [
             {
@@ -109,7 +110,9 @@ def subscribe(
         return JSONResponse({"detail": problems}, status_code=422, headers=CORS)
     topics, unknown = topics_by_slug(session, data.topics)
     if unknown:
-        return _problem(422, "topics", "unknown topic: " + ", ".join(unknown))
+        return _problem(
+            422, "topics", gettext("unknown topic: %(topics)s", topics=", ".join(unknown))
+        )
     # Attribution to a member: its API key or its snippet's signed form token, never a
     # name in the body (`source` is ignored).
     member = None
@@ -127,14 +130,20 @@ def subscribe(
         try:
             form = embed.read_form_token(session, data.form_token, member_slug=None)
         except signing.InvalidToken:
-            return _problem(422, "form_token", "This form token is not valid or out of date.")
+            return _problem(
+                422, "form_token", gettext("This form token is not valid or out of date.")
+            )
         member = form.member
         offered = {t.id for t in form.topics}
         outside = [t.slug for t in topics if t.id not in offered]
         if outside:
-            return _problem(422, "topics", "this form does not offer: " + ", ".join(outside))
+            return _problem(
+                422,
+                "topics",
+                gettext("this form does not offer: %(topics)s", topics=", ".join(outside)),
+            )
     if not abuse.within_limits("signup", request, str(data.email)):
-        return _problem(429, "body", "Too many attempts. Please wait a few minutes.")
+        return _problem(429, "body", gettext("Too many attempts. Please wait a few minutes."))
     try:
         signup.accept_signup(
             session,

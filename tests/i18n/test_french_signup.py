@@ -182,3 +182,14 @@ def test_a_members_embedded_form_takes_a_lang(client, smtp, run_jobs):
     run_jobs()
     (mail,) = smtp.wait_for("zoe@example.org")
     assert str(mail.message["Subject"]) == "Veuillez confirmer votre abonnement"
+
+
+def test_the_apis_problems_are_in_the_callers_language(client):
+    make_topics()
+    refused = client.post(
+        "/api/v1/subscribe",
+        json={"email": "x@example.org", "topics": ["nope"]},
+        headers={"Accept-Language": "es"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == [{"field": "topics", "message": "tema desconocido: nope"}]
