@@ -88,7 +88,17 @@ def other_members_ids(two_members) -> dict[str, int]:
         member_b = session.exec(select(Member).where(Member.slug == "member-b")).one()
     booking = make_booking(member_b, slots[0])
     sharing = _sharing_ids(member_b)
-    return {**two_members["ids"], "booking_id": booking.id, **sharing}
+    with session_scope() as session:
+        from app.members.suggestions import ListingSuggestion
+
+        suggestion = ListingSuggestion(member_id=member_b.id, field="city", value="Halifax")
+        session.add(suggestion)
+    return {
+        **two_members["ids"],
+        "booking_id": booking.id,
+        "suggestion_id": suggestion.id,
+        **sharing,
+    }
 
 
 def _sharing_ids(member_b) -> dict[str, int]:
