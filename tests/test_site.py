@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,4 +58,13 @@ def test_demo_on_a_fresh_database_is_quiet_and_delivers_its_mail(tmp_path):
         assert run.returncode == 0, run.stderr
         assert "Traceback" not in run.stderr and " ERROR " not in run.stderr, run.stderr
     assert run.stdout.strip() == "demo data is in place"
+    assert "Warning" not in run.stderr, run.stderr
     assert list((tmp_path / "var" / "outbox").glob("*.eml"))
+    # The demo's member co-ops can be found in the directory (a member written by any
+    # command, not only the web app, gets its search text).
+    with sqlite3.connect(tmp_path / "var" / "coopclub.sqlite3") as db:
+        found = db.execute("SELECT slug FROM member WHERE search_text LIKE '%credit%'").fetchall()
+        sent = db.execute("SELECT status FROM issue WHERE subject = 'Spring at the co-ops'")
+        (status,) = sent.fetchone()
+    assert found == [("commons-credit-union",)]
+    assert status == "sent"

@@ -409,3 +409,9 @@ class Invitation(SQLModel, table=True):
     invited_by: int | None = Field(default=None, foreign_key="account.id")
     created_at: datetime = Field(default_factory=utcnow)
     accepted_at: datetime | None = None
+
+
+# Member.search_text follows every write, in every process (the web app, `coopclub demo`,
+# workers): the listener lives with the search it serves and is registered here, once
+# Member exists, so that no entry point can write a member without it.
+from app.members import directory as _directory  # noqa: E402, F401
