@@ -86,7 +86,8 @@ def cancel(session: Session, issue: Issue) -> None:
 def pending_batches(session: Session, issue_id: int) -> list[int]:
     return list(
         session.execute(
-            select(Delivery.batch).distinct()
+            select(Delivery.batch)
+            .distinct()
             .where(
                 col(Delivery.issue_id) == issue_id,
                 col(Delivery.status).in_([DeliveryStatus.queued, DeliveryStatus.sending]),
@@ -195,10 +196,14 @@ def stalled_batches(session: Session, issue_id: int, now) -> list[int]:  # type:
     message was lost with the broker or a worker's prefetch). Re-sending a batch job is
     harmless: the claim lets only one job send each row."""
     lease = claim_lease()
-    stale_claims = select(Delivery.batch).distinct().where(
-        col(Delivery.issue_id) == issue_id,
-        col(Delivery.status) == DeliveryStatus.sending,
-        col(Delivery.claimed_at) < now - lease,
+    stale_claims = (
+        select(Delivery.batch)
+        .distinct()
+        .where(
+            col(Delivery.issue_id) == issue_id,
+            col(Delivery.status) == DeliveryStatus.sending,
+            col(Delivery.claimed_at) < now - lease,
+        )
     )
     batches = set(session.execute(stale_claims.limit(1000)).scalars())
     last_activity = session.execute(
