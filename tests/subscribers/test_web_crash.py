@@ -1,18 +1,22 @@
 """A web server that dies right after a signup commits, taking its broker (and the
-confirmation job in it) along, loses nothing: the sweep finds the confirmation still
-queued in the database and delivers it."""
+request's job in it) along, loses nothing: the sweep finds the request still recorded
+in the database, and its job sends the confirmation."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from app import jobs
 from app.config import get_settings
+from app.db import session_scope, utcnow
+from app.intake import STALE_AFTER, IntakeRequest
 from tests.sending.test_broker_faults import _start_redis
 from tests.smtp_sink import free_port
 from tests.subscribers.helpers import make_topics
@@ -64,6 +68,11 @@ def test_the_sweep_delivers_a_confirmation_whose_web_server_and_broker_died(
         doomed_redis.wait(timeout=10)
     run_jobs()
     assert smtp.to("survivor@example.org") == []
+    # Time passes: the request's row (its job died with the broker) is overdue.
+    with session_scope() as session:
+        session.execute(
+            update(IntakeRequest).values(enqueued_at=utcnow() - STALE_AFTER - timedelta(seconds=1))
+        )
     monkeypatch.setattr(get_settings(), "transactional_retry_after_seconds", 0.1)
     time.sleep(0.2)
     jobs.send_now(jobs.SWEEP)
