@@ -1,7 +1,8 @@
 """Withdrawing sharing under real concurrency: the same one-click "stop offers from this
 member" link pressed many times at once (a mail client's pre-fetch, an impatient person)
 against a real server on PostgreSQL records exactly one withdrawal in the ledger, and
-every press gets an answer, never an error."""
+every press gets an answer, never an error. The same for an erasure, a one-click
+unsubscribe and a preference-centre save that switches sharing on."""
 
 from __future__ import annotations
 
@@ -102,3 +103,39 @@ def test_erasure_pressed_at_once_erases_once(live_app):  # noqa: F811
         ).all()
         left = session.exec(select(Subscriber)).all()
     assert len(erased) == 1 and left == []
+
+
+def test_a_preference_save_pressed_at_once_gives_sharing_once(live_app):  # noqa: F811
+    offering = make_member("bakery")
+    bread, cakes = owned_topic("bread", offering), owned_topic("cakes", offering)
+    person("consents@example.org", [bread, cakes], sharing=False)
+    with session_scope() as session:
+        subscriber = session.exec(select(Subscriber)).one()
+    path = f"/preferences/{preferences_token(subscriber)}"
+    with httpx.Client(base_url=live_app, timeout=60) as browser:
+        token = CSRF_INPUT.search(browser.get(path).text).group(1)
+        cookies = dict(browser.cookies)
+    form = {
+        "csrf_token": token,
+        "action": "save",
+        "topics": [str(bread.id), str(cakes.id)],
+        "sharing": [str(cakes.id)],
+    }
+
+    def press() -> int:
+        return httpx.post(f"{live_app}{path}", data=form, cookies=cookies, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
+        codes = [f.result() for f in [pool.submit(press) for _ in range(AT_ONCE)]]
+
+    assert codes == [200] * AT_ONCE
+    with session_scope() as session:
+        sharing = session.exec(
+            select(ConsentEvent.action, ConsentEvent.topic_id).where(
+                ConsentEvent.scope == ConsentScope.sharing
+            )
+        ).all()
+    # One request and its confirmation, on cakes only; nothing for bread.
+    assert sorted(sharing) == sorted(
+        [(ConsentAction.requested, cakes.id), (ConsentAction.confirmed, cakes.id)]
+    )
