@@ -11,7 +11,6 @@ from app.consent.models import (
 from app.intake import IntakeRequest
 from app.mailing.models import TransactionalEmail
 from app.marketplace.models import Booking, ClickCount, Creative, Slot
-from app.members import directory  # noqa: F401  (keeps Member.search_text on every write)
 from app.members.history import DirectoryChange
 from app.members.models import Account, Invitation, Member
 from app.members.suggestions import ListingSuggestion

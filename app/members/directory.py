@@ -19,11 +19,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, event, func, literal_column, or_, tuple_
-from sqlalchemy.orm import Mapper
+from sqlalchemy import and_, func, literal_column, or_, tuple_
 from sqlmodel import Session, col, select
 
-from app.db import utcnow
 from app.members import codes
 from app.members.models import Member, MemberStatus, unpack
 
@@ -67,14 +65,6 @@ def public_text(member: Member) -> str:
     if member.show_region:
         parts.append(codes.region_name(member.region))
     return " ".join(p for p in parts if p).casefold()
-
-
-@event.listens_for(Member, "before_insert")
-@event.listens_for(Member, "before_update")
-def _keep_search_text(_mapper: Mapper, _connection: object, member: Member) -> None:
-    member.search_text = public_text(member)
-    if member.updated_at is None:
-        member.updated_at = member.created_at or utcnow()
 
 
 @dataclass

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationInfo, field_validator, model_validator
-from sqlalchemy import Text
+from sqlalchemy import Text, event
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
@@ -411,7 +411,13 @@ class Invitation(SQLModel, table=True):
     accepted_at: datetime | None = None
 
 
-# Member.search_text follows every write, in every process (the web app, `coopclub demo`,
-# workers): the listener lives with the search it serves and is registered here, once
-# Member exists, so that no entry point can write a member without it.
-from app.members import directory as _directory  # noqa: E402, F401
+@event.listens_for(Member, "before_insert")
+@event.listens_for(Member, "before_update")
+def _keep_search_text(_mapper: object, _connection: object, member: Member) -> None:
+    """Member.search_text follows every write, in every process (the web app, `coopclub
+    demo`, workers): registered with the model, so no entry point writes without it."""
+    from app.members.directory import public_text  # the search decides what it finds
+
+    member.search_text = public_text(member)
+    if member.updated_at is None:
+        member.updated_at = member.created_at or utcnow()
