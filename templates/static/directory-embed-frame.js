@@ -13,9 +13,13 @@
   }
   window.addEventListener("message", function (event) {
     var data = event.data;
-    if (event.source !== window.parent || !data || data.type !== "coopclub:theme") return;
-    if (data.theme === "dark" || data.theme === "light") {
+    if (event.source !== window.parent || !data) return;
+    if (data.type === "coopclub:theme" && (data.theme === "dark" || data.theme === "light")) {
       document.documentElement.setAttribute("data-theme", data.theme);
+    } else if (data.type === "coopclub:measure") {
+      // The embedding page's script ran after our load message: tell it again.
+      last = 0;
+      post();
     }
   });
   window.addEventListener("load", function () {

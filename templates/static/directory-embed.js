@@ -43,6 +43,13 @@
       }
     }
   });
+  // This script loads asynchronously: a frame that loaded before it listened has
+  // already sent its height and asked for the look, so ask it again and tell it now.
+  var loaded = frames();
+  for (var i = 0; i < loaded.length; i++) {
+    tell(loaded[i]);
+    if (loaded[i].contentWindow) loaded[i].contentWindow.postMessage({ type: "coopclub:measure" }, origin);
+  }
   if (window.matchMedia) {
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
       var all = frames();

@@ -8,6 +8,7 @@ is the member's recruit with credits pending (issue 17, finding 3; issue 14, fin
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.members.models import Role
+from app.subscribers.embed import EmbedForm, embed_snippets
 from tests.e2e.conftest import audit, axe_violations, link_from_mail
 from tests.e2e.test_member import log_in_by_mail
 from tests.members.factories import make_account, make_member
@@ -155,3 +157,44 @@ def test_both_snippets_work_as_pasted_on_another_origin(
 
     # Both are the member's recruits, their credits pending until the hold ends.
     assert recruits() == [(coop.id, "pending", 500), (coop.id, "pending", 500)]
+
+
+LATE_SCRIPT_SITE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Slow Co-op</title></head>
+<body>
+<main>
+<h1>Slow Co-op</h1>
+{iframe}
+</main>
+<script>
+  // Like a page whose scripts come last or load slowly: the size script only runs
+  // once the form inside the frame has loaded and reported its height to nobody.
+  document.querySelector("iframe").addEventListener("load", function () {{
+    setTimeout(function () {{
+      var script = document.createElement("script");
+      script.src = {src!r};
+      document.body.appendChild(script);
+    }}, 300);
+  }});
+</script>
+</body>
+</html>
+"""
+
+
+def test_the_iframe_fits_even_when_its_script_runs_after_the_form_loaded(other_page, member_site):
+    """The snippet's script loads asynchronously; a form that loaded first (and sent its
+    height before anyone listened) must still be sized (it failed CI once this way)."""
+    site_url, site_dir = member_site
+    coop = make_member("riverside", name="Riverside Food Co-op")
+    food = make_topic("food", "Food co-ops")
+    iframe = embed_snippets(EmbedForm(member=coop, topics=[food]))["iframe"]
+    tag, script = iframe.split("\n")
+    src = re.search(r'src="([^"]+)"', script).group(1)
+    (site_dir / "index.html").write_text(
+        LATE_SCRIPT_SITE.format(iframe=tag, src=src), encoding="utf-8"
+    )
+    other_page.goto(site_url)
+    _frame_fits(other_page)
+    audit(other_page)
