@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
+from app.i18n import gettext as _
 from app.marketplace import inventory, preview, report, service, states
 from app.marketplace.api import REFUSALS
 from app.marketplace.models import Booking, BookingStatus, Slot, SlotKind
@@ -29,14 +30,14 @@ S = BookingStatus
 def _booking(session: Session, booking_id: int) -> Booking:
     booking = session.get(Booking, booking_id)
     if booking is None:
-        raise HTTPException(404, "There is no such booking.")
+        raise HTTPException(404, _("There is no such booking."))
     return booking
 
 
 def _slot(session: Session, slot_id: int) -> Slot:
     slot = session.get(Slot, slot_id)
     if slot is None:
-        raise HTTPException(404, "There is no such slot.")
+        raise HTTPException(404, _("There is no such slot."))
     return slot
 
 
@@ -72,8 +73,8 @@ def _overview(
             session, service.bookings_in(session, [S.awaiting_payment], PaymentMethod.invoice)
         ),
         refunds=_described(session, service.bookings_in(session, [S.rejected, S.cancelled])),
-        labels=states.LABELS,
         kinds=list(SlotKind),
+        **states.NAMES,
         price_errors=price_errors or {},
     )
 
@@ -87,7 +88,7 @@ def booking_detail(
     return render(
         request,
         "marketplace/admin_booking.html",
-        labels=states.LABELS,
+        **states.NAMES,
         report=report.report_for(session, booking),
         **info,
     )
@@ -112,18 +113,18 @@ def booking_action(
     try:
         if action == "approve":
             service.approve(session, booking)
-            message = "Approved; the member is emailed."
+            message = _("Approved; the member is emailed.")
         elif action == "reject":
             service.reject(session, booking, reason=reason)
-            message = "Rejected; the member is emailed and the payment refunded."
+            message = _("Rejected; the member is emailed and the payment refunded.")
         elif action == "mark-paid":
             service.mark_invoice_paid(session, booking)
-            message = "Marked paid."
+            message = _("Marked paid.")
         elif action == "cancel":
             service.cancel_unpaid_or_paid(session, booking, by_member=False)
-            message = "Cancelled; a paid booking is refunded the way it was paid."
+            message = _("Cancelled; a paid booking is refunded the way it was paid.")
         else:
-            raise HTTPException(404, "Unknown action.")
+            raise HTTPException(404, _("Unknown action."))
     except REFUSALS as exc:
         # Raising rolls the request's transaction back: nothing is half-done.
         raise HTTPException(getattr(exc, "status", 409), str(exc)) from None
@@ -136,16 +137,14 @@ def add_slot(
 ) -> Response:
     issue = session.get(Issue, issue_id)
     if issue is None:
-        raise HTTPException(404, "There is no such issue.")
+        raise HTTPException(404, _("There is no such issue."))
     try:
         inventory.add_slot(session, issue, SlotKind(kind))
     except ValueError:
-        return redirect("/admin/marketplace", "Choose sponsor or classified.", "error")
-    except inventory.SlotError as exc:
-        return redirect("/admin/marketplace", f"Not added: {exc}.", "error")
-    except IssueStateError as exc:
-        return redirect("/admin/marketplace", f"Not added: {exc}.", "error")
-    return redirect("/admin/marketplace", "Slot added.")
+        return redirect("/admin/marketplace", _("Choose sponsor or classified."), "error")
+    except (inventory.SlotError, IssueStateError) as exc:
+        return redirect("/admin/marketplace", _("Not added: %(problem)s.", problem=exc), "error")
+    return redirect("/admin/marketplace", _("Slot added."))
 
 
 @router.post("/slots/{slot_id}/{action}", dependencies=[CsrfProtected])
@@ -163,7 +162,7 @@ def slot_action(
             try:
                 minor = parse_price(price)
             except MoneyError as exc:
-                problem = {"typed": price, "message": f"Not repriced: {exc}."}
+                problem = {"typed": price, "message": _("Not repriced: %(problem)s.", problem=exc)}
                 return _overview(
                     request, session, price_errors={slot.id or 0: problem}, status_code=422
                 )
@@ -173,7 +172,7 @@ def slot_action(
         elif action == "reopen":
             inventory.reopen(session, slot)
         else:
-            raise HTTPException(404, "Unknown action.")
+            raise HTTPException(404, _("Unknown action."))
     except inventory.SlotError as exc:
-        return redirect("/admin/marketplace", f"Not changed: {exc}.", "error")
-    return redirect("/admin/marketplace", "Slot updated.")
+        return redirect("/admin/marketplace", _("Not changed: %(problem)s.", problem=exc), "error")
+    return redirect("/admin/marketplace", _("Slot updated."))

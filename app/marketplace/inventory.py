@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import gettext as _
 from app.marketplace.models import (
     LIVE_STATUSES,
     Booking,
@@ -162,13 +163,13 @@ def inventory(session: Session) -> list[IssueInventory]:
 
 def _unbooked(session: Session, slot: Slot) -> None:
     if taken_slot_ids(session, [slot.id or 0]):
-        raise SlotError("this slot is booked: cancel the booking first")
+        raise SlotError(_("this slot is booked: cancel the booking first"))
 
 
 def add_slot(session: Session, issue: Issue, kind: SlotKind) -> Slot:
     """A new slot block at the end of a draft issue."""
     if issue.status != IssueStatus.draft:
-        raise SlotError("slots can be added to draft issues only; this issue's layout is frozen")
+        raise SlotError(_("slots can be added to draft issues only; this issue's layout is frozen"))
     block = blocks.add_block(session, issue, BlockKind(kind.value))
     ensure_slots(session, issue)
     slot = session.exec(
@@ -179,7 +180,7 @@ def add_slot(session: Session, issue: Issue, kind: SlotKind) -> Slot:
 
 def reprice(session: Session, slot: Slot, *, price: int) -> None:
     if not 0 <= price <= get_settings().max_price:
-        raise SlotError("a price must be between 0 and the Club's maximum price", status=422)
+        raise SlotError(_("a price must be between 0 and the Club's maximum price"), status=422)
     # Lock the slot so a booking cannot slip in between the check and the change.
     session.exec(select(Slot).where(Slot.id == slot.id).with_for_update()).one()
     _unbooked(session, slot)
@@ -195,5 +196,5 @@ def withdraw(session: Session, slot: Slot) -> None:
 def reopen(session: Session, slot: Slot) -> None:
     positions = {b.position for b in newsletters.blocks_of(session, slot.issue_id)}
     if slot.position not in positions:
-        raise SlotError("its block was removed from the issue: put the block back in the editor")
+        raise SlotError(_("its block was removed from the issue: put the block back in the editor"))
     slot.status = SlotStatus.open

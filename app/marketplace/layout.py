@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from app.i18n import gettext as _
 from app.marketplace import service
 from app.marketplace.models import LIVE_STATUSES, Booking, Slot, SlotStatus
 from app.members.models import Member
@@ -103,13 +104,17 @@ def move_block(session: Session, issue: Issue, block_id: int, direction: int) ->
             raise BookedSlot(
                 b,
                 booked,
-                f"block {b.position} is booked by {booked.member_name}, so it stays where it "
-                "is; to move it, cancel that booking first",
+                _(
+                    "block %(position)s is booked by %(member)s, so it stays where it is;"
+                    " to move it, cancel that booking first",
+                    position=b.position,
+                    member=booked.member_name,
+                ),
             )
     slots = [(slot, b) for b, slot, _ in held if slot is not None]
     blocks.swap_positions(session, issue, block, other)
     # The slot rows follow; a temporary position keeps (issue, position) unique meanwhile.
-    for slot, _ in slots:
+    for slot, _block in slots:
         slot.position = -(slot.id or 0)
     session.flush()
     for slot, b in slots:
@@ -130,8 +135,11 @@ def remove_block(
             raise BookedSlot(
                 block,
                 booked,
-                f"block {block.position} is booked by {booked.member_name}: removing it "
-                "cancels that booking",
+                _(
+                    "block %(position)s is booked by %(member)s: removing it cancels that booking",
+                    position=block.position,
+                    member=booked.member_name,
+                ),
             )
         booking = session.get(Booking, booked.booking_id)
         assert booking is not None

@@ -13,6 +13,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+from app.i18n import gettext as _
 from app.payments.models import PaymentMethod
 
 
@@ -153,10 +154,10 @@ def strict_https_url(value: str) -> str:
     escaped: an address that needs them is not one we pass on to readers."""
     value = value.strip()
     if _CONTROL.search(value) or _NOT_IN_URL.search(value):
-        raise ValueError("an address cannot hold spaces, quotes, < > or control characters")
+        raise ValueError(_("an address cannot hold spaces, quotes, < > or control characters"))
     parts = urlsplit(value)
     if parts.scheme.lower() != "https" or not parts.hostname or parts.username or parts.password:
-        raise ValueError("use a full https:// address")
+        raise ValueError(_("use a full https:// address"))
     host = (
         parts.hostname.encode("idna").decode("ascii")
         if not parts.hostname.isascii()
@@ -169,7 +170,7 @@ def strict_https_url(value: str) -> str:
 def plain_text(value: str) -> str:
     """One line of plain text: control characters refused, runs of spaces made one."""
     if _CONTROL.search(value.replace("\t", " ")):
-        raise ValueError("use plain text on one line (no line breaks or control characters)")
+        raise ValueError(_("use plain text on one line (no line breaks or control characters)"))
     return " ".join(value.split())
 
 
@@ -193,7 +194,7 @@ class CreativeInput(SQLModel):
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
         if _CONTROL.search(value.replace("\n", "").replace("\r", "").replace("\t", "")):
-            raise ValueError("the text holds control characters; type it again as plain text")
+            raise ValueError(_("the text holds control characters; type it again as plain text"))
         return value
 
     @field_validator("link")
@@ -202,7 +203,7 @@ class CreativeInput(SQLModel):
         try:
             return strict_https_url(value)
         except ValueError as exc:
-            raise ValueError(f"the link: {exc}") from None
+            raise ValueError(_("the link: %(problem)s", problem=exc)) from None
 
     @field_validator("image_url", mode="before")
     @classmethod
@@ -212,11 +213,11 @@ class CreativeInput(SQLModel):
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ValueError("the image must be a full https:// address")
+            raise ValueError(_("the image must be a full https:// address"))
         try:
             return strict_https_url(value)
         except ValueError as exc:
-            raise ValueError(f"the image: {exc}") from None
+            raise ValueError(_("the image: %(problem)s", problem=exc)) from None
 
 
 class BookingCreate(SQLModel):

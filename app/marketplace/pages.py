@@ -15,6 +15,7 @@ from app import charts
 from app.auth.deps import MemberContext, MemberOwner, MemberStaff, Right
 from app.config import get_settings
 from app.db import SessionDep, utcnow
+from app.i18n import gettext as _
 from app.marketplace import inventory, placement, preview, report, service, states
 from app.marketplace.api import REFUSALS
 from app.marketplace.models import Booking, BookingStatus, CreativeInput, Slot
@@ -35,7 +36,7 @@ def own_booking(booking_id: int, context: MemberStaff, session: SessionDep) -> B
     try:
         return service.get_own(session, member_id=context.member.id or 0, booking_id=booking_id)
     except service.BookingError:
-        raise HTTPException(404, "There is no such booking.") from None
+        raise HTTPException(404, _("There is no such booking.")) from None
 
 
 OwnBooking = Annotated[Booking, Depends(own_booking)]
@@ -50,6 +51,7 @@ def slots_page(request: Request, context: MemberStaff, session: SessionDep) -> R
         issues=inventory.inventory(session),
         balance=credits.balance(session, member_id=context.member.id or 0),
         can_book=context.may(Right.money),
+        **states.NAMES,
     )
 
 
@@ -60,9 +62,10 @@ def book_page(
     try:
         booking = service.book(session, member=context.member, slot_id=slot_id)
     except service.BookingError as exc:
-        return redirect("/member/slots", f"Could not book: {exc}.", "error")
+        return redirect("/member/slots", _("Could not book: %(problem)s.", problem=exc), "error")
     return redirect(
-        f"/member/bookings/{booking.id}", "The slot is held for you for 15 minutes: pay to keep it."
+        f"/member/bookings/{booking.id}",
+        _("The slot is held for you for 15 minutes: pay to keep it."),
     )
 
 
@@ -76,7 +79,7 @@ def bookings_page(request: Request, context: MemberStaff, session: SessionDep) -
         rows=[describe(session, b) for b in bookings],
         balance=credits.balance(session, member_id=context.member.id or 0),
         ledger=credits.entries(session, member_id=context.member.id or 0),
-        labels=states.LABELS,
+        **states.NAMES,
     )
 
 
@@ -120,7 +123,7 @@ def booking_page_context(
     )
     return {
         **info,
-        "labels": states.LABELS,
+        **states.NAMES,
         "can_pay": context.may(Right.money),  # book, pay, cancel: owners (see auth.deps)
         # Credits are offered only when the balance covers the price.
         "methods": [m for m in available_methods() if m != PaymentMethod.credits or covered],
@@ -138,10 +141,12 @@ def booking_page_context(
 
 def report_chart(sponsor_report: report.SponsorReport) -> Markup:
     return charts.bar_chart(
-        title="Your sponsor report: people it was delivered to, and clicks on your link (counts)",
+        title=_(
+            "Your sponsor report: people it was delivered to, and clicks on your link (counts)"
+        ),
         bars=[
-            charts.Bar("Delivered", sponsor_report.delivered, 0),
-            charts.Bar("Clicks", sponsor_report.clicks, 1),
+            charts.Bar(_("Delivered"), sponsor_report.delivered, 0),
+            charts.Bar(_("Clicks"), sponsor_report.clicks, 1),
         ],
     )
 
@@ -179,15 +184,19 @@ def pay_page(
     try:
         chosen = PaymentMethod(method)
     except ValueError:
-        return redirect(f"/member/bookings/{booking.id}", "Choose a way to pay.", "error")
+        return redirect(f"/member/bookings/{booking.id}", _("Choose a way to pay."), "error")
     try:
         service.pay(session, booking, method=chosen)
     except REFUSALS as exc:
-        return redirect(f"/member/bookings/{booking.id}", f"Could not pay: {exc}.", "error")
+        return redirect(
+            f"/member/bookings/{booking.id}", _("Could not pay: %(problem)s.", problem=exc), "error"
+        )
     message = {
-        PaymentMethod.credits: "Paid from your credits. Now submit the creative.",
-        PaymentMethod.invoice: "We will send an invoice; the booking is paid once it is settled.",
-        PaymentMethod.stripe: "Enter your card details below to pay.",
+        PaymentMethod.credits: _("Paid from your credits. Now submit the creative."),
+        PaymentMethod.invoice: _(
+            "We will send an invoice; the booking is paid once it is settled."
+        ),
+        PaymentMethod.stripe: _("Enter your card details below to pay."),
     }[chosen]
     return redirect(f"/member/bookings/{booking.id}", message)
 
@@ -233,12 +242,16 @@ def _creative(
             try:
                 service.submit_creative(session, booking, data)
             except REFUSALS as exc:
-                return redirect(f"/member/bookings/{booking.id}", f"Not submitted: {exc}.", "error")
+                return redirect(
+                    f"/member/bookings/{booking.id}",
+                    _("Not submitted: %(problem)s.", problem=exc),
+                    "error",
+                )
             return redirect(
                 f"/member/bookings/{booking.id}",
-                "Saved: it goes to a Club admin for approval once the invoice is paid."
+                _("Saved: it goes to a Club admin for approval once the invoice is paid.")
                 if service.invoice_open(booking)
-                else "Submitted: a Club admin will review it.",
+                else _("Submitted: a Club admin will review it."),
             )
         preview_url = (
             f"/member/bookings/{booking.id}/preview.html?draft={preview.draft_token(booking, data)}"
@@ -271,8 +284,10 @@ def cancel_page(booking: OwnBooking, _owner: MemberOwner, session: SessionDep) -
     try:
         service.cancel_unpaid_or_paid(session, booking, by_member=True)
     except REFUSALS as exc:
-        return redirect(f"/member/bookings/{booking.id}", f"Not cancelled: {exc}.", "error")
-    return redirect("/member/bookings", "The booking is cancelled and the slot released.")
+        return redirect(
+            f"/member/bookings/{booking.id}", _("Not cancelled: %(problem)s.", problem=exc), "error"
+        )
+    return redirect("/member/bookings", _("The booking is cancelled and the slot released."))
 
 
 # The click redirect -------------------------------------------------------------------------
@@ -282,6 +297,6 @@ def cancel_page(booking: OwnBooking, _owner: MemberOwner, session: SessionDep) -
 def click(token: str, session: SessionDep) -> Response:
     creative = placement.creative_for_token(session, token)
     if creative is None:
-        raise HTTPException(404, "This link is not valid.")
+        raise HTTPException(404, _("This link is not valid."))
     link = placement.record_click(session, creative)
     return RedirectResponse(link, status_code=303)

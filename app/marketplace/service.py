@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
+from app.i18n import gettext as _
 from app.marketplace import states
 from app.marketplace.inventory import is_free
 from app.marketplace.models import (
@@ -27,6 +28,7 @@ from app.marketplace.models import (
     Creative,
     CreativeInput,
     Slot,
+    SlotKind,
     SlotStatus,
 )
 from app.marketplace.notices import format_money, notify_member
@@ -66,7 +68,7 @@ def get_own(session: Session, *, member_id: int, booking_id: int) -> Booking:
     """A member's own booking; another member's id is answered as not found."""
     booking = session.get(Booking, booking_id)
     if booking is None or booking.member_id != member_id:
-        raise BookingError("no such booking", status=404)
+        raise BookingError(_("no such booking"), status=404)
     return booking
 
 
@@ -119,20 +121,20 @@ def book(session: Session, *, member: Member, slot_id: int) -> Booking:
     """Hold a free slot for `member` for 15 minutes. Exactly one of any number of
     simultaneous bookings of one slot wins; the others get BookingError(409)."""
     if not member.is_active:
-        raise BookingError("only active member co-ops can book slots", status=403)
+        raise BookingError(_("only active member co-ops can book slots"), status=403)
     slot = session.exec(select(Slot).where(Slot.id == slot_id).with_for_update()).first()
     if slot is None:
-        raise BookingError("there is no such slot", status=404, field="slot_id")
+        raise BookingError(_("there is no such slot"), status=404, field="slot_id")
     issue = issue_of(session, slot)
     if slot.status != SlotStatus.open or issue.status not in (
         IssueStatus.draft,
         IssueStatus.scheduled,
     ):
-        raise BookingError("this slot is no longer offered", field="slot_id")
+        raise BookingError(_("this slot is no longer offered"), field="slot_id")
     if slot.creative_deadline <= utcnow():
-        raise BookingError("this slot's creative deadline has passed", field="slot_id")
+        raise BookingError(_("this slot's creative deadline has passed"), field="slot_id")
     if not is_free(session, slot):
-        raise BookingError("this slot is already booked by another co-op", field="slot_id")
+        raise BookingError(_("this slot is already booked by another co-op"), field="slot_id")
     now = utcnow()
     booking = Booking(
         slot_id=slot.id or 0,
@@ -149,7 +151,7 @@ def book(session: Session, *, member: Member, slot_id: int) -> Booking:
             session.flush()
     except IntegrityError:
         raise BookingError(
-            "this slot was booked by another co-op a moment ago", field="slot_id"
+            _("this slot was booked by another co-op a moment ago"), field="slot_id"
         ) from None
     return booking
 
@@ -160,16 +162,19 @@ def pay(session: Session, booking: Booking, *, method: PaymentMethod) -> str | N
     Credits are spent at once. An invoice stays open until the creative deadline (the
     member writes the creative meanwhile). A card payment waits for Stripe's webhook."""
     if method not in available_methods():
-        raise BookingError(f"paying by {method.value} is not available here", status=422)
+        raise BookingError(
+            _("paying by %(method)s is not available here", method=states.METHOD_NAMES[method]),
+            status=422,
+        )
     booking = locked(session, booking)
     if booking.status != S.held or booking.held_until <= utcnow():
         raise BookingError(
-            "this booking is no longer waiting for a way to pay"
-            + (
+            _(
+                "this booking is no longer waiting for a way to pay"
                 " (the 15-minute hold ran out: book the slot again)"
-                if booking.status == S.held
-                else ""
             )
+            if booking.status == S.held
+            else _("this booking is no longer waiting for a way to pay")
         )
     booking.method = method
     start = provider_for(method).start(session, booking)
@@ -216,7 +221,7 @@ def mark_invoice_paid(session: Session, booking: Booking) -> None:
     """An admin records that the invoice for this booking was paid."""
     booking = locked(session, booking)
     if booking.method != PaymentMethod.invoice:
-        raise BookingError("only invoiced bookings are marked paid by hand")
+        raise BookingError(_("only invoiced bookings are marked paid by hand"))
     mark_paid(session, booking)
 
 
@@ -229,7 +234,11 @@ def check_creative(slot: Slot, data: CreativeInput) -> dict[str, str]:
     for field in ("headline", "body"):
         limit = slot.limits[field]
         if len(getattr(data, field)) > limit:
-            problems[field] = f"at most {limit} characters for a {slot.kind.value} slot"
+            problems[field] = (
+                _("at most %(limit)s characters for a sponsor slot", limit=limit)
+                if slot.kind == SlotKind.sponsor
+                else _("at most %(limit)s characters for a classified slot", limit=limit)
+            )
     return problems
 
 
@@ -245,11 +254,14 @@ def submit_creative(session: Session, booking: Booking, data: CreativeInput) -> 
     slot = slot_of(session, booking)
     if not can_write_creative(booking):
         raise BookingError(
-            "the creative can be submitted once the booking is paid or invoiced; "
-            f"it is {states.LABELS[booking.status]}"
+            _(
+                "the creative can be submitted once the booking is paid or invoiced;"
+                " it is %(state)s",
+                state=states.LABELS[booking.status],
+            )
         )
     if slot.creative_deadline <= utcnow():
-        raise BookingError("the creative deadline has passed")
+        raise BookingError(_("the creative deadline has passed"))
     problems = check_creative(slot, data)
     if problems:
         field, message = next(iter(problems.items()))
@@ -289,7 +301,9 @@ def reject(session: Session, booking: Booking, *, reason: str) -> None:
     reason = reason.strip()
     if not reason:
         raise BookingError(
-            "say why the creative is rejected: the member reads it", status=422, field="reason"
+            _("say why the creative is rejected: the member reads it"),
+            status=422,
+            field="reason",
         )
     booking = locked(session, booking)
     states.move(booking, S.rejected)
@@ -373,5 +387,5 @@ def cancel_unpaid_or_paid(session: Session, booking: Booking, *, by_member: bool
     """A member may cancel only before paying; admins may cancel any live booking."""
     booking = locked(session, booking)
     if by_member and booking.status not in (S.held, S.awaiting_payment):
-        raise BookingError("a paid booking is cancelled by a Club admin: ask the Club")
+        raise BookingError(_("a paid booking is cancelled by a Club admin: ask the Club"))
     cancel(session, booking, reason="Cancelled by " + ("your co-op." if by_member else "the Club."))

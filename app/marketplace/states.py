@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from app.db import utcnow
-from app.marketplace.models import Booking, BookingStatus
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
+from app.marketplace.models import Booking, BookingStatus, SlotKind, SlotStatus
+from app.payments.models import PaymentMethod
 
 S = BookingStatus
 
@@ -24,18 +27,48 @@ TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
     S.expired: frozenset(),
 }
 
+# What a person reads for each state, kind and way to pay, in the language of the page
+# (the stored values stay the codes the API answers with).
 LABELS = {
-    S.held: "held for you",
-    S.awaiting_payment: "awaiting payment",
-    S.paid: "paid: waiting for the creative",
-    S.creative_submitted: "creative waiting for approval",
-    S.approved: "approved",
-    S.rejected: "rejected",
-    S.placed: "placed in the issue",
-    S.sent: "sent",
-    S.refunded: "refunded",
-    S.expired: "expired",
-    S.cancelled: "cancelled",
+    S.held: lazy_gettext("held for you"),
+    S.awaiting_payment: lazy_gettext("awaiting payment"),
+    S.paid: lazy_gettext("paid: waiting for the creative"),
+    S.creative_submitted: lazy_gettext("creative waiting for approval"),
+    S.approved: lazy_gettext("approved"),
+    S.rejected: lazy_gettext("rejected"),
+    S.placed: lazy_gettext("placed in the issue"),
+    S.sent: lazy_gettext("sent"),
+    S.refunded: lazy_gettext("refunded"),
+    S.expired: lazy_gettext("expired"),
+    S.cancelled: lazy_gettext("cancelled"),
+}
+
+KIND_NAMES = {
+    SlotKind.sponsor: lazy_gettext("Sponsor"),
+    SlotKind.classified: lazy_gettext("Classified"),
+}
+
+SLOT_STATUS_NAMES = {
+    SlotStatus.open: lazy_gettext("open"),
+    SlotStatus.withdrawn: lazy_gettext("withdrawn"),
+}
+
+METHOD_NAMES = {
+    PaymentMethod.stripe: lazy_gettext("card"),
+    PaymentMethod.invoice: lazy_gettext("invoice"),
+    PaymentMethod.credits: lazy_gettext("credits"),
+}
+
+# Upcoming issues are drafts or scheduled (see inventory.UPCOMING).
+ISSUE_STATUS_NAMES = {"draft": lazy_gettext("draft"), "scheduled": lazy_gettext("scheduled")}
+
+# The names a marketplace page needs, for `render(..., **NAMES)`.
+NAMES = {
+    "labels": LABELS,
+    "kind_names": KIND_NAMES,
+    "slot_status_names": SLOT_STATUS_NAMES,
+    "method_names": METHOD_NAMES,
+    "issue_status_names": ISSUE_STATUS_NAMES,
 }
 
 
@@ -49,9 +82,12 @@ def can_move(booking: Booking, to: BookingStatus) -> bool:
 
 def move(booking: Booking, to: BookingStatus) -> None:
     if not can_move(booking, to):
-        target = to.value.replace("_", " ")
         raise IllegalTransition(
-            f"this booking is {LABELS[booking.status]}; it cannot become {target}"
+            _(
+                "this booking is %(state)s; it cannot become %(target)s",
+                state=LABELS[booking.status],
+                target=LABELS[to],
+            )
         )
     booking.status = to
     booking.updated_at = utcnow()

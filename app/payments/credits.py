@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.i18n import format_number, ngettext
 from app.members.models import Member
 from app.payments.models import CreditEntry
 
@@ -47,8 +48,14 @@ def spend(
     available = balance(session, member_id=member_id)
     if available < amount:
         raise InsufficientCredits(
-            f"this costs {amount:,} credits and your co-op has {available:,}: "
-            "choose another way to pay or earn more credits first"
+            ngettext(
+                "this costs %(num)s credit and your co-op has %(available)s:"
+                " choose another way to pay or earn more credits first",
+                "this costs %(num)s credits and your co-op has %(available)s:"
+                " choose another way to pay or earn more credits first",
+                amount,
+                available=format_number(available),
+            )
         )
     return add(session, member_id=member_id, amount=-amount, reason=reason, booking_id=booking_id)
 

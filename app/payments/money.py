@@ -13,7 +13,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from babel.numbers import format_currency
+
 from app.config import get_settings
+from app.i18n import current
+from app.i18n import gettext as _
 
 _MAJOR = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?$")
 _TOO_PRECISE = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{3,}$")
@@ -27,13 +31,15 @@ def parse_price(typed: str) -> int:
     """A price typed in major units as minor units: "250.00" -> 25000, "0.29" -> 29."""
     text = typed.strip().removeprefix("$").strip()
     if _TOO_PRECISE.match(text):
-        raise MoneyError("use at most two decimals (whole cents), e.g. 0.29")
+        raise MoneyError(_("use at most two decimals (whole cents), e.g. 0.29"))
     if not _MAJOR.match(text):
-        raise MoneyError("give the price as a number of dollars, e.g. 250 or 250.00")
+        raise MoneyError(_("give the price as a number of dollars, e.g. 250 or 250.00"))
     minor = int(Decimal(text.replace(",", "")) * 100)
     maximum = get_settings().max_price
     if minor > maximum:
-        raise MoneyError(f"a price can be at most {format_major(maximum, grouped=True)}")
+        raise MoneyError(
+            _("a price can be at most %(maximum)s", maximum=format_major(maximum, grouped=True))
+        )
     return minor
 
 
@@ -44,6 +50,19 @@ def format_major(amount: int, *, grouped: bool = False) -> str:
     return f"{sign}{major:,}.{minor:02d}" if grouped else f"{sign}{major}.{minor:02d}"
 
 
+# The amount the reader's way, then the ISO code: "1,250.00 CAD", "1 250,00 CAD",
+# "1.250,00 CAD". The code, not a symbol: the Club's members are on both sides of
+# borders where "$" means different money.
+MONEY_PATTERN = "#,##0.00 ¤¤"
+
+
 def format_money(amount: int, currency: str) -> str:
-    """What a person reads: 125000, "CAD" -> "1,250.00 CAD"."""
-    return f"{format_major(amount, grouped=True)} {currency}"
+    """What a person reads, in the language in force: 125000, "CAD" -> "1,250.00 CAD"
+    (Babel's format_currency with the booking's currency; its decimals for that currency)."""
+    language = current()
+    return format_currency(
+        amount / 100,
+        currency.upper(),
+        format=MONEY_PATTERN,
+        locale="en" if language not in ("fr", "es") else language,
+    )

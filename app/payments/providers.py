@@ -11,6 +11,7 @@ from typing import Protocol
 
 from sqlmodel import Session
 
+from app.i18n import gettext as _
 from app.payments import credits, stripe_gateway
 from app.payments.models import PaymentMethod
 from app.payments.money import format_money
@@ -63,7 +64,7 @@ class StripePayments:
 
     def refund(self, session: Session, payable: Payable) -> RefundResult:
         if not payable.payment_intent_id:
-            raise stripe_gateway.StripeUnavailable("this booking has no card payment to refund")
+            raise stripe_gateway.StripeUnavailable(_("this booking has no card payment to refund"))
         refund_id, _status = stripe_gateway.refund(
             booking_id=payable.id or 0, intent_id=payable.payment_intent_id
         )

@@ -14,6 +14,7 @@ from typing import Any
 import stripe
 
 from app.config import get_settings
+from app.i18n import gettext as _
 from app.payments.events import PaymentEvent, PaymentEventKind
 
 
@@ -32,7 +33,7 @@ def configured() -> bool:
 def client() -> stripe.StripeClient:
     settings = get_settings()
     if not settings.stripe_secret_key:
-        raise StripeUnavailable("card payments are not set up on this Club")
+        raise StripeUnavailable(_("card payments are not set up on this Club"))
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
     return stripe.StripeClient(
         settings.stripe_secret_key,
@@ -63,7 +64,7 @@ def create_intent(*, booking_id: int, amount: int, currency: str) -> Intent:
         )
     except stripe.StripeError as exc:
         raise StripeUnavailable(
-            f"Stripe did not accept the payment: {exc.user_message or exc}"
+            _("Stripe did not accept the payment: %(reason)s", reason=exc.user_message or exc)
         ) from exc
     return Intent(
         id=intent.id,
@@ -96,7 +97,9 @@ def refund(*, booking_id: int, intent_id: str) -> tuple[str, str]:
             options={"idempotency_key": f"coopclub-booking-{booking_id}-refund"},
         )
     except stripe.StripeError as exc:
-        raise StripeUnavailable(f"Stripe did not accept the refund: {exc}") from exc
+        raise StripeUnavailable(
+            _("Stripe did not accept the refund: %(reason)s", reason=exc)
+        ) from exc
     return result.id, result.status or ""
 
 
