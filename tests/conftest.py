@@ -240,7 +240,16 @@ def empty_tables() -> None:
         try:
             with owner_engine().begin() as conn:
                 if ON_POSTGRES:
-                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                    # DELETE with triggers off (the superuser's replica role: no foreign-key
+                    # or append-only checks) and every sequence back to 1 does what
+                    # TRUNCATE ... RESTART IDENTITY does, in a tenth of the time on a test's
+                    # few rows (TRUNCATE replaces each of the tables' files).
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
+                    for name in tables:
+                        conn.execute(text(f'DELETE FROM "{name}"'))
+                    conn.execute(
+                        text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'")
+                    )
                 else:
                     with guards_lifted(conn):
                         for name in tables:
