@@ -7,7 +7,7 @@ same numbers as text next to it, so the SVG itself only needs a name (role="img"
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
@@ -49,10 +49,11 @@ def line_chart(
     days: Sequence[date | datetime],
     series: Sequence[Series],
     width: int = 640,
-    label_format: str = "%b %d",
+    label_format: str | Callable[[date], str] = "%b %d",
 ) -> Markup:
-    """Lines over days (or hours: datetimes and a `label_format` such as "%d %H:00"),
-    one per series, with a y axis from zero and a legend."""
+    """Lines over days (or hours: datetimes and a `label_format` such as "%d %H:00", or a
+    function that words a day in the reader's language), one per series, with a y axis
+    from zero and a legend."""
     height, left, right, top, bottom = 240, 44, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
@@ -79,9 +80,12 @@ def line_chart(
     if days:
         for i in sorted({0, len(days) // 2, len(days) - 1}):
             anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
+            label = (
+                label_format(days[i]) if callable(label_format) else days[i].strftime(label_format)
+            )
             parts.append(
                 f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
-                f"{days[i].strftime(label_format)}</text>"
+                f"{escape(label)}</text>"
             )
     for n, s in enumerate(series):
         colour = PALETTE[n % len(PALETTE)]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app import charts
+from app import admin_labels, charts
 from app.auth import service as auth_service
 from app.auth.deps import RequireAdmin
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.members import history, service
 from app.members.models import Member, MemberStatus
 from app.subscribers.growth import topic_growth
@@ -27,7 +29,8 @@ def overview(request: Request, session: SessionDep, admin: RequireAdmin) -> Resp
         counts=service.count_by_status(session),
         applications=service.list_members(session, status=MemberStatus.applied),
         growth_chart=charts.line_chart(
-            title="Subscribers per topic",
+            title=_("Subscribers per topic"),
+            label_format=admin_labels.short_day,
             days=days,
             series=[charts.Series(topic.name, values) for topic, values in growth],
         )
@@ -70,7 +73,7 @@ def accounts(request: Request, session: SessionDep, admin: RequireAdmin) -> Resp
 def _member_or_404(session: SessionDep, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
-        raise HTTPException(status_code=404, detail="There is no such member co-op.")
+        raise HTTPException(status_code=404, detail=_("There is no such member co-op."))
     return member
 
 
@@ -90,20 +93,29 @@ def member_detail(
 
 
 STATUS_ACTIONS = {
-    "approve": (MemberStatus.active, "{name} is approved; its owners have been emailed."),
-    "suspend": (MemberStatus.suspended, "{name} is suspended; its API keys are refused."),
-    "reactivate": (MemberStatus.active, "{name} is active again."),
+    "approve": (
+        MemberStatus.active,
+        lazy_gettext("%(name)s is approved; its owners have been emailed."),
+    ),
+    "suspend": (
+        MemberStatus.suspended,
+        lazy_gettext("%(name)s is suspended; its API keys are refused."),
+    ),
+    "reactivate": (MemberStatus.active, lazy_gettext("%(name)s is active again.")),
 }
 
 
 @for_templates
 def suspend_confirmation(member: Member) -> Confirmation:
     return Confirmation(
-        title=f"Suspend {member.name}?",
-        message=f"{member.name}'s API keys stop working at once, its owners are emailed that "
-        "the membership is suspended, and its people can no longer change its dashboard. "
-        "You can reactivate it later, but the email cannot be taken back.",
-        button=f"Suspend {member.name}",
+        title=_("Suspend %(name)s?", name=member.name),
+        message=_(
+            "The API keys of %(name)s stop working at once, its owners are emailed that the "
+            "membership is suspended, and its people can no longer change its dashboard. "
+            "You can reactivate it later, but the email cannot be taken back.",
+            name=member.name,
+        ),
+        button=_("Suspend %(name)s", name=member.name),
         back=f"/admin/members/{member.id}",
     )
 
@@ -118,7 +130,7 @@ def member_status(
     form: PostedForm,
 ) -> Response:
     if action not in STATUS_ACTIONS and action != "decline":
-        raise HTTPException(status_code=404, detail="There is no such action.")
+        raise HTTPException(status_code=404, detail=_("There is no such action."))
     member = _member_or_404(session, member_id)
     if action == "decline":
         try:
@@ -127,7 +139,8 @@ def member_status(
             text = exc.message if isinstance(exc, service.MemberFormError) else str(exc)
             return redirect(f"/admin/members/{member_id}", text, "error")
         return redirect(
-            "/admin/applications", f"{member.name}'s application is declined; its owner is emailed."
+            "/admin/applications",
+            _("The application of %(name)s is declined; its owner is emailed.", name=member.name),
         )
     if action == "suspend":
         page = unless_confirmed(request, form, suspend_confirmation(member))
@@ -136,10 +149,12 @@ def member_status(
     status, message = STATUS_ACTIONS[action]
     if action == "approve" and member.status != MemberStatus.applied:
         return redirect(
-            f"/admin/members/{member_id}", f"{member.name} is not awaiting approval.", "error"
+            f"/admin/members/{member_id}",
+            _("%(name)s is not awaiting approval.", name=member.name),
+            "error",
         )
     try:
         service.set_status(session, member=member, status=status)
     except service.NotAllowed as exc:
         return redirect(f"/admin/members/{member_id}", str(exc), "error")
-    return redirect(f"/admin/members/{member_id}", message.format(name=member.name))
+    return redirect(f"/admin/members/{member_id}", str(message) % {"name": member.name})

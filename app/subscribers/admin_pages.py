@@ -9,13 +9,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
+from app.admin_labels import SKIP_REASON_NAMES
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
+from app.i18n import gettext as _
 from app.members.forms import FormDep
 from app.subscribers import exports, roster
 from app.subscribers.importer import (
     MAX_FILE_BYTES,
-    SKIP_REASONS,
     CsvImportError,
     ImportReport,
     start_import,
@@ -56,14 +57,16 @@ def import_upload(
         return _page(request, session, status, chosen=chosen, error=error)
 
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return problem(422, "Choose a CSV file to import.")
+        return problem(422, _("Choose a CSV file to import."))
     raw = upload.file.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
-        return problem(413, "The file is larger than 20 MB: split it and import the parts.")
+        return problem(413, _("The file is larger than 20 MB: split it and import the parts."))
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return problem(422, "The file is not UTF-8 text: export it as “CSV UTF-8” and try again.")
+        return problem(
+            422, _("The file is not UTF-8 text: export it as “CSV UTF-8” and try again.")
+        )
     topics = list(session.exec(select(Topic).where(col(Topic.id).in_(chosen))).all())
     try:
         job = start_import(
@@ -72,13 +75,15 @@ def import_upload(
     except CsvImportError as exc:
         session.rollback()  # nothing stored, no job queued
         return problem(422, str(exc)[0].upper() + str(exc)[1:] + ".")
-    return redirect(f"/admin/imports/{job.id}", f"{upload.filename} is being imported.")
+    return redirect(
+        f"/admin/imports/{job.id}", _("%(file)s is being imported.", file=upload.filename)
+    )
 
 
 def _import_or_404(session: Session, import_id: int) -> ImportJob:
     job = session.get(ImportJob, import_id)
     if job is None:
-        raise HTTPException(status_code=404, detail="There is no such import.")
+        raise HTTPException(status_code=404, detail=_("There is no such import."))
     return job
 
 
@@ -107,7 +112,7 @@ def import_progress_page(
         job=job,
         progress=_progress(job),
         report=ImportReport.from_json(job.report),
-        reasons=SKIP_REASONS,
+        reasons=SKIP_REASON_NAMES,
         running=job.status in (JobStatus.queued, JobStatus.running),
     )
 
@@ -125,13 +130,15 @@ def export_start(session: SessionDep, admin: RequireAdmin, form: FormDep) -> Res
     export = exports.start_export(
         session, filters=roster.Filters.from_query(form), account_id=admin.id
     )
-    return redirect(f"/admin/exports/{export.id}", "The export is being built.")
+    return redirect(f"/admin/exports/{export.id}", _("The export is being built."))
 
 
 def _export_or_404(session: Session, export_id: int) -> ExportJob:
     export = session.get(ExportJob, export_id)
     if export is None:
-        raise HTTPException(status_code=404, detail="There is no such export (they last 2 days).")
+        raise HTTPException(
+            status_code=404, detail=_("There is no such export (they last 2 days).")
+        )
     return export
 
 
@@ -153,7 +160,7 @@ def export_page(
 def export_download(session: SessionDep, admin: RequireAdmin, export_id: int) -> Response:
     export = _export_or_404(session, export_id)
     if export.status != JobStatus.done:
-        raise HTTPException(status_code=409, detail="The export is not ready yet.")
+        raise HTTPException(status_code=409, detail=_("The export is not ready yet."))
     return Response(
         export.content,
         media_type="text/csv; charset=utf-8",

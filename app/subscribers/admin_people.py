@@ -10,10 +10,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
+from app import admin_labels  # noqa: F401  (the state names the admin templates show)
 from app.auth.deps import RequireAdmin
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.consent import receipts
 from app.db import SessionDep
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.members.models import Member
 from app.subscribers import preferences, roster
 from app.subscribers.models import Subscriber, Topic
@@ -35,7 +38,7 @@ ADMIN_ERASED = "erased by an admin"
 def _subscriber_or_404(session: Session, subscriber_id: int) -> Subscriber:
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
-        raise HTTPException(status_code=404, detail="There is no such subscriber (erased?).")
+        raise HTTPException(status_code=404, detail=_("There is no such subscriber (erased?)."))
     return subscriber
 
 
@@ -84,38 +87,62 @@ def subscriber_page(
 
 @for_templates
 def admin_unsubscribe_confirmation(subscriber: Subscriber, topic: Topic | None) -> Confirmation:
-    what = f"from {topic.name}" if topic else "from every topic"
     return Confirmation(
-        title=f"Unsubscribe {subscriber.email} {what}?",
-        message="Their consent is withdrawn in the consent ledger, with you as the admin who "
-        "did it. Only they can subscribe again, by confirming a new signup.",
-        button=f"Unsubscribe {what}",
+        title=_("Unsubscribe %(email)s from %(topic)s?", email=subscriber.email, topic=topic.name)
+        if topic
+        else _("Unsubscribe %(email)s from every topic?", email=subscriber.email),
+        message=_(
+            "Their consent is withdrawn in the consent ledger, with you as the admin who "
+            "did it. Only they can subscribe again, by confirming a new signup."
+        ),
+        button=_("Unsubscribe from %(topic)s", topic=topic.name)
+        if topic
+        else _("Unsubscribe from every topic"),
+        back=f"/admin/subscribers/{subscriber.id}",
+    )
+
+
+# What suppressing and erasing do, asked before either is done: title, message, button.
+_ASKED = {
+    "suppress": (
+        lazy_gettext("Suppress %(email)s?"),
+        lazy_gettext(
+            "Every consent they gave is withdrawn (recorded with you as the admin) and the "
+            "address gets no more mail. Only if it is signed up again does it get one email, "
+            "asking to confirm; confirming lifts the suppression."
+        ),
+        lazy_gettext("Suppress this address"),
+    ),
+    "erase": (
+        lazy_gettext("Erase %(email)s?"),
+        lazy_gettext(
+            "Their address, name and subscriptions are deleted for good; only a "
+            "suppression (a keyed hash of the address) and the anonymous consent ledger "
+            "remain. This cannot be undone."
+        ),
+        lazy_gettext("Erase this person"),
+    ),
+}
+
+
+def _asked(subscriber: Subscriber, action: str) -> Confirmation:
+    title, message, button = _ASKED[action]
+    return Confirmation(
+        title=str(title) % {"email": subscriber.email},
+        message=str(message),
+        button=str(button),
         back=f"/admin/subscribers/{subscriber.id}",
     )
 
 
 @for_templates
 def admin_suppress_confirmation(subscriber: Subscriber) -> Confirmation:
-    return Confirmation(
-        title=f"Suppress {subscriber.email}?",
-        message="Every consent they gave is withdrawn (recorded with you as the admin) and the "
-        "address gets no more mail. Only if it is signed up again does it get one email, "
-        "asking to confirm; confirming lifts the suppression.",
-        button="Suppress this address",
-        back=f"/admin/subscribers/{subscriber.id}",
-    )
+    return _asked(subscriber, "suppress")
 
 
 @for_templates
 def admin_erase_confirmation(subscriber: Subscriber) -> Confirmation:
-    return Confirmation(
-        title=f"Erase {subscriber.email}?",
-        message="Their address, name and subscriptions are deleted for good; only a "
-        "suppression (a keyed hash of the address) and the anonymous consent ledger remain. "
-        "This cannot be undone.",
-        button="Erase this person",
-        back=f"/admin/subscribers/{subscriber.id}",
-    )
+    return _asked(subscriber, "erase")
 
 
 @router.post("/subscribers/{subscriber_id}/unsubscribe", dependencies=[CsrfProtected])
@@ -130,7 +157,7 @@ def subscriber_unsubscribe(
     chosen = str(form.get("topic") or "all")
     topic = session.get(Topic, int(chosen)) if chosen.isdigit() else None
     if chosen != "all" and topic is None:
-        return redirect(f"/admin/subscribers/{subscriber_id}", "Choose a topic.", "error")
+        return redirect(f"/admin/subscribers/{subscriber_id}", _("Choose a topic."), "error")
     page = unless_confirmed(request, form, admin_unsubscribe_confirmation(subscriber, topic))
     if page is not None:
         return page
@@ -141,12 +168,23 @@ def subscriber_unsubscribe(
         token=None,
         actor_account_id=admin.id,
     )
-    what = topic.name if topic else "every topic"
-    message = (
-        f"{subscriber.email} is unsubscribed from {what}."
-        if changed
-        else f"{subscriber.email} was not subscribed to {what}: nothing changed."
-    )
+    email = subscriber.email
+    if topic is None:
+        message = (
+            _("%(email)s is unsubscribed from every topic.", email=email)
+            if changed
+            else _("%(email)s was not subscribed to any topic: nothing changed.", email=email)
+        )
+    else:
+        message = (
+            _("%(email)s is unsubscribed from %(topic)s.", email=email, topic=topic.name)
+            if changed
+            else _(
+                "%(email)s was not subscribed to %(topic)s: nothing changed.",
+                email=email,
+                topic=topic.name,
+            )
+        )
     return redirect(f"/admin/subscribers/{subscriber_id}", message)
 
 
@@ -168,7 +206,7 @@ def subscriber_suppress(
     suppress(session, subscriber.email, ADMIN_SUPPRESSED)
     return redirect(
         f"/admin/subscribers/{subscriber_id}",
-        f"{subscriber.email} is suppressed: it gets no more mail.",
+        _("%(email)s is suppressed: it gets no more mail.", email=subscriber.email),
     )
 
 
@@ -188,7 +226,9 @@ def subscriber_erase(
     preferences.erase(
         session, subscriber=subscriber, reason=ADMIN_ERASED, actor_account_id=admin.id
     )
-    return redirect("/admin/subscribers", f"{email} is erased; only a suppression remains.")
+    return redirect(
+        "/admin/subscribers", _("%(email)s is erased; only a suppression remains.", email=email)
+    )
 
 
 @router.get("/suppressions", response_class=HTMLResponse)
@@ -200,7 +240,7 @@ def suppressions_page(
         try:
             email = normalise_email(address[:320])
         except InvalidAddress:
-            lookup = {"error": "That is not an email address we could use."}
+            lookup = {"error": _("That is not an email address we could use.")}
         else:
             found = suppression_for(session, email)
             lookup = {

@@ -8,8 +8,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
+from app import admin_labels  # noqa: F401  (the state names the admin templates show)
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.members.forms import FormDep
 from app.members.models import Member, MemberStatus
 from app.subscribers.models import Topic, TopicStatus
@@ -27,9 +30,15 @@ from app.web import CsrfProtected, redirect, render
 router = APIRouter(prefix="/admin/topics", include_in_schema=False)
 
 STATUS_WORDS = {
-    TopicStatus.open: "{name} is open: it is on the public pages and takes signups.",
-    TopicStatus.hidden: "{name} is hidden: its subscribers stay, but it left the public pages.",
-    TopicStatus.archived: "{name} is archived: hidden, and gone from the topic pickers.",
+    TopicStatus.open: lazy_gettext(
+        "%(name)s is open: it is on the public pages and takes signups."
+    ),
+    TopicStatus.hidden: lazy_gettext(
+        "%(name)s is hidden: its subscribers stay, but it left the public pages."
+    ),
+    TopicStatus.archived: lazy_gettext(
+        "%(name)s is archived: hidden, and gone from the topic pickers."
+    ),
 }
 
 
@@ -64,7 +73,7 @@ def _values(data: TopicForm) -> dict[str, Any]:
 def _topic_or_404(session: Session, topic_id: int) -> Topic:
     topic = session.get(Topic, topic_id)
     if topic is None:
-        raise HTTPException(status_code=404, detail="There is no such topic.")
+        raise HTTPException(status_code=404, detail=_("There is no such topic."))
     return topic
 
 
@@ -98,8 +107,10 @@ def topic_create(
             values=_values(data),
             errors=exc.errors,
         )
+    address = f"/subscribe/{topic.slug}"
     return redirect(
-        f"/admin/topics/{topic.id}", f"{topic.name} is open at /subscribe/{topic.slug}."
+        f"/admin/topics/{topic.id}",
+        _("%(name)s is open at %(address)s.", name=topic.name, address=address),
     )
 
 
@@ -149,7 +160,7 @@ def topic_update(
         session.rollback()
         topic = _topic_or_404(session, topic_id)
         return _edit_page(request, session, topic, 422, values=_values(data), errors=exc.errors)
-    return redirect(f"/admin/topics/{topic.id}", f"{topic.name} is saved.")
+    return redirect(f"/admin/topics/{topic.id}", _("%(name)s is saved.", name=topic.name))
 
 
 @router.post("/{topic_id}/status", dependencies=[CsrfProtected])
@@ -159,6 +170,8 @@ def topic_status(
     topic = _topic_or_404(session, topic_id)
     wanted = str(form.get("status") or "")
     if wanted not in {s.value for s in TopicStatus}:
-        return redirect(f"/admin/topics/{topic_id}", "Choose open, hidden or archived.", "error")
+        return redirect(f"/admin/topics/{topic_id}", _("Choose open, hidden or archived."), "error")
     set_status(session, topic, TopicStatus(wanted))
-    return redirect(f"/admin/topics/{topic_id}", STATUS_WORDS[topic.status].format(name=topic.name))
+    return redirect(
+        f"/admin/topics/{topic_id}", str(STATUS_WORDS[topic.status]) % {"name": topic.name}
+    )

@@ -15,9 +15,11 @@ from sqlalchemy import case, exists, func
 from sqlmodel import Session, col, select
 
 from app.consent.models import ConsentEvent
+from app.i18n import format_number
+from app.i18n import gettext as _
 from app.members.models import Member
 from app.newsletters.models import NewsletterTopic
-from app.one_line_text import PROBLEM, TEXT_PROBLEM, has_control_characters, has_hidden_characters
+from app.one_line_text import has_control_characters, has_hidden_characters
 from app.subscribers.models import Subscription, SubscriptionStatus, Topic, TopicStatus
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -53,34 +55,45 @@ def _check(session: Session, form: TopicForm, topic: Topic | None) -> tuple[str,
     slug = form.slug.strip().lower()
     if topic is None or slug != topic.slug:
         if not SLUG.match(slug) or len(slug) > 80:
-            errors["slug"] = (
+            errors["slug"] = _(
                 "Web address: use lowercase letters, digits and single hyphens "
                 "(at most 80 characters), e.g. food-coops."
             )
         elif session.exec(select(Topic.id).where(Topic.slug == slug)).first() is not None:
-            errors["slug"] = "Web address: another topic already uses it."
+            errors["slug"] = _("Web address: another topic already uses it.")
         elif topic is not None and slug_in_use(session, topic):
-            errors["slug"] = (
+            errors["slug"] = _(
                 "Web address: people have subscribed through it or a newsletter uses it, "
                 "so it can no longer change."
             )
     name = form.name.strip()
     if not name:
-        errors["name"] = "Name: give the topic a name people will recognise."
+        errors["name"] = _("Name: give the topic a name people will recognise.")
     elif len(name) > 120:
-        errors["name"] = f"Name: at most 120 characters (this one has {len(name)})."
+        errors["name"] = _(
+            "Name: at most 120 characters (this one has %(count)s).", count=format_number(len(name))
+        )
     elif has_control_characters(name):
-        errors["name"] = f"Name: {PROBLEM}."
+        errors["name"] = _(
+            "Name: must be one line of text, without control characters such as line breaks "
+            "or tabs, or invisible ones such as direction overrides."
+        )
     length = len(form.description.strip())
     if length > 1000:
-        errors["description"] = f"Description: at most 1,000 characters (this one has {length:,})."
+        errors["description"] = _(
+            "Description: at most 1,000 characters (this one has %(count)s).",
+            count=format_number(length),
+        )
     elif has_hidden_characters(form.description):
-        errors["description"] = f"Description: {TEXT_PROBLEM}."
+        errors["description"] = _(
+            "Description: must be plain text, without control characters or invisible ones "
+            "such as direction overrides."
+        )
     owner = None
     if form.owner_slug.strip():
         owner = session.exec(select(Member).where(Member.slug == form.owner_slug.strip())).first()
         if owner is None:
-            errors["owner"] = "Owner: there is no member co-op with that web address."
+            errors["owner"] = _("Owner: there is no member co-op with that web address.")
     if errors:
         raise TopicError(errors)
     return slug, owner
