@@ -2,7 +2,10 @@
 /members/codes), countries and regions (ISO 3166-1 alpha-2 and ISO 3166-2, from
 pycountry), and languages (BCP 47 tags whose subtags ISO 639, 15924 and 3166 know).
 
-Codes are what is stored and what the API and exports carry; labels are for people.
+Codes are what is stored and what the API and exports carry; labels are for people, in
+their language (`kind_name`, `sector_name`). KINDS and SECTORS keep the English names
+(the exports' and JSON-LD's stable words); the names are marked for the catalogs with
+`N_` and translated where they are shown.
 """
 
 from __future__ import annotations
@@ -12,37 +15,66 @@ from functools import cache
 
 import pycountry
 
+from app.i18n import gettext as _
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs (`pybabel extract`); translated when shown."""
+    return message
+
+
 # Kinds of co-op. A code never changes meaning; a new kind gets a new code.
 KINDS: dict[str, str] = {
-    "worker": "Worker co-op",
-    "consumer": "Consumer co-op",
-    "producer": "Producer co-op",
-    "housing": "Housing co-op",
-    "multi-stakeholder": "Multi-stakeholder co-op",
-    "credit-union": "Credit union",
-    "platform": "Platform co-op",
-    "federation": "Federation or support organisation",
-    "other": "Other",
+    "worker": N_("Worker co-op"),
+    "consumer": N_("Consumer co-op"),
+    "producer": N_("Producer co-op"),
+    "housing": N_("Housing co-op"),
+    "multi-stakeholder": N_("Multi-stakeholder co-op"),
+    "credit-union": N_("Credit union"),
+    "platform": N_("Platform co-op"),
+    "federation": N_("Federation or support organisation"),
+    "other": N_("Other"),
 }
 
 SECTORS: dict[str, str] = {
-    "agriculture": "Agriculture and fishing",
-    "food": "Food and groceries",
-    "retail": "Retail",
-    "housing": "Housing",
-    "energy": "Energy",
-    "utilities": "Water and utilities",
-    "finance": "Banking, credit and insurance",
-    "health": "Health and care",
-    "education": "Education and childcare",
-    "technology": "Technology and data",
-    "media": "Media, arts and culture",
-    "manufacturing": "Manufacturing and crafts",
-    "transport": "Transport and delivery",
-    "hospitality": "Tourism and hospitality",
-    "professional": "Professional and business services",
-    "other": "Other",
+    "agriculture": N_("Agriculture and fishing"),
+    "food": N_("Food and groceries"),
+    "retail": N_("Retail"),
+    "housing": N_("Housing"),
+    "energy": N_("Energy"),
+    "utilities": N_("Water and utilities"),
+    "finance": N_("Banking, credit and insurance"),
+    "health": N_("Health and care"),
+    "education": N_("Education and childcare"),
+    "technology": N_("Technology and data"),
+    "media": N_("Media, arts and culture"),
+    "manufacturing": N_("Manufacturing and crafts"),
+    "transport": N_("Transport and delivery"),
+    "hospitality": N_("Tourism and hospitality"),
+    "professional": N_("Professional and business services"),
+    "other": N_("Other"),
 }
+
+
+def kind_name(code: str | None) -> str:
+    """A kind of co-op as the reader says it; an unknown code as it is."""
+    return _(KINDS[code]) if code in KINDS else (code or "")
+
+
+def sector_name(code: str | None) -> str:
+    """A sector as the reader says it; an unknown code as it is."""
+    return _(SECTORS[code]) if code in SECTORS else (code or "")
+
+
+def kind_names() -> dict[str, str]:
+    """Every kind, code -> name in the reader's language, in the list's order."""
+    return {code: kind_name(code) for code in KINDS}
+
+
+def sector_names() -> dict[str, str]:
+    """Every sector, code -> name in the reader's language, in the list's order."""
+    return {code: sector_name(code) for code in SECTORS}
+
 
 MAX_SECTORS = 5
 MAX_LANGUAGES = 10
@@ -83,7 +115,7 @@ def parse_country(value: str) -> str:
     for code, name in countries().items():
         if name.casefold() == text.casefold():
             return code
-    raise ValueError("choose a country from the list (or its two-letter ISO 3166 code)")
+    raise ValueError(_("choose a country from the list (or its two-letter ISO 3166 code)"))
 
 
 def parse_region(value: str, country: str | None) -> str:
@@ -97,7 +129,9 @@ def parse_region(value: str, country: str | None) -> str:
         named = [s.code for s in pycountry.subdivisions if _fold(s.name) == _fold(text)]
         if len(named) == 1:
             return named[0]
-        raise ValueError("choose the country too, or give the region's ISO 3166-2 code, e.g. CA-QC")
+        raise ValueError(
+            _("choose the country too, or give the region's ISO 3166-2 code, e.g. CA-QC")
+        )
     known = regions(country)
     if text.upper() in known:
         return text.upper()
@@ -106,10 +140,17 @@ def parse_region(value: str, country: str | None) -> str:
         if _fold(name) == folded or code.split("-", 1)[1] == text.upper():
             return code
     raise ValueError(
-        f"this is not a region of {country_name(country)}; use its name or ISO 3166-2 "
-        f"code, e.g. {next(iter(known), country + '-…')}"
+        _(
+            "this is not a region of %(country)s; use its name or ISO 3166-2 code, e.g. "
+            "%(example)s",
+            country=country_name(country),
+            example=next(iter(known)),
+        )
         if known
-        else f"{country_name(country)} has no ISO 3166-2 regions; leave this empty"
+        else _(
+            "%(country)s has no ISO 3166-2 regions; leave this empty",
+            country=country_name(country),
+        )
     )
 
 
@@ -133,7 +174,9 @@ def parse_language(value: str) -> str:
     """One BCP 47 tag in its canonical case (fr-CA, zh-Hant-TW); raises ValueError."""
     match = _TAG.match(value.strip())
     if not match:
-        raise ValueError(f"“{value.strip()}” is not a language tag like en, fr-CA or pt-BR")
+        raise ValueError(
+            _("“%(tag)s” is not a language tag like en, fr-CA or pt-BR", tag=value.strip())
+        )
     language = match["language"].lower()
     found = (
         pycountry.languages.get(alpha_2=language)
@@ -141,17 +184,17 @@ def parse_language(value: str) -> str:
         else pycountry.languages.get(alpha_3=language)
     )
     if found is None:
-        raise ValueError(f"“{language}” is not an ISO 639 language code")
+        raise ValueError(_("“%(code)s” is not an ISO 639 language code", code=language))
     tag = language
     if match["script"]:
         script = match["script"].title()
         if pycountry.scripts.get(alpha_4=script) is None:
-            raise ValueError(f"“{script}” is not an ISO 15924 script code")
+            raise ValueError(_("“%(code)s” is not an ISO 15924 script code", code=script))
         tag += "-" + script
     if match["region"]:
         region = match["region"].upper()
         if not region.isdigit() and region not in countries():
-            raise ValueError(f"“{region}” is not an ISO 3166 country code")
+            raise ValueError(_("“%(code)s” is not an ISO 3166 country code", code=region))
         tag += "-" + region
     return tag + match["variants"].lower()
 

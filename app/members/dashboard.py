@@ -16,7 +16,8 @@ from app.auth.deps import MemberContext, MemberOwner, MemberStaff
 from app.auth.models import ApiKey
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep
-from app.members import history, invitations, service, suggestions
+from app.i18n import gettext as _
+from app.members import codes, history, invitations, service, suggestions
 from app.members.forms import (
     FIELD_LABELS,
     PROFILE_TEXT_FIELDS,
@@ -97,6 +98,7 @@ def _profile_page(
         errors=errors,
         changes=history.changes_of(session, member_id=context.member.id or 0),
         suggested=suggestions.pending(session, member_id=context.member.id or 0),
+        field_labels=FIELD_LABELS,
         **profile_choices(values.get("country") or ""),
     )
 
@@ -119,7 +121,7 @@ def profile_save(
             request, session, context, values=values, errors=errors, status_code=422
         )
     service.update_profile(session, member=context.member, profile=profile, account=context.account)
-    return redirect("/member", "Your co-op's profile is saved.")
+    return redirect("/member", _("Your co-op's profile is saved."))
 
 
 @router.get("/suggestions/{suggestion_id}", response_class=HTMLResponse)
@@ -131,15 +133,29 @@ def suggestion_page(
         session, member_id=context.member.id or 0, suggestion_id=suggestion_id
     )
     if suggestion is None:
-        raise HTTPException(status_code=404, detail="There is no such suggestion for your co-op.")
+        raise HTTPException(
+            status_code=404, detail=_("There is no such suggestion for your co-op.")
+        )
     return render(
         request,
         "members/suggestion.html",
         member=context.member,
         suggestion=suggestion,
         field_label=FIELD_LABELS.get(suggestion.field, suggestion.field),
-        current=profile_values(context.member).get(suggestion.field),
+        current=_shown_value(
+            suggestion.field, profile_values(context.member).get(suggestion.field)
+        ),
+        status_label=suggestions.STATUS_LABELS[suggestion.status],
     )
+
+
+def _shown_value(field: str, value: Any) -> Any:
+    """A profile value as the owner reads it: kinds and sectors by their names."""
+    if field == "kind" and value:
+        return codes.kind_name(value)
+    if field == "sectors":
+        return [codes.sector_name(code) for code in value or []]
+    return value
 
 
 @router.post("/suggestions/{suggestion_id}", dependencies=[CsrfProtected])
@@ -154,10 +170,12 @@ def suggestion_decide(
         session, member_id=context.member.id or 0, suggestion_id=suggestion_id
     )
     if suggestion is None:
-        raise HTTPException(status_code=404, detail="There is no such suggestion for your co-op.")
+        raise HTTPException(
+            status_code=404, detail=_("There is no such suggestion for your co-op.")
+        )
     if decision not in ("accept", "dismiss"):
         return redirect(
-            f"/member/suggestions/{suggestion_id}", "Choose Accept or Dismiss.", kind="error"
+            f"/member/suggestions/{suggestion_id}", _("Choose Accept or Dismiss."), kind="error"
         )
     try:
         suggestions.decide(
@@ -169,8 +187,12 @@ def suggestion_decide(
         )
     except suggestions.SuggestionRefused as exc:
         return redirect(f"/member/suggestions/{suggestion_id}", str(exc), kind="error")
-    done = "accepted: your profile is updated" if decision == "accept" else "dismissed"
-    return redirect("/member/profile", f"The suggestion is {done}.")
+    done = (
+        _("The suggestion is accepted: your profile is updated.")
+        if decision == "accept"
+        else _("The suggestion is dismissed.")
+    )
+    return redirect("/member/profile", done)
 
 
 # Staff ---------------------------------------------------------------------------------------
@@ -206,7 +228,10 @@ def staff_invite(
         )
     return redirect(
         "/member#staff",
-        f"We emailed {invitation.email} an invitation; they join your team when they accept it.",
+        _(
+            "We emailed %(email)s an invitation; they join your team when they accept it.",
+            email=invitation.email,
+        ),
     )
 
 
@@ -217,7 +242,7 @@ def _staff_or_404(session: SessionDep, context: MemberContext, account_id: int):
         account_id=account_id,
     )
     if account is None:
-        raise HTTPException(status_code=404, detail="There is no such person on your team.")
+        raise HTTPException(status_code=404, detail=_("There is no such person on your team."))
     return account
 
 
@@ -230,7 +255,7 @@ def staff_role(
 ) -> Response:
     account = _staff_or_404(session, context, account_id)
     if role not in ("owner", "staff"):
-        return redirect("/member#staff", "Choose owner or staff.", "error")
+        return redirect("/member#staff", _("Choose owner or staff."), "error")
     try:
         service.change_role(
             session,
@@ -240,7 +265,12 @@ def staff_role(
         )
     except service.NotAllowed as exc:
         return redirect("/member#staff", str(exc), "error")
-    return redirect("/member#staff", f"{account.label} is now {role}.")
+    return redirect(
+        "/member#staff",
+        _("%(person)s is now owner.", person=account.label)
+        if role == "owner"
+        else _("%(person)s is now staff.", person=account.label),
+    )
 
 
 @router.post("/staff/{account_id}/remove", dependencies=[CsrfProtected])
@@ -252,8 +282,10 @@ def staff_remove(session: SessionDep, context: MemberOwner, account_id: int) -> 
         return redirect("/member#staff", str(exc), "error")
     auth_service.end_all_sessions(session, account_id=account.id)  # type: ignore[arg-type]
     if account.id == context.account.id:
-        return redirect("/", "You left your co-op's team.")
-    return redirect("/member#staff", f"{account.label} is no longer on your team.")
+        return redirect("/", _("You left your co-op's team."))
+    return redirect(
+        "/member#staff", _("%(person)s is no longer on your team.", person=account.label)
+    )
 
 
 # API keys ------------------------------------------------------------------------------------
@@ -269,7 +301,7 @@ def key_create(
     if not context.member.is_active:
         raise HTTPException(
             status_code=403,
-            detail="API keys can be created once your co-op's membership is active.",
+            detail=_("API keys can be created once your co-op's membership is active."),
         )
     if not name.strip():
         return show_dashboard(
@@ -277,7 +309,7 @@ def key_create(
             session,
             context,
             status_code=422,
-            errors={"key_name": "Give the key a name, e.g. the website or tool that uses it."},
+            errors={"key_name": _("Give the key a name, e.g. the website or tool that uses it.")},
         )
     key, secret = auth_service.create_api_key(
         session, member=context.member, name=name, created_by=context.account
@@ -291,11 +323,14 @@ def key_create(
 @for_templates
 def revoke_confirmation(key: ApiKey) -> Confirmation:
     return Confirmation(
-        title=f"Revoke the key “{key.name}”?",
-        message=f"Everything that uses the key starting {key.prefix}… (a website form, a "
-        "script) is refused from now on. A revoked key cannot be turned back on: you would "
-        "make a new key and put it everywhere the old one was.",
-        button="Revoke the key",
+        title=_("Revoke the key “%(name)s”?", name=key.name),
+        message=_(
+            "Everything that uses the key starting %(prefix)s… (a website form, a script) is "
+            "refused from now on. A revoked key cannot be turned back on: you would make a new "
+            "key and put it everywhere the old one was.",
+            prefix=key.prefix,
+        ),
+        button=_("Revoke the key"),
         back="/member#keys",
     )
 
@@ -306,9 +341,12 @@ def key_revoke(
 ) -> Response:
     key = auth_service.member_key(session, member_id=context.member.id, key_id=key_id)  # type: ignore[arg-type]
     if key is None:
-        raise HTTPException(status_code=404, detail="Your co-op has no such API key.")
+        raise HTTPException(status_code=404, detail=_("Your co-op has no such API key."))
     page = unless_confirmed(request, form, revoke_confirmation(key))
     if page is not None:
         return page
     auth_service.revoke_api_key(session, key=key)
-    return redirect("/member#keys", f"The key “{key.name}” ({key.prefix}…) is revoked.")
+    return redirect(
+        "/member#keys",
+        _("The key “%(name)s” (%(prefix)s…) is revoked.", name=key.name, prefix=key.prefix),
+    )

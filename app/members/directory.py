@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, literal_column, or_, tuple_
 from sqlmodel import Session, col, select
 
+from app.i18n import gettext as _
 from app.members import codes
+from app.members.codes import N_
 from app.members.models import Member, MemberStatus, unpack
 
 PAGE_SIZE = 24
 MAX_LIMIT = 100
 MAX_QUERY_CHARACTERS = 200
 MAX_WORDS = 8
-SORTS = {"name": "Name (A to Z)", "newest": "Newest members first"}
+SORTS = {"name": N_("Name (A to Z)"), "newest": N_("Newest members first")}
 # Expression indexes made by hand in migration 0020 (the full-text one on PostgreSQL
 # only: SQLite has no full-text type), which the model-migration comparison and
 # autogenerate leave alone (alembic/env.py).
@@ -83,11 +85,15 @@ class DirectoryQuery:
         """Checked and normalised; every problem is in `problems`, by parameter."""
         query = cls(**{k: (v or "").strip() for k, v in raw.items()})
         if len(query.q) > MAX_QUERY_CHARACTERS:
-            query.problems["q"] = f"Keep the search to {MAX_QUERY_CHARACTERS} characters."
+            query.problems["q"] = _(
+                "Keep the search to %(max)s characters.", max=MAX_QUERY_CHARACTERS
+            )
         if query.kind and query.kind not in codes.KINDS:
-            query.problems["kind"] = "Unknown kind of co-op: use a code listed at /members/codes."
+            query.problems["kind"] = _(
+                "Unknown kind of co-op: use a code listed at /members/codes."
+            )
         if query.sector and query.sector not in codes.SECTORS:
-            query.problems["sector"] = "Unknown sector: use a code listed at /members/codes."
+            query.problems["sector"] = _("Unknown sector: use a code listed at /members/codes.")
         for name, parse in (
             ("country", codes.parse_country),
             ("language", codes.parse_language),
@@ -103,9 +109,9 @@ class DirectoryQuery:
             try:
                 query.region = codes.parse_region(query.region, country)
             except ValueError:
-                query.problems["region"] = "Unknown region: use an ISO 3166-2 code, e.g. CA-QC."
+                query.problems["region"] = _("Unknown region: use an ISO 3166-2 code, e.g. CA-QC.")
         if query.sort not in SORTS:
-            query.problems["sort"] = f"Sort by one of: {', '.join(SORTS)}."
+            query.problems["sort"] = _("Sort by one of: %(sorts)s.", sorts=", ".join(SORTS))
         return query
 
     @property
@@ -179,7 +185,7 @@ def encode_cursor(sort: str, key: list[object]) -> str:
 
 def decode_cursor(cursor: str, sort: str) -> list[object]:
     problem = DirectoryQueryError(
-        "cursor", "This cursor is not one the directory gave out (or it is for another sort)."
+        "cursor", _("This cursor is not one the directory gave out (or it is for another sort).")
     )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -264,12 +270,12 @@ def facets(session: Session, query: DirectoryQuery) -> dict[str, list[tuple[str,
     named = [(c, codes.country_name(c) or c) for c in country_codes if c]
     regions = [(r, codes.region_name(r) or r) for r in region_codes if r]
     return {
-        "kinds": list(codes.KINDS.items()),
-        "sectors": list(codes.SECTORS.items()),
+        "kinds": list(codes.kind_names().items()),
+        "sectors": list(codes.sector_names().items()),
         "countries": sorted(named, key=lambda pair: pair[1]),
         "regions": sorted(regions, key=lambda pair: pair[1]),
         "languages": sorted(
             ((tag, codes.language_name(tag)) for tag in languages), key=lambda pair: pair[1]
         ),
-        "sorts": list(SORTS.items()),
+        "sorts": [(code, _(label)) for code, label in SORTS.items()],
     }

@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from sqlmodel import SQLModel
 from starlette.datastructures import FormData
 
+from app.i18n import format_number, lazy_gettext
+from app.i18n import gettext as _
 from app.members import codes
-from app.members.models import SHOW_FIELDS, unpack
+from app.members.models import PUBLIC_SWITCHES, SHOW_FIELDS, unpack
 
 
 async def read_form(request: Request) -> FormData:
@@ -40,23 +42,31 @@ PROFILE_TEXT_FIELDS = (
     "offer",
     "logo_url",
 )
-FIELD_LABELS = {
-    "name": "Name",
-    "slug": "Web address",
-    "website": "Website",
-    "description": "Description",
-    "kind": "Kind of co-op",
-    "sectors": "Sectors",
-    "country": "Country",
-    "region": "Region",
-    "city": "City",
-    "contact_email": "Public contact address",
-    "founded_year": "Year founded",
-    "languages": "Languages",
-    "offer": "What you offer other co-ops",
-    "logo_url": "Logo address",
-    "owner_email": "Your email address",
-    "owner_name": "Your name",
+# Shown in the reader's language (lazy: read when a page or an email is made).
+FIELD_LABELS: dict[str, Any] = {
+    "name": lazy_gettext("Name"),
+    "slug": lazy_gettext("Web address"),
+    "website": lazy_gettext("Website"),
+    "description": lazy_gettext("Description"),
+    "kind": lazy_gettext("Kind of co-op"),
+    "sectors": lazy_gettext("Sectors"),
+    "country": lazy_gettext("Country"),
+    "region": lazy_gettext("Region"),
+    "city": lazy_gettext("City"),
+    "contact_email": lazy_gettext("Public contact address"),
+    "founded_year": lazy_gettext("Year founded"),
+    "languages": lazy_gettext("Languages"),
+    "offer": lazy_gettext("What you offer other co-ops"),
+    "logo_url": lazy_gettext("Logo address"),
+    "owner_email": lazy_gettext("Your email address"),
+    "owner_name": lazy_gettext("Your name"),
+}
+
+
+# The change log's names for the switches: "City (shown in the directory)".
+CHANGE_LABELS: dict[str, Any] = FIELD_LABELS | {
+    switch: lazy_gettext("%(field)s (shown in the directory)", field=FIELD_LABELS[field])
+    for field, switch in PUBLIC_SWITCHES.items()
 }
 
 
@@ -73,16 +83,21 @@ def plain_words(error: Any, value: object) -> str:
     ctx = error.get("ctx") or {}
     kind = error["type"]
     if kind == "string_too_long":
-        typed = f"; this has {len(value):,}" if isinstance(value, str) else ""
-        return f"keep it to {ctx['max_length']:,} characters{typed}"
+        if isinstance(value, str):
+            return _(
+                "keep it to %(max)s characters; this has %(count)s",
+                max=format_number(ctx["max_length"]),
+                count=format_number(len(value)),
+            )
+        return _("keep it to %(max)s characters", max=format_number(ctx["max_length"]))
     if kind == "string_too_short":
         return (
-            "fill this in"
+            _("fill this in")
             if ctx.get("min_length") == 1
-            else (f"give at least {ctx['min_length']} characters")
+            else _("give at least %(min)s characters", min=format_number(ctx["min_length"]))
         )
     if kind == "missing":
-        return "fill this in"
+        return _("fill this in")
     return str(error["msg"]).removeprefix("Value error, ")
 
 
@@ -95,7 +110,8 @@ def validate(model: type[ModelT], values: dict[str, Any]) -> tuple[ModelT | None
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "form"
             message = plain_words(error, values.get(field))
-            errors.setdefault(field, f"{FIELD_LABELS.get(field, field)}: {message}.")
+            label = FIELD_LABELS.get(field, field)
+            errors.setdefault(field, _("%(label)s: %(problem)s.", label=label, problem=message))
         return None, errors
 
 
@@ -118,8 +134,8 @@ def profile_choices(country: str) -> dict[str, Any]:
     except ValueError:
         code = ""
     return {
-        "kinds": codes.KINDS,
-        "sectors": codes.SECTORS,
+        "kinds": codes.kind_names(),
+        "sectors": codes.sector_names(),
         "countries": codes.countries(),
         "regions": codes.regions(code) if code else {},
         "max_sectors": codes.MAX_SECTORS,

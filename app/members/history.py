@@ -27,6 +27,14 @@ class DirectoryChange(SQLModel, table=True):
     new_value: str | None = Field(default=None, max_length=KEPT_CHARACTERS)
     changed_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def field_label(self) -> str:
+        """The field's name in the reader's language ("City", "City (shown in the
+        directory)" for its switch); the stored `field` is the column's name."""
+        from app.members.forms import CHANGE_LABELS  # (forms reads the models this sits by)
+
+        return str(CHANGE_LABELS.get(self.field, self.field))
+
 
 def _text(value: object) -> str | None:
     if value is None or value == "":

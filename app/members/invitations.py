@@ -16,6 +16,8 @@ from sqlmodel import Session, col, select
 from app import ratelimit, signing
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.mailing.service import queue_transactional
 from app.members.models import Account, Invitation, Member, Role
 from app.members.service import MemberFormError, account_by_email, normalise_email
@@ -39,33 +41,36 @@ def invite(
 ) -> Invitation:
     """Invite a person to the member's team; they are emailed a link to accept."""
     if role not in (Role.owner, Role.staff):
-        raise MemberFormError("role", "Choose owner or staff.")
+        raise MemberFormError("role", _("Choose owner or staff."))
     if not member.is_active:
         raise MemberFormError(
-            "email", "Your co-op can invite people once the Club has approved its membership."
+            "email", _("Your co-op can invite people once the Club has approved its membership.")
         )
     address = normalise_email(email)
     account = account_by_email(session, email=address)
     if account is not None and account.active:
         if account.member_id == member.id:
-            raise MemberFormError("email", "This person is already on your staff.")
+            raise MemberFormError("email", _("This person is already on your staff."))
         raise MemberFormError(
-            "email", "This address already has an account with another organisation."
+            "email", _("This address already has an account with another organisation.")
         )
     limits = get_settings()
     if not ratelimit.hit(
         "invite-address", address, limit=limits.invitations_per_address, window_seconds=86_400
     ):
         raise MemberFormError(
-            "email", "This address has been invited too often today; try again tomorrow."
+            "email", _("This address has been invited too often today; try again tomorrow.")
         )
     if not ratelimit.hit(
         "invite-member", str(member.id), limit=limits.invitations_per_member, window_seconds=3600
     ):
         raise MemberFormError(
             "email",
-            f"Your co-op has invited {limits.invitations_per_member} people this hour; "
-            "try again in an hour.",
+            ngettext(
+                "Your co-op has invited %(num)s person this hour; try again in an hour.",
+                "Your co-op has invited %(num)s people this hour; try again in an hour.",
+                limits.invitations_per_member,
+            ),
         )
     invitation = Invitation(
         member_id=member.id or 0,
@@ -119,19 +124,21 @@ def read(session: Session, *, token: str) -> tuple[Invitation, Member]:
         )
     except signing.ExpiredToken:
         raise InvitationRefused(
-            "This invitation has expired: ask the co-op to invite you again."
+            _("This invitation has expired: ask the co-op to invite you again.")
         ) from None
     except signing.InvalidToken:
-        raise InvitationRefused("This invitation link is not valid.") from None
+        raise InvitationRefused(_("This invitation link is not valid.")) from None
     invitation_id = payload.get("i") if isinstance(payload, dict) else None
     invitation = session.get(Invitation, invitation_id) if isinstance(invitation_id, int) else None
     if invitation is None:
-        raise InvitationRefused("This invitation link is not valid.")
+        raise InvitationRefused(_("This invitation link is not valid."))
     if invitation.accepted_at is not None:
-        raise InvitationRefused("This invitation was accepted already: log in with your address.")
+        raise InvitationRefused(
+            _("This invitation was accepted already: log in with your address.")
+        )
     member = session.get(Member, invitation.member_id)
     if member is None or not member.is_active:
-        raise InvitationRefused("This co-op cannot take new people right now.")
+        raise InvitationRefused(_("This co-op cannot take new people right now."))
     return invitation, member
 
 
@@ -146,11 +153,13 @@ def accept(session: Session, *, token: str) -> Account:
         .execution_options(populate_existing=True)
     ).one()
     if invitation.accepted_at is not None:
-        raise InvitationRefused("This invitation was accepted already: log in with your address.")
+        raise InvitationRefused(
+            _("This invitation was accepted already: log in with your address.")
+        )
     account = account_by_email(session, email=invitation.email)
     if account is not None and account.active:
         raise InvitationRefused(
-            "This address already has an account on the Club: log in with it instead."
+            _("This address already has an account on the Club: log in with it instead.")
         )
     account = account or Account(email=invitation.email, role=invitation.role)
     account.member_id, account.role, account.active = member.id, invitation.role, True

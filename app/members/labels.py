@@ -1,4 +1,5 @@
-"""Codes as people read them, for the directory's templates (`labels.kind(code)`, ...)."""
+"""Codes as people read them, in their language, for the directory's templates
+(`labels.kind(code)`, ...)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from app.members import codes
 class Labels:
     @staticmethod
     def kind(code: str | None) -> str:
-        return codes.KINDS.get(code or "", code or "")
+        return codes.kind_name(code)
 
     @staticmethod
     def sector(code: str) -> str:
-        return codes.SECTORS.get(code, code)
+        return codes.sector_name(code)
 
     @staticmethod
     def country(code: str | None) -> str:

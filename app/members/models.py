@@ -12,6 +12,8 @@ from sqlalchemy import Text, event
 from sqlmodel import Field, SQLModel
 
 from app.db import enum_type, utcnow
+from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.members import codes
 from app.one_line_text import one_line
 
@@ -109,7 +111,7 @@ def _blank_to_none(value: object) -> object:
 
 def _http_url(value: str | None) -> str | None:
     if value is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", value):
-        raise ValueError("enter a full web address starting with https://")
+        raise ValueError(_("enter a full web address starting with https://"))
     return value
 
 
@@ -117,7 +119,7 @@ def _https_url(value: str | None) -> str | None:
     """Images are shown on our pages, whose policy loads only https images."""
     value = _http_url(value)
     if value is not None and not value.startswith("https://"):
-        raise ValueError("the logo must be at an https:// address (http:// images are blocked)")
+        raise ValueError(_("the logo must be at an https:// address (http:// images are blocked)"))
     return value
 
 
@@ -206,7 +208,7 @@ class MemberProfile(SQLModel):
     @classmethod
     def _kind(cls, value: str | None) -> str | None:
         if value is not None and value not in codes.KINDS:
-            raise ValueError("choose one of the kinds in the list")
+            raise ValueError(_("choose one of the kinds in the list"))
         return value
 
     @field_validator("country")
@@ -222,7 +224,7 @@ class MemberProfile(SQLModel):
         try:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError:
-            raise ValueError("enter an email address like info@your-coop.example") from None
+            raise ValueError(_("enter an email address like info@your-coop.example")) from None
 
     @field_validator("founded_year", mode="before")
     @classmethod
@@ -231,10 +233,10 @@ class MemberProfile(SQLModel):
             if not value.strip():
                 return None
             if not value.strip().isdigit():
-                raise ValueError("enter the year as four digits, e.g. 1978")
+                raise ValueError(_("enter the year as four digits, e.g. 1978"))
             value = int(value)
         if isinstance(value, int) and not 1750 <= value <= utcnow().year:
-            raise ValueError(f"enter a year between 1750 and {utcnow().year}")
+            raise ValueError(_("enter a year between 1750 and %(year)s", year=str(utcnow().year)))
         return value
 
     @field_validator("sectors", mode="before")
@@ -245,9 +247,15 @@ class MemberProfile(SQLModel):
         if isinstance(value, list):
             unknown = [v for v in value if v not in codes.SECTORS]
             if unknown:
-                raise ValueError("choose sectors from the list")
+                raise ValueError(_("choose sectors from the list"))
             if len(set(value)) > codes.MAX_SECTORS:
-                raise ValueError(f"choose at most {codes.MAX_SECTORS} sectors")
+                raise ValueError(
+                    ngettext(
+                        "choose at most %(num)s sector",
+                        "choose at most %(num)s sectors",
+                        codes.MAX_SECTORS,
+                    )
+                )
             return [code for code in codes.SECTORS if code in value]
         return value
 
@@ -259,7 +267,13 @@ class MemberProfile(SQLModel):
         if isinstance(value, list):
             tags = list(dict.fromkeys(codes.parse_language(str(v)) for v in value))
             if len(tags) > codes.MAX_LANGUAGES:
-                raise ValueError(f"list at most {codes.MAX_LANGUAGES} languages")
+                raise ValueError(
+                    ngettext(
+                        "list at most %(num)s language",
+                        "list at most %(num)s languages",
+                        codes.MAX_LANGUAGES,
+                    )
+                )
             return tags
         return value
 
@@ -270,7 +284,7 @@ class MemberProfile(SQLModel):
         if value is None:
             return None
         if "country" not in info.data:
-            raise ValueError("choose a valid country first: a region belongs to a country")
+            raise ValueError(_("choose a valid country first: a region belongs to a country"))
         return codes.parse_region(value, info.data["country"])
 
     @model_validator(mode="after")
@@ -306,10 +320,10 @@ class MemberApplication(MemberProfile):
             value = value.strip().lower()
             if not SLUG_PATTERN.match(value):
                 raise ValueError(
-                    "use 2 to 80 lowercase letters, digits and dashes, e.g. riverside-food"
+                    _("use 2 to 80 lowercase letters, digits and dashes, e.g. riverside-food")
                 )
             if value in RESERVED_SLUGS:
-                raise ValueError("this address is taken by the directory itself; choose another")
+                raise ValueError(_("this address is taken by the directory itself; choose another"))
         return value
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.auth import service as auth_service
 from app.auth.deps import set_session_cookie
 from app.db import SessionDep
+from app.i18n import gettext as _
 from app.members import (
     codes,
     directory,
@@ -172,8 +173,8 @@ def code_lists(request: Request) -> Response:
     return render(
         request,
         "members/codes.html",
-        kinds=codes.KINDS,
-        sectors=codes.SECTORS,
+        kinds=codes.kind_names(),
+        sectors=codes.sector_names(),
         licence=open_data.licence(),
     )
 
@@ -182,7 +183,7 @@ def code_lists(request: Request) -> Response:
 def member_page(request: Request, session: SessionDep, slug: str) -> Response:
     member = service.public_member(session, slug=slug)
     if member is None:
-        raise HTTPException(status_code=404, detail="There is no member co-op at this address.")
+        raise HTTPException(status_code=404, detail=_("There is no member co-op at this address."))
     return render(
         request,
         "members/public.html",
@@ -216,7 +217,7 @@ def _suggest_page(
 def suggest_form(request: Request, session: SessionDep, slug: str) -> Response:
     member = service.public_member(session, slug=slug)
     if member is None:
-        raise HTTPException(status_code=404, detail="There is no member co-op at this address.")
+        raise HTTPException(status_code=404, detail=_("There is no member co-op at this address."))
     values = {"field": "", "value": "", "note": "", "from_email": ""}
     return _suggest_page(request, member, values=values, errors={})
 
@@ -225,7 +226,7 @@ def suggest_form(request: Request, session: SessionDep, slug: str) -> Response:
 def suggest_submit(request: Request, session: SessionDep, slug: str, form: FormDep) -> Response:
     member = service.public_member(session, slug=slug)
     if member is None:
-        raise HTTPException(status_code=404, detail="There is no member co-op at this address.")
+        raise HTTPException(status_code=404, detail=_("There is no member co-op at this address."))
     values = {name: str(form.get(name) or "") for name in ("field", "value", "note", "from_email")}
     try:
         suggestions.suggest(session, member=member, **values)
@@ -233,7 +234,7 @@ def suggest_submit(request: Request, session: SessionDep, slug: str, form: FormD
         return _suggest_page(request, member, values=values, errors=exc.errors, status_code=422)
     return redirect(
         f"/members/{member.slug}",
-        f"Thank you: {member.name}'s owners will get your suggestion by email.",
+        _("Thank you: %(member)s's owners will get your suggestion by email.", member=member.name),
     )
 
 
@@ -301,5 +302,5 @@ def invitation_accept(request: Request, session: SessionDep, token: str) -> Resp
         return render(request, "members/invitation.html", status_code=400, error=str(exc))
     response = RedirectResponse("/member", status_code=303)
     set_session_cookie(response, auth_service.start_session(session, account=account))
-    flash(response, f"Welcome to the team. You are logged in as {account.email}.")
+    flash(response, _("Welcome to the team. You are logged in as %(email)s.", email=account.email))
     return response

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
+from app.i18n import gettext as _
 from app.mailing.service import queue_transactional
 from app.members import history
 from app.members.models import (
@@ -42,7 +43,9 @@ def normalise_email(address: str, *, field: str = "email") -> str:
     try:
         return validate_email(address.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise MemberFormError(field, f"Enter a valid email address ({exc}).") from None
+        raise MemberFormError(
+            field, _("Enter a valid email address (%(reason)s).", reason=exc)
+        ) from None
 
 
 def account_by_email(session: Session, *, email: str) -> Account | None:
@@ -63,10 +66,10 @@ def application_problems(session: Session, *, slug: str, owner_email: str) -> di
         problems[exc.field] = exc.message
     slug = slug.strip().lower()
     if slug and session.exec(select(Member.id).where(Member.slug == slug)).first():
-        problems["slug"] = "Another co-op already uses this web address."
+        problems["slug"] = _("Another co-op already uses this web address.")
     existing = account_by_email(session, email=email) if email is not None else None
     if existing is not None and existing.active:
-        problems["owner_email"] = (
+        problems["owner_email"] = _(
             "This address already belongs to a person on a member co-op's team (or a Club "
             "admin). Log in with it to reach that co-op, or apply with another address."
         )
@@ -111,8 +114,14 @@ def set_status(session: Session, *, member: Member, status: MemberStatus) -> Mem
         return member
     if member.status not in allowed.get(status, ()):
         if member.status == MemberStatus.applied and status == MemberStatus.suspended:
-            raise NotAllowed("An application is approved or declined, not suspended.")
-        raise NotAllowed(f"A co-op that is {member.status} cannot become {status}.")
+            raise NotAllowed(_("An application is approved or declined, not suspended."))
+        raise NotAllowed(
+            _(
+                "A co-op that is %(status)s cannot become %(new_status)s.",
+                status=member.status,
+                new_status=status,
+            )
+        )
     previous, member.status = member.status, status
     session.add(member)
     _tell_owners(
@@ -143,10 +152,15 @@ def decline(session: Session, *, member: Member, reason: str) -> Member:
     reason = reason.strip()
     if not reason:
         raise MemberFormError(
-            "reason", "Say why the application is declined: the applicant reads it."
+            "reason", _("Say why the application is declined: the applicant reads it.")
         )
     if member.status != MemberStatus.applied:
-        raise NotAllowed(f"Only an application can be declined; this co-op is {member.status}.")
+        raise NotAllowed(
+            _(
+                "Only an application can be declined; this co-op is %(status)s.",
+                status=member.status,
+            )
+        )
     people = list(staff(session, member_id=member.id or 0))
     member.status = MemberStatus.declined
     session.add(member)
@@ -246,12 +260,12 @@ def staff_account(session: Session, *, member_id: int, account_id: int) -> Accou
 def _keep_an_owner(session: Session, *, member_id: int, leaving: Account) -> None:
     others = [a for a in owners(session, member_id=member_id) if a.id != leaving.id]
     if leaving.role == Role.owner and not others:
-        raise NotAllowed("A co-op needs at least one owner. Make someone else an owner first.")
+        raise NotAllowed(_("A co-op needs at least one owner. Make someone else an owner first."))
 
 
 def change_role(session: Session, *, member_id: int, account: Account, role: Role) -> Account:
     if role not in (Role.owner, Role.staff):
-        raise MemberFormError("role", "Choose owner or staff.")
+        raise MemberFormError("role", _("Choose owner or staff."))
     if role == Role.staff:
         _keep_an_owner(session, member_id=member_id, leaving=account)
     account.role = role

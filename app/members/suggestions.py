@@ -15,6 +15,8 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from app import ratelimit
 from app.config import get_settings
 from app.db import enum_type, utcnow
+from app.i18n import format_number, lazy_gettext
+from app.i18n import gettext as _
 from app.mailing.service import queue_transactional
 from app.members import service
 from app.members.forms import FIELD_LABELS, profile_values, validate
@@ -45,6 +47,13 @@ class SuggestionStatus(StrEnum):
     pending = "pending"
     accepted = "accepted"
     dismissed = "dismissed"
+
+
+STATUS_LABELS = {
+    SuggestionStatus.pending: lazy_gettext("waiting for your decision"),
+    SuggestionStatus.accepted: lazy_gettext("accepted"),
+    SuggestionStatus.dismissed: lazy_gettext("dismissed"),
+}
 
 
 class ListingSuggestion(SQLModel, table=True):
@@ -89,17 +98,17 @@ def suggest(
     errors: dict[str, str] = {}
     value, note, from_email = value.strip(), note.strip(), from_email.strip()
     if field not in FIELDS:
-        errors["field"] = "Choose what to correct."
+        errors["field"] = _("Choose what to correct.")
     elif not value:
-        errors["value"] = "Write the corrected value."
+        errors["value"] = _("Write the corrected value.")
     else:
         _profile, problems = validate(MemberProfile, _profile_with(member, field, value))
         if field in problems:
             errors["value"] = problems[field]
     if len(value) > 2000:
-        errors["value"] = "Keep the value to 2,000 characters."
+        errors["value"] = _("Keep the value to %(max)s characters.", max=format_number(2000))
     if len(note) > 500:
-        errors["note"] = "Keep the note to 500 characters."
+        errors["note"] = _("Keep the note to %(max)s characters.", max=format_number(500))
     email = None
     if from_email:
         try:
@@ -110,7 +119,7 @@ def suggest(
         raise SuggestionRefused(errors)
     if not ratelimit.hit("directory-suggestion", member.slug, limit=PER_HOUR, window_seconds=3600):
         raise SuggestionRefused(
-            {"form": "This co-op has many suggestions waiting; please try again in an hour."}
+            {"form": _("This co-op has many suggestions waiting; please try again in an hour.")}
         )
     suggestion = ListingSuggestion(
         member_id=member.id or 0, field=field, value=value, note=note, from_email=email
@@ -123,7 +132,7 @@ def suggest(
             session,
             kind="directory-suggestion",
             to=owner.email,
-            subject="A suggested correction to your co-op's directory listing",
+            subject=lazy_gettext("A suggested correction to your co-op's directory listing"),
             template="directory_suggestion",
             member_name=member.name,
             field_label=FIELD_LABELS.get(field, field),
@@ -169,14 +178,19 @@ def decide(
         .with_for_update()
     ).first()
     if claimed is None:
-        raise SuggestionRefused({"form": "This suggestion was already decided."})
+        raise SuggestionRefused({"form": _("This suggestion was already decided.")})
     if accept:
         profile, problems = validate(
             MemberProfile, _profile_with(member, claimed.field, claimed.value)
         )
         if profile is None:
             raise SuggestionRefused(
-                {"form": "It no longer fits the profile: " + " ".join(problems.values())}
+                {
+                    "form": _(
+                        "It no longer fits the profile: %(problems)s",
+                        problems=" ".join(problems.values()),
+                    )
+                }
             )
         service.update_profile(session, member=member, profile=profile, account=account)
     claimed.status = SuggestionStatus.accepted if accept else SuggestionStatus.dismissed

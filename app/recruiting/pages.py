@@ -4,6 +4,7 @@ member). Recruits are shown by number and date only: no addresses are kept for t
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -12,20 +13,51 @@ from sqlmodel import select
 
 from app.auth.deps import MemberStaff, RequireAdmin
 from app.db import SessionDep
+from app.i18n import format_number, lazy_gettext, ngettext
+from app.i18n import gettext as _
 from app.members.models import Member
 from app.payments import credits as ledger
 from app.recruiting import service
-from app.recruiting.models import RecruitStatus
+from app.recruiting.models import RecruitCredit, RecruitStatus
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
 STATUS_LABELS = {
-    RecruitStatus.pending: "Waiting out the hold",
-    RecruitStatus.granted: "Granted",
-    RecruitStatus.cancelled: "Cancelled",
-    RecruitStatus.over_cap: "Over the daily cap",
+    RecruitStatus.pending: lazy_gettext("Waiting out the hold"),
+    RecruitStatus.granted: lazy_gettext("Granted"),
+    RecruitStatus.cancelled: lazy_gettext("Cancelled"),
+    RecruitStatus.over_cap: lazy_gettext("Over the daily cap"),
 }
+
+# Why a recruit was cancelled (app/flows.py), as the reader says it.
+CANCEL_REASONS = {
+    "erased": lazy_gettext("erased"),
+    "hard-bounce": lazy_gettext("hard bounce"),
+    "complaint": lazy_gettext("spam complaint"),
+}
+RECRUITED = re.compile(r"^Recruited a new subscriber \(recruit #(\d+)\)$")
+
+
+def recruit_status(recruit: RecruitCredit) -> str:
+    """A recruit's status in the reader's words: until when it waits, or why it ended."""
+    label = str(STATUS_LABELS[recruit.status])
+    if recruit.status == RecruitStatus.pending:
+        date = recruit.matures_at.strftime("%Y-%m-%d")
+        return _("%(status)s until %(date)s", status=label, date=date)
+    if recruit.cancel_reason:
+        reason = CANCEL_REASONS.get(recruit.cancel_reason, recruit.cancel_reason)
+        return _("%(status)s (%(reason)s)", status=label, reason=reason)
+    return label
+
+
+def ledger_reason(reason: str) -> str:
+    """A ledger line's reason: the recruiting ones (service.grant's words) translated;
+    others as recorded."""
+    found = RECRUITED.match(reason)
+    if found:
+        return _("Recruited a new subscriber (recruit #%(number)s)", number=found[1])
+    return reason
 
 
 @router.get("/member/credits", response_class=HTMLResponse)
@@ -45,6 +77,8 @@ def member_credits(request: Request, session: SessionDep, context: MemberStaff) 
         },
         recruits=service.recent(session, member_id=member_id),
         labels=STATUS_LABELS,
+        recruit_status=recruit_status,
+        ledger_reason=ledger_reason,
     )
 
 
@@ -76,6 +110,7 @@ def _admin_page(
         members=members,
         recruits=service.recent(session),
         labels=STATUS_LABELS,
+        recruit_status=recruit_status,
         **extra,
     )
 
@@ -100,8 +135,19 @@ def admin_rate(
             session,
             status_code=422,
             amount=amount,
-            errors={"amount": "Give a whole number of credits from 0 to 1,000,000."},
+            errors={
+                "amount": _(
+                    "Give a whole number of credits from %(low)s to %(high)s.",
+                    low=format_number(0),
+                    high=format_number(1_000_000),
+                )
+            },
         )
     return redirect(
-        "/admin/recruiting", f"Each new recruit now earns {service.rate(session):,} credits."
+        "/admin/recruiting",
+        ngettext(
+            "Each new recruit now earns %(num)s credit.",
+            "Each new recruit now earns %(num)s credits.",
+            service.rate(session),
+        ),
     )
