@@ -10,11 +10,14 @@ their language (`kind_name`, `sector_name`). KINDS and SECTORS keep the English 
 
 from __future__ import annotations
 
+import gettext
 import re
 from functools import cache
 
 import pycountry
+from babel import Locale, UnknownLocaleError
 
+from app.i18n import current
 from app.i18n import gettext as _
 
 
@@ -101,6 +104,57 @@ def country_name(code: str | None) -> str | None:
     return countries().get(code) if code else None
 
 
+def _reader_locale() -> Locale | None:
+    """The reader's locale when names should come from Babel's (CLDR) lists: French or
+    Spanish. English keeps pycountry's names, the ones search and exports use."""
+    language = current()
+    return Locale.parse(language) if language in ("fr", "es") else None
+
+
+def country_label(code: str | None) -> str:
+    """A country's name in the reader's language (Allemagne, Alemania), for pages."""
+    locale = _reader_locale()
+    found = locale.territories.get(code) if locale is not None and code else None
+    return found or country_name(code) or (code or "")
+
+
+def country_labels() -> dict[str, str]:
+    """Every country, code -> name in the reader's language, in that language's order."""
+    return dict(
+        sorted(((code, country_label(code)) for code in countries()), key=lambda p: fold(p[1]))
+    )
+
+
+@cache
+def _subdivision_names(language: str) -> gettext.NullTranslations:
+    """pycountry's own translations of ISO 3166-2 names (Quebec -> Québec)."""
+    return gettext.translation(
+        "iso3166-2", pycountry.LOCALES_DIR, languages=[language], fallback=True
+    )
+
+
+def region_label(code: str | None) -> str:
+    """A region's name in the reader's language where pycountry has it, for pages."""
+    name = region_name(code)
+    language = current()
+    if name and language in ("fr", "es"):
+        return _subdivision_names(language).gettext(name)
+    return name or (code or "")
+
+
+def language_label(tag: str) -> str:
+    """A language tag in the reader's language (français (Canada)), for pages."""
+    locale = _reader_locale()
+    if locale is not None:
+        try:
+            found = Locale.parse(tag, sep="-").get_display_name(locale)
+        except (UnknownLocaleError, ValueError):
+            found = None
+        if found:
+            return found
+    return language_name(tag)
+
+
 def region_name(code: str | None) -> str | None:
     if not code:
         return None
@@ -126,7 +180,7 @@ def parse_region(value: str, country: str | None) -> str:
         found = pycountry.subdivisions.get(code=text.upper())
         if found is not None:
             return found.code
-        named = [s.code for s in pycountry.subdivisions if _fold(s.name) == _fold(text)]
+        named = [s.code for s in pycountry.subdivisions if fold(s.name) == fold(text)]
         if len(named) == 1:
             return named[0]
         raise ValueError(
@@ -135,9 +189,9 @@ def parse_region(value: str, country: str | None) -> str:
     known = regions(country)
     if text.upper() in known:
         return text.upper()
-    folded = _fold(text)
+    folded = fold(text)
     for code, name in known.items():
-        if _fold(name) == folded or code.split("-", 1)[1] == text.upper():
+        if fold(name) == folded or code.split("-", 1)[1] == text.upper():
             return code
     raise ValueError(
         _(
@@ -154,7 +208,8 @@ def parse_region(value: str, country: str | None) -> str:
     )
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Text compared without case or accents (Équateur sorts with the Es)."""
     import unicodedata
 
     decomposed = unicodedata.normalize("NFKD", text.casefold())

@@ -267,15 +267,16 @@ def facets(session: Session, query: DirectoryQuery) -> dict[str, list[tuple[str,
         .distinct()
     ).all()
     languages = {tag.split("-", 1)[0] for stored in stored_languages for tag in unpack(stored)}
-    named = [(c, codes.country_name(c) or c) for c in country_codes if c]
-    regions = [(r, codes.region_name(r) or r) for r in region_codes if r]
+    named = [(c, codes.country_label(c)) for c in country_codes if c]
+    regions = [(r, codes.region_label(r)) for r in region_codes if r]
     return {
         "kinds": list(codes.kind_names().items()),
         "sectors": list(codes.sector_names().items()),
-        "countries": sorted(named, key=lambda pair: pair[1]),
-        "regions": sorted(regions, key=lambda pair: pair[1]),
+        "countries": sorted(named, key=lambda pair: codes.fold(pair[1])),
+        "regions": sorted(regions, key=lambda pair: codes.fold(pair[1])),
         "languages": sorted(
-            ((tag, codes.language_name(tag)) for tag in languages), key=lambda pair: pair[1]
+            ((tag, codes.language_label(tag)) for tag in languages),
+            key=lambda pair: codes.fold(pair[1]),
         ),
         "sorts": [(code, _(label)) for code, label in SORTS.items()],
     }

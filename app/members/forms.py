@@ -136,7 +136,7 @@ def profile_choices(country: str) -> dict[str, Any]:
     return {
         "kinds": codes.kind_names(),
         "sectors": codes.sector_names(),
-        "countries": codes.countries(),
-        "regions": codes.regions(code) if code else {},
+        "countries": codes.country_labels(),
+        "regions": {r: codes.region_label(r) for r in codes.regions(code)} if code else {},
         "max_sectors": codes.MAX_SECTORS,
     }

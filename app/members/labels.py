@@ -17,15 +17,15 @@ class Labels:
 
     @staticmethod
     def country(code: str | None) -> str:
-        return codes.country_name(code) or (code or "")
+        return codes.country_label(code)
 
     @staticmethod
     def region(code: str | None) -> str:
-        return codes.region_name(code) or (code or "")
+        return codes.region_label(code)
 
     @staticmethod
     def language(tag: str) -> str:
-        return codes.language_name(tag)
+        return codes.language_label(tag)
 
     def place(self, member: object) -> str:
         """City, region, country: what the member publishes of them."""

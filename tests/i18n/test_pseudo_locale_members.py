@@ -201,6 +201,10 @@ def test_a_french_reader_sees_the_directory_and_its_filters_in_french(client):
     assert "Coopérative de consommation" in text
     assert '<option value="food">Alimentation et épicerie</option>' in text
     assert "Données ouvertes" in text
+    # Countries and languages by their French names (Babel's CLDR lists).
+    assert '<option value="fr">français</option>' in text
+    profile = unescape(client.get("/members/riverside", headers={"Accept-Language": "fr"}).text)
+    assert "français (Canada), anglais" in profile and "Montréal, Québec, Canada" in profile
     # The exports keep the stable codes whatever the reader's language.
     item = client.get("/api/v1/members/riverside", headers={"Accept-Language": "fr"}).json()
     assert item["kind"] == "consumer" and item["sectors"] == ["food", "retail"]
