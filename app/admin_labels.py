@@ -12,6 +12,7 @@ from babel.dates import format_skeleton
 from babel.support import LazyProxy
 
 from app.i18n import LANGUAGES, current, lazy_gettext
+from app.members import codes
 from app.web import templates
 
 STATE_NAMES: dict[str, LazyProxy] = {
@@ -79,6 +80,10 @@ def state_name(code: object, of: str = "") -> str:
     `of="topic"` for a topic's state."""
     value = str(getattr(code, "value", code))
     name = (TOPIC_STATE_NAMES if of == "topic" else {}).get(value) or STATE_NAMES.get(value)
+    if name is None:  # a booking's state, as the marketplace words it ("awaiting payment")
+        from app.marketplace.states import LABELS
+
+        name = {code.value: label for code, label in LABELS.items()}.get(value.replace(" ", "_"))
     return str(name) if name is not None else value
 
 
@@ -98,12 +103,8 @@ def short_hour(moment: datetime) -> str:
 
 
 def kind_label(code: str | None) -> str | None:
-    """A member's kind as a reader of the page says it: the translated name from
-    app.members.codes once it offers one (`kind_name`), else the stored code."""
-    from app.members import codes
-
-    name = getattr(codes, "kind_name", None)
-    return name(code) if name is not None and code else code
+    """A member's kind as the reader says it (the stored code stays in the data)."""
+    return codes.kind_name(code) if code else code
 
 
 templates.env.globals["state_name"] = state_name

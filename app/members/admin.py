@@ -110,7 +110,7 @@ def suspend_confirmation(member: Member) -> Confirmation:
     return Confirmation(
         title=_("Suspend %(name)s?", name=member.name),
         message=_(
-            "The API keys of %(name)s stop working at once, its owners are emailed that the "
+            "%(name)s's API keys stop working at once, its owners are emailed that the "
             "membership is suspended, and its people can no longer change its dashboard. "
             "You can reactivate it later, but the email cannot be taken back.",
             name=member.name,
@@ -140,7 +140,7 @@ def member_status(
             return redirect(f"/admin/members/{member_id}", text, "error")
         return redirect(
             "/admin/applications",
-            _("The application of %(name)s is declined; its owner is emailed.", name=member.name),
+            _("%(name)s's application is declined; its owner is emailed.", name=member.name),
         )
     if action == "suspend":
         page = unless_confirmed(request, form, suspend_confirmation(member))

@@ -12,9 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from app.admin_labels import state_name
 from app.auth.deps import RequireAdmin
 from app.confirmation import Confirmation, PostedForm, ask, for_templates, unless_confirmed
 from app.db import SessionDep
+from app.i18n import gettext as _
 from app.marketplace import layout
 from app.marketplace.api import REFUSALS
 from app.newsletters import blocks as issue_blocks
@@ -30,24 +32,40 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 def remove_block_confirmation(
     issue: Issue, block: IssueBlock, booked: layout.BookedBlock | None
 ) -> Confirmation:
-    kind = KIND_NAMES[block.kind.value].lower()
+    kind = str(KIND_NAMES[block.kind.value]).lower()
     back = f"/admin/issues/{issue.id}#block-{block.id}"
+    position = block.position
     if booked is None:
         return Confirmation(
-            title=f"Remove block {block.position} ({kind})?",
-            message="It leaves the issue along with its content. Right after, you can put "
-            "it back with “Undo”.",
-            button=f"Remove block {block.position}",
+            title=_("Remove block %(position)s (%(kind)s)?", position=position, kind=kind),
+            message=_(
+                "It leaves the issue along with its content. Right after, you can put "
+                "it back with “Undo”."
+            ),
+            button=_("Remove block %(position)s", position=position),
             back=back,
         )
-    paid = " The payment is refunded the way it was made." if booked.paid else ""
+    member, status = booked.member_name, state_name(booked.status)
+    message = _(
+        "Block %(position)s is booked by %(member)s (%(status)s). Removing it cancels that "
+        "booking and emails %(member)s.",
+        position=position,
+        member=member,
+        status=status,
+    )
+    if booked.paid:
+        message += " " + _("The payment is refunded the way it was made.")
+    message += " " + _(
+        "Putting the block back later offers the slot again but does not bring the booking back."
+    )
     return Confirmation(
-        title=f"Cancel {booked.member_name}'s booking and remove block {block.position}?",
-        message=f"Block {block.position} is booked by {booked.member_name} ({booked.status}). "
-        f"Removing it cancels that booking and emails {booked.member_name}.{paid} "
-        "Putting the block back later offers the slot again but does not bring the "
-        "booking back.",
-        button="Cancel the booking and remove the block",
+        title=_(
+            "Cancel %(member)s's booking and remove block %(position)s?",
+            member=member,
+            position=position,
+        ),
+        message=message,
+        button=_("Cancel the booking and remove the block"),
         back=back,
     )
 
@@ -67,8 +85,11 @@ def add_block(
     block = issue_blocks.add_block(session, issue, kind)
     return redirect(
         f"/admin/issues/{issue_id}#block-{block.id}",
-        f"Added block {block.position} ({KIND_NAMES[kind.value].lower()}) at the end; "
-        "your changes are saved.",
+        _(
+            "Added block %(position)s (%(kind)s) at the end; your changes are saved.",
+            position=block.position,
+            kind=str(KIND_NAMES[kind.value]).lower(),
+        ),
     )
 
 
@@ -102,10 +123,15 @@ def remove_block(
         return redirect(f"/admin/issues/{issue_id}", str(exc), "error")
     except REFUSALS as exc:
         session.rollback()
-        return redirect(f"/admin/issues/{issue_id}", f"Not removed: {exc}", "error")
-    message = f"Block {block.position} removed."
+        return redirect(
+            f"/admin/issues/{issue_id}", _("Not removed: %(problem)s", problem=str(exc)), "error"
+        )
+    message = _("Block %(position)s removed.", position=block.position)
     if booked is not None:
-        message += f" {booked.member_name}'s booking is cancelled and they are emailed."
+        message += " " + _(
+            "%(member)s's booking is cancelled and they are emailed.",
+            member=booked.member_name,
+        )
     return redirect(f"/admin/issues/{issue_id}?removed={block_id}#undo", message)
 
 
@@ -126,7 +152,8 @@ def restore_block(
     except service.NewsletterError as exc:
         return redirect(f"/admin/issues/{issue_id}", str(exc), "error")
     return redirect(
-        f"/admin/issues/{issue_id}#block-{block_id}", f"Block {block.position} is back."
+        f"/admin/issues/{issue_id}#block-{block_id}",
+        _("Block %(position)s is back.", position=block.position),
     )
 
 
@@ -148,7 +175,7 @@ def move_block(
     except layout.BookedSlot as exc:
         return redirect(
             f"/admin/issues/{issue_id}#block-{block_id}",
-            f"Not moved (your changes are saved): {exc}.",
+            _("Not moved (your changes are saved): %(problem)s.", problem=str(exc)),
             "error",
         )
     except service.NewsletterError as exc:

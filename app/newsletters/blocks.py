@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.db import utcnow
+from app.i18n import gettext as _
 from app.newsletters.models import SLOT_KINDS, BlockKind, Issue, IssueBlock, Newsletter
 from app.newsletters.service import NewsletterError, blocks_of, create_issue, require_draft
 
@@ -21,7 +22,7 @@ CONTENT_FIELDS = ("heading", "body", "url", "alt", "label")
 def block_of(session: Session, issue: Issue, block_id: int) -> IssueBlock:
     block = session.get(IssueBlock, block_id)
     if block is None or block.issue_id != issue.id:
-        raise NewsletterError("that block is not part of this issue")
+        raise NewsletterError(_("that block is not part of this issue"))
     return block
 
 
@@ -42,7 +43,7 @@ def remove_block(session: Session, issue: Issue, block_id: int) -> IssueBlock:
     require_draft(issue)
     block = block_of(session, issue, block_id)
     if block.required:
-        raise NewsletterError("this block is required and cannot be removed")
+        raise NewsletterError(_("this block is required and cannot be removed"))
     if block.removed_at is None:
         block.removed_at = utcnow()
         session.flush()
@@ -62,7 +63,7 @@ def neighbour(session: Session, issue: Issue, block_id: int, direction: int) -> 
     blocks = list(blocks_of(session, issue.id or 0))
     index = next((i for i, b in enumerate(blocks) if b.id == block_id), None)
     if index is None:
-        raise NewsletterError("that block is not part of this issue")
+        raise NewsletterError(_("that block is not part of this issue"))
     other = index + (1 if direction > 0 else -1)
     return blocks[other] if 0 <= other < len(blocks) else None
 

@@ -10,6 +10,7 @@ booking are moved or removed only through the marketplace (app/marketplace/layou
 
 from __future__ import annotations
 
+from html import escape
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -17,10 +18,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from app import admin_labels  # noqa: F401  (the state names the editor shows)
 from app.auth.deps import RequireAdmin
 from app.config import get_settings
 from app.confirmation import PostedForm
 from app.db import SessionDep
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.mailing.templates import fill
 from app.marketplace import layout
 from app.newsletters import blocks as issue_blocks
@@ -45,11 +49,11 @@ COMMON_TIMEZONES = [
     "Europe/Berlin",
 ]
 KIND_NAMES = {
-    "text": "Text",
-    "image": "Image",
-    "button": "Button",
-    "sponsor": "Sponsor slot",
-    "classified": "Classified slot",
+    "text": lazy_gettext("Text"),
+    "image": lazy_gettext("Image"),
+    "button": lazy_gettext("Button"),
+    "sponsor": lazy_gettext("Sponsor slot"),
+    "classified": lazy_gettext("Classified slot"),
 }
 
 
@@ -57,7 +61,7 @@ def issue_and_newsletter(session: Session, issue_id: int) -> tuple[Issue, Newsle
     issue = session.get(Issue, issue_id)
     newsletter = session.get(Newsletter, issue.newsletter_id) if issue else None
     if issue is None or newsletter is None:
-        raise HTTPException(404, "There is no such issue.")
+        raise HTTPException(404, _("There is no such issue."))
     return issue, newsletter
 
 
@@ -121,7 +125,7 @@ def editor_page(
     text_preview = ""
     if not problems:
         try:
-            _, text_preview = service.preview(session, issue)
+            _html, text_preview = service.preview(session, issue)
         except IssueRenderError as exc:
             problems = {p.position: p.message for p in exc.problems}
     removed = request.query_params.get("removed", "")
@@ -219,7 +223,7 @@ def save_issue(
     except IssueRenderError as exc:
         # Saved as typed (nothing is lost), with each problem shown next to its block.
         return render_problems(request, session, issue, newsletter, exc)
-    return redirect(f"/admin/issues/{issue_id}", "Draft saved.")
+    return redirect(f"/admin/issues/{issue_id}", _("Draft saved."))
 
 
 @router.post("/issues/{issue_id}/preview", dependencies=[CsrfProtected])
@@ -247,11 +251,12 @@ def live_preview(
 
 @router.get("/issues/{issue_id}/preview.html", response_class=HTMLResponse)
 def preview_html(issue_id: int, session: SessionDep, admin: RequireAdmin) -> Response:
-    issue, _ = issue_and_newsletter(session, issue_id)
+    issue, _newsletter = issue_and_newsletter(session, issue_id)
     try:
-        html, _ = service.preview(session, issue)
+        html, _text = service.preview(session, issue)
     except IssueRenderError as exc:
-        return HTMLResponse(f"<p>This issue cannot be shown yet: {exc}</p>", status_code=422)
+        problem = _("This issue cannot be shown yet: %(problem)s", problem=str(exc))
+        return HTMLResponse(f"<p>{escape(problem)}</p>", status_code=422)
     return HTMLResponse(html)
 
 
@@ -268,7 +273,11 @@ def duplicate(
     copy = issue_blocks.duplicate_issue(session, issue)
     return redirect(
         f"/admin/issues/{copy.id}",
-        f"Issue {copy.number} is a new draft copied from issue {issue.number}.",
+        _(
+            "Issue %(copy)s is a new draft copied from issue %(number)s.",
+            copy=copy.number,
+            number=issue.number,
+        ),
     )
 
 
@@ -282,8 +291,14 @@ def send_test(
     try:
         send_test_copy(session, issue, to=admin.email)
     except IssueRenderError as exc:
-        return redirect(f"/admin/issues/{issue_id}", f"Fix the issue first: {exc}", "error")
-    return redirect(f"/admin/issues/{issue_id}", f"A test copy is on its way to {admin.email}.")
+        return redirect(
+            f"/admin/issues/{issue_id}",
+            _("Fix the issue first: %(problem)s", problem=str(exc)),
+            "error",
+        )
+    return redirect(
+        f"/admin/issues/{issue_id}", _("A test copy is on its way to %(email)s.", email=admin.email)
+    )
 
 
 @router.post("/issues/{issue_id}/schedule", dependencies=[CsrfProtected])
@@ -319,15 +334,19 @@ def schedule(
         return render_problems(request, session, issue, newsletter, exc, schedule=typed_schedule)
     return redirect(
         f"/admin/issues/{issue_id}",
-        f"Scheduled for {when.replace('T', ' ')} ({timezone}). The content is now frozen.",
+        _(
+            "Scheduled for %(when)s (%(timezone)s). The content is now frozen.",
+            when=when.replace("T", " "),
+            timezone=timezone,
+        ),
     )
 
 
 @router.post("/issues/{issue_id}/unschedule", dependencies=[CsrfProtected])
 def unschedule(issue_id: int, session: SessionDep, admin: RequireAdmin) -> Response:
-    issue, _ = issue_and_newsletter(session, issue_id)
+    issue, _newsletter = issue_and_newsletter(session, issue_id)
     try:
         service.return_to_draft(session, issue)
     except service.IssueStateError as exc:
         raise HTTPException(409, str(exc)) from None
-    return redirect(f"/admin/issues/{issue_id}", "Back to draft: you can edit it again.")
+    return redirect(f"/admin/issues/{issue_id}", _("Back to draft: you can edit it again."))

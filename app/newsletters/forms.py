@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from app.config import get_settings
 from app.i18n import LANGUAGES
+from app.i18n import gettext as _
 from app.mailing.alignment import alignment_problem
 from app.newsletters.models import Newsletter, NewsletterBase
 from app.one_line_text import one_line
@@ -25,7 +26,7 @@ class NewsletterForm(NewsletterBase):
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("this cannot be empty")
+            raise ValueError(_("this cannot be empty"))
         one_line(value)
         return value.strip()
 
@@ -34,7 +35,9 @@ class NewsletterForm(NewsletterBase):
     def _slug(cls, value: str) -> str:
         value = value.strip().lower()
         if not SLUG_PATTERN.match(value):
-            raise ValueError("use lowercase letters, digits and single hyphens, e.g. co-op-commons")
+            raise ValueError(
+                _("use lowercase letters, digits and single hyphens, e.g. co-op-commons")
+            )
         return value
 
     @field_validator("sender_address", "reply_to")
@@ -57,14 +60,14 @@ class NewsletterForm(NewsletterBase):
     @classmethod
     def _language(cls, value: str) -> str:
         if value not in LANGUAGES:
-            raise ValueError("choose one of: " + ", ".join(LANGUAGES))
+            raise ValueError(_("choose one of: %(languages)s", languages=", ".join(LANGUAGES)))
         return value
 
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
         if not value.isalpha():
-            raise ValueError("use a three-letter currency code such as CAD")
+            raise ValueError(_("use a three-letter currency code such as CAD"))
         return value.upper()
 
 
@@ -82,7 +85,7 @@ def read_newsletter_form(
         return raw, errors
     values = form.model_dump()
     if not values.get("sender_address"):
-        return values, {"sender_address": "give the address the newsletter is sent from"}
+        return values, {"sender_address": _("give the address the newsletter is sent from")}
     errors = {}
     problem = alignment_problem(str(values["sender_address"]), get_settings())
     if problem:
@@ -93,5 +96,5 @@ def read_newsletter_form(
         )
     ).first()
     if clash is not None:
-        errors["slug"] = "another newsletter already uses this slug"
+        errors["slug"] = _("another newsletter already uses this slug")
     return values, errors

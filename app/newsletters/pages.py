@@ -9,9 +9,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
-from app import charts
+from app import admin_labels, charts
 from app.auth.deps import RequireAdmin
 from app.db import SessionDep
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.newsletters import forms, report, service
 from app.newsletters.models import (
     Issue,
@@ -23,18 +25,26 @@ from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
+# The report chart's lines (app/newsletters/report.py names them), as the reader says them.
+LINE_NAMES = {
+    "Accepted by the receiving server": lazy_gettext("Accepted by the receiving server"),
+    "Bounced": lazy_gettext("Bounced"),
+    "Complaints": lazy_gettext("Complaints"),
+    "Unsubscribed": lazy_gettext("Unsubscribed"),
+}
+
 
 def _newsletter(session: Session, newsletter_id: int) -> Newsletter:
     newsletter = session.get(Newsletter, newsletter_id)
     if newsletter is None:
-        raise HTTPException(404, "There is no such newsletter.")
+        raise HTTPException(404, _("There is no such newsletter."))
     return newsletter
 
 
 def _issue(session: Session, issue_id: int) -> tuple[Issue, Newsletter]:
     issue = session.get(Issue, issue_id)
     if issue is None:
-        raise HTTPException(404, "There is no such issue.")
+        raise HTTPException(404, _("There is no such issue."))
     return issue, _newsletter(session, issue.newsletter_id)
 
 
@@ -112,7 +122,9 @@ async def save_newsletter(
         session.rollback()
         shown = _as_shown(newsletter_id, values)
         return _form_page(request, session, shown, topic_ids, {exc.field or "form": str(exc)}, 422)
-    return redirect(f"/admin/newsletters/{newsletter.id}", f"Saved “{newsletter.name}”.")
+    return redirect(
+        f"/admin/newsletters/{newsletter.id}", _("Saved “%(name)s”.", name=newsletter.name)
+    )
 
 
 @router.get("/newsletters/{newsletter_id}", response_class=HTMLResponse)
@@ -153,7 +165,7 @@ def create_issue(
             audience=service.audience_estimate(session, newsletter_id),
             errors={"subject": str(exc)},
         )
-    return redirect(f"/admin/issues/{issue.id}", "Issue created: now write it.")
+    return redirect(f"/admin/issues/{issue.id}", _("Issue created: now write it."))
 
 
 # The per-issue report ----------------------------------------------------------------
@@ -169,10 +181,13 @@ def issue_report(
     chart = None
     if timeline is not None and figures.recipients:
         chart = charts.line_chart(
-            title="This issue over time",
+            title=_("This issue over time"),
             days=timeline.steps,
-            series=[charts.Series(name, values) for name, values in timeline.lines.items()],
-            label_format="%b %d %H:00" if timeline.hourly else "%b %d",
+            series=[
+                charts.Series(str(LINE_NAMES.get(name, name)), values)
+                for name, values in timeline.lines.items()
+            ],
+            label_format=admin_labels.short_hour if timeline.hourly else admin_labels.short_day,
         )
     return render(
         request,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app import i18n
+from app.i18n import gettext as _
 from app.mailing.templates import EmailTemplateError, compile_structured
 from app.newsletters import markdown
 from app.newsletters.models import BlockKind, Issue, IssueBlock, Newsletter
@@ -41,7 +42,10 @@ class IssueRenderError(Exception):
     problems: list[BlockProblem] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return "; ".join(f"block {p.position}: {p.message}" for p in self.problems)
+        return "; ".join(
+            _("block %(position)s: %(problem)s", position=p.position, problem=p.message)
+            for p in self.problems
+        )
 
 
 def is_https_url(value: str) -> bool:
@@ -66,11 +70,11 @@ def _prepare(block: IssueBlock, creative: PlacedCreative | None) -> dict[str, An
     if block.kind == BlockKind.text:
         if not block.body.strip():
             if block.required:
-                raise ValueError("this block is required: fill it in")
+                raise ValueError(_("this block is required: fill it in"))
             return None
         html = markdown.to_html(block.body)
         if not markdown.nh3.clean(html, tags=set()).strip():
-            raise ValueError("this text renders to nothing: write some text or remove the block")
+            raise ValueError(_("this text renders to nothing: write some text or remove the block"))
         prepared["html"] = html
         text = markdown.to_text(block.body)
         if block.heading:
@@ -78,20 +82,20 @@ def _prepare(block: IssueBlock, creative: PlacedCreative | None) -> dict[str, An
         prepared["text"] = text
     elif block.kind == BlockKind.image:
         if not is_https_url(block.url):
-            raise ValueError("an image needs an https:// address")
+            raise ValueError(_("an image needs an https:// address"))
         if not block.alt.strip():
-            raise ValueError("describe the image in its alt text (people using screen readers)")
+            raise ValueError(_("describe the image in its alt text (people using screen readers)"))
         if block.body.strip():
             if not is_https_url(block.body.strip()):
-                raise ValueError("an image's link must be an https:// address")
+                raise ValueError(_("an image's link must be an https:// address"))
             prepared["link"] = block.body.strip()
         link = f" {prepared['link']}" if prepared["link"] else ""
         prepared["text"] = f"[Image: {block.alt}]{link}"
     elif block.kind == BlockKind.button:
         if not block.label.strip():
-            raise ValueError("a button needs a label")
+            raise ValueError(_("a button needs a label"))
         if not is_https_url(block.url):
-            raise ValueError("a button needs an https:// link")
+            raise ValueError(_("a button needs an https:// link"))
         prepared["text"] = f"{block.label}: {block.url}"
     elif creative is not None:  # a sponsor or classified slot with an approved creative
         html = markdown.to_html(creative.body)
@@ -131,7 +135,7 @@ def compile_issue(
         except ValueError as exc:
             problems.append(BlockProblem(block.position, str(exc)))
     if not issue.subject.strip():
-        problems.append(BlockProblem(0, "the issue needs a subject"))
+        problems.append(BlockProblem(0, _("the issue needs a subject")))
     if problems:
         raise IssueRenderError(problems)
     topics = ", ".join(topic_names) if topic_names else newsletter.name

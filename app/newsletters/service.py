@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.admin_labels import state_name
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.mailing.alignment import alignment_problem
 from app.mailing.templates import fill
 from app.newsletters.models import (
@@ -29,7 +32,7 @@ from app.newsletters.models import (
     NewsletterTopic,
 )
 from app.newsletters.render import BlockProblem, IssueRenderError, PlacedCreative, compile_issue
-from app.one_line_text import PROBLEM, has_control_characters
+from app.one_line_text import has_control_characters
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus, Suppression, Topic
 
 
@@ -86,7 +89,7 @@ def set_topics(session: Session, newsletter: Newsletter, topic_ids: Sequence[int
     known = set(session.exec(select(Topic.id).where(col(Topic.id).in_(topic_ids))).all())
     unknown = set(topic_ids) - known
     if unknown:
-        raise NewsletterError("one of the chosen topics no longer exists", field="topics")
+        raise NewsletterError(_("one of the chosen topics no longer exists"), field="topics")
     for link in session.exec(
         select(NewsletterTopic).where(NewsletterTopic.newsletter_id == newsletter.id)
     ).all():
@@ -112,7 +115,7 @@ def save_newsletter(
         )
     ).first()
     if clash is not None:
-        raise NewsletterError("another newsletter already uses this slug", field="slug")
+        raise NewsletterError(_("another newsletter already uses this slug"), field="slug")
     problem = alignment_problem(newsletter.sender_address, get_settings())
     if problem:
         raise NewsletterError(problem, field="sender_address")
@@ -159,12 +162,25 @@ def default_blocks(newsletter: Newsletter) -> list[IssueBlock]:
     ]
 
 
+_SUBJECT_PROBLEM = lazy_gettext(
+    "the subject must be one line of text, without control characters such as line breaks "
+    "or tabs, or invisible ones such as direction overrides"
+)
+_PREHEADER_PROBLEM = lazy_gettext(
+    "the preheader must be one line of text, without control characters such as line breaks "
+    "or tabs, or invisible ones such as direction overrides"
+)
+
+
 def _check_subject(subject: str, preheader: str = "") -> None:
     if not subject.strip():
-        raise NewsletterError("give the issue a subject", field="subject")
-    for name, value in (("subject", subject), ("preheader", preheader)):
+        raise NewsletterError(_("give the issue a subject"), field="subject")
+    for name, value, problem in (
+        ("subject", subject, _SUBJECT_PROBLEM),
+        ("preheader", preheader, _PREHEADER_PROBLEM),
+    ):
         if has_control_characters(value):
-            raise NewsletterError(f"the {name} {PROBLEM}", field=name)
+            raise NewsletterError(str(problem), field=name)
 
 
 def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> Issue:
@@ -200,8 +216,11 @@ def issues_of(session: Session, newsletter_id: int) -> Sequence[Issue]:
 def require_draft(issue: Issue) -> None:
     if issue.status != IssueStatus.draft:
         raise IssueStateError(
-            f"this issue is {issue.status.value}; only drafts can be edited "
-            "(return it to draft first if it has not started sending)"
+            _(
+                "this issue is %(status)s; only drafts can be edited "
+                "(return it to draft first if it has not started sending)",
+                status=state_name(issue.status),
+            )
         )
 
 
@@ -278,11 +297,15 @@ def parse_schedule(when: str, timezone: str) -> datetime:
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise NewsletterError(f"unknown timezone {timezone!r}", field="timezone") from None
+        raise NewsletterError(
+            _("unknown timezone %(timezone)s", timezone=repr(timezone)), field="timezone"
+        ) from None
     try:
         local = datetime.fromisoformat(when)
     except ValueError:
-        raise NewsletterError("give a date and time, e.g. 2026-12-01 09:00", field="when") from None
+        raise NewsletterError(
+            _("give a date and time, e.g. 2026-12-01 09:00"), field="when"
+        ) from None
     if local.tzinfo is not None:
         local = local.replace(tzinfo=None)
     return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
@@ -294,11 +317,11 @@ def schedule(session: Session, issue: Issue, *, send_at: datetime, timezone: str
     require_draft(issue)
     if send_at <= utcnow():
         raise NewsletterError(
-            "that time has already passed: pick a time in the future", field="when"
+            _("that time has already passed: pick a time in the future"), field="when"
         )
     if not topics_of(session, issue.newsletter_id):
         raise NewsletterError(
-            "this newsletter has no topics, so nobody would receive it: choose its topics first",
+            _("this newsletter has no topics, so nobody would receive it: choose its topics first"),
             field="topics",
         )
     missing = [
@@ -309,7 +332,7 @@ def schedule(session: Session, issue: Issue, *, send_at: datetime, timezone: str
     if missing:
         raise IssueRenderError(
             [
-                BlockProblem(p, "this block is required: fill it in before scheduling")
+                BlockProblem(p, _("this block is required: fill it in before scheduling"))
                 for p in missing
             ]
         )
@@ -322,7 +345,10 @@ def schedule(session: Session, issue: Issue, *, send_at: datetime, timezone: str
 def return_to_draft(session: Session, issue: Issue) -> None:
     if issue.status != IssueStatus.scheduled:
         raise IssueStateError(
-            f"only a scheduled issue can go back to draft; this one is {issue.status.value}"
+            _(
+                "only a scheduled issue can go back to draft; this one is %(status)s",
+                status=state_name(issue.status),
+            )
         )
     issue.status, issue.scheduled_at = IssueStatus.draft, None
     issue.compiled_html = issue.compiled_text = None
@@ -344,7 +370,7 @@ def sent_issues(session: Session, newsletter_id: int) -> Sequence[Issue]:
 def web_version(issue: Issue, *, noindex: bool = False) -> str:
     """The web version: the sent email with every personal link removed (and, for a
     member's mailing, marked for search engines not to list)."""
-    html, _ = fill(
+    html, _text = fill(
         issue.compiled_html or "",
         issue.compiled_text or "",
         personal=False,

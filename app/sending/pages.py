@@ -11,17 +11,19 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app import charts
+from app import admin_labels, charts  # noqa: F401  (admin_labels: the state names its page shows)
 from app.auth.deps import RequireAdmin
 from app.confirmation import Confirmation, PostedForm, for_templates, unless_confirmed
 from app.db import SessionDep, utcnow
+from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.newsletters.models import Issue, IssueStatus, Newsletter
 from app.newsletters.service import audience_estimate
 from app.sending import lifecycle
 from app.sending.assembly import progress
 from app.sending.models import Delivery, DeliveryStatus
 from app.subscribers.models import Subscriber
-from app.web import CsrfProtected, count_of, redirect, render
+from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +34,7 @@ def _issue(session: Session, issue_id: int) -> tuple[Issue, Newsletter]:
     issue = session.get(Issue, issue_id)
     newsletter = session.get(Newsletter, issue.newsletter_id) if issue else None
     if issue is None or newsletter is None:
-        raise HTTPException(404, "There is no such issue.")
+        raise HTTPException(404, _("There is no such issue."))
     return issue, newsletter
 
 
@@ -108,29 +110,34 @@ def delivery_chart(report: dict[str, object]) -> Markup | None:
     if not report["total"]:
         return None
     bars = [
-        charts.Bar("Sent", counts["sent"], 2),
-        charts.Bar("Failed", counts["failed"], 1),
-        charts.Bar("Bounced", counts["bounced"] + counts["complained"], 3),
-        charts.Bar("Skipped", counts["skipped"], 4),
-        charts.Bar("Still queued", counts["queued"] + counts["sending"], 5),
+        charts.Bar(_("Sent"), counts["sent"], 2),
+        charts.Bar(_("Failed"), counts["failed"], 1),
+        charts.Bar(_("Bounced"), counts["bounced"] + counts["complained"], 3),
+        charts.Bar(_("Skipped"), counts["skipped"], 4),
+        charts.Bar(_("Still queued"), counts["queued"] + counts["sending"], 5),
     ]
     if counts["cancelled"]:
-        bars.append(charts.Bar("Cancelled", counts["cancelled"], 6))
-    return charts.bar_chart(title="Deliveries of this issue by outcome", bars=bars)
+        bars.append(charts.Bar(_("Cancelled"), counts["cancelled"], 6))
+    return charts.bar_chart(title=_("Deliveries of this issue by outcome"), bars=bars)
 
 
 def _people(n: int) -> str:
-    return count_of(n, "person", "people")
+    return ngettext("%(num)s person", "%(num)s people", n)
 
 
 @for_templates
 def start_confirmation(issue: Issue, audience: int) -> Confirmation:
     return Confirmation(
-        title=f"Send “{issue.subject}” to {_people(audience)} now?",
-        message=f"About {_people(audience)} on this newsletter's topics will receive it "
-        "(the audience is counted again as sending starts). Once an email has gone out, "
-        "it cannot be called back; you can pause or cancel the rest.",
-        button=f"Start sending to {_people(audience)}",
+        title=_(
+            "Send “%(subject)s” to %(people)s now?", subject=issue.subject, people=_people(audience)
+        ),
+        message=_(
+            "About %(people)s on this newsletter's topics will receive it (the audience is "
+            "counted again as sending starts). Once an email has gone out, it cannot be "
+            "called back; you can pause or cancel the rest.",
+            people=_people(audience),
+        ),
+        button=_("Start sending to %(people)s", people=_people(audience)),
         back=f"/admin/issues/{issue.id}/sending",
     )
 
@@ -138,17 +145,19 @@ def start_confirmation(issue: Issue, audience: int) -> Confirmation:
 @for_templates
 def cancel_confirmation(issue: Issue) -> Confirmation:
     return Confirmation(
-        title=f"Cancel “{issue.subject}” for good?",
-        message="Nobody who has not received it yet will receive it. Emails already sent "
-        "stay sent. A cancelled issue cannot be resumed or scheduled again.",
-        button="Cancel this issue",
+        title=_("Cancel “%(subject)s” for good?", subject=issue.subject),
+        message=_(
+            "Nobody who has not received it yet will receive it. Emails already sent "
+            "stay sent. A cancelled issue cannot be resumed or scheduled again."
+        ),
+        button=_("Cancel this issue"),
         back=f"/admin/issues/{issue.id}/sending",
     )
 
 
 @router.get("/admin/issues/{issue_id}/progress.json")
 def progress_json(issue_id: int, session: SessionDep, admin: RequireAdmin) -> JSONResponse:
-    issue, _ = _issue(session, issue_id)
+    issue, _newsletter = _issue(session, issue_id)
     return JSONResponse(progress_report(session, issue))
 
 
@@ -163,10 +172,10 @@ def control(
 ) -> Response:
     issue, newsletter = _issue(session, issue_id)
     actions = {
-        "start": (lifecycle.start, "Sending has started."),
-        "pause": (lifecycle.pause, "Paused: batches already running finish, the rest wait."),
-        "resume": (lifecycle.resume, "Resumed."),
-        "cancel": (lifecycle.cancel, "Cancelled: nobody else will receive this issue."),
+        "start": (lifecycle.start, _("Sending has started.")),
+        "pause": (lifecycle.pause, _("Paused: batches already running finish, the rest wait.")),
+        "resume": (lifecycle.resume, _("Resumed.")),
+        "cancel": (lifecycle.cancel, _("Cancelled: nobody else will receive this issue.")),
     }
     if action not in actions:
         raise HTTPException(422, f"unknown action {action!r}")

@@ -5,7 +5,12 @@
   "use strict";
   var box = document.getElementById("progress");
   if (!box) return;
-  var loaded = document.getElementById("p-status").textContent.trim();
+  // The badge holds the status code (data-status) and the word for each in the page's
+  // language (data-names); p-eta the page's words for the time left, around "{s}".
+  var badge = document.getElementById("p-status");
+  var loaded = badge.dataset.status;
+  var names = JSON.parse(badge.dataset.names || "{}");
+  var about = document.getElementById("p-eta").dataset.about || "about {s} s left";
   var loadedDone = Number(box.dataset.done);
   function set(id, value) { var el = document.getElementById(id); if (el) el.textContent = value; }
   function follow(status) {
@@ -18,7 +23,7 @@
       .then(function (r) { return r.json(); })
       .then(function (p) {
         var c = p.counts;
-        set("p-status", p.status);
+        set("p-status", names[p.status] || p.status);
         set("p-reason", p.pause_reason || "");
         set("p-percent", p.percent);
         set("p-queued", c.queued + c.sending);
@@ -26,7 +31,7 @@
         set("p-failed", c.failed);
         set("p-bounced", c.bounced + c.complained);
         set("p-skipped", c.skipped);
-        set("p-eta", p.eta_seconds === null ? "" : "· about " + p.eta_seconds + " s left");
+        set("p-eta", p.eta_seconds === null ? "" : "· " + about.replace("{s}", p.eta_seconds));
         var bar = document.getElementById("p-bar");
         bar.value = p.percent;
         bar.textContent = p.percent + "%";
