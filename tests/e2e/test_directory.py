@@ -119,7 +119,7 @@ def test_the_owner_fills_in_the_profile_with_problems_marked_and_input_kept(page
     page.goto("/member/profile")
     audit(page)
     expect(page.locator("#languages")).to_have_value("en, fr-CA")
-    expect(page.get_by_role("cell", name="city", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="City", exact=True)).to_be_visible()
     page.goto("/members/riverside")
     audit(page)
     expect(page.get_by_text("Toronto")).to_be_visible()
