@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists
 from sqlmodel import Session, col, select
 
+from app import i18n
+from app.i18n import gettext as _
 from app.members.models import Member
 from app.newsletters.models import Issue, Newsletter
 from app.newsletters.service import topic_ids
@@ -35,6 +37,9 @@ class Reason:
     own_topic_ids: tuple[int, ...] = ()
     own_topics: tuple[str, ...] = ()
     shared_topics: tuple[str, ...] = ()
+    # The reader's language, for a member mailing's reason (the sharing they allowed
+    # is theirs to read about); None: the newsletter's, like the rest of its footer.
+    language: str | None = None
 
     @property
     def shared_only(self) -> bool:
@@ -98,6 +103,17 @@ class IssueAudience:
             if self.member is not None
             else {}
         )
+        languages = (
+            dict(
+                session.exec(
+                    select(Subscriber.id, Subscriber.language).where(
+                        col(Subscriber.id).in_(list(shared))
+                    )
+                ).all()
+            )
+            if shared
+            else {}
+        )
         found: dict[int, Reason] = {}
         for subscriber_id in subscriber_ids:
             mine = own.get(subscriber_id, [])
@@ -107,31 +123,68 @@ class IssueAudience:
                     own_topic_ids=tuple(t for t, _ in mine),
                     own_topics=tuple(n for _, n in mine),
                     shared_topics=tuple(theirs),
+                    language=(languages.get(subscriber_id) or i18n.default_language())
+                    if theirs
+                    else None,
                 )
         return found
 
-    def sentence(self, reason: Reason, club: str = "the Co-op Data Club") -> str:
-        """The footer's "why you receive this", true for this one person."""
+    def sentence(self, reason: Reason, club: str = "Co-op Data Club") -> str:
+        """The footer's "why you receive this", true for this one person: in the
+        reader's language when sharing brings them (a member mailing), else in the
+        newsletter's."""
+        with i18n.using(reason.language or self.newsletter.language):
+            return self._sentence(reason, club)
+
+    def _sentence(self, reason: Reason, club: str) -> str:
         parts = []
         if reason.own_topics:
             parts.append(
-                f"You receive {self.newsletter.name} because you subscribed to "
-                f"{_names(reason.own_topics)} at {club}."
+                _(
+                    "You receive %(newsletter)s because you subscribed to %(topics)s at the"
+                    " %(club)s.",
+                    newsletter=self.newsletter.name,
+                    topics=_names(reason.own_topics),
+                    club=club,
+                )
             )
         if reason.shared_topics:
-            sender = self.member.name if self.member else "a member co-op"
-            lead = "You also" if parts else f"You receive this mailing from {sender} because you"
-            parts.append(
-                f"{lead} allowed {club} to send you offers from member co-ops on "
-                f"{_names(reason.shared_topics)}."
-            )
+            topics = _names(reason.shared_topics)
+            if parts:
+                parts.append(
+                    _(
+                        "You also allowed the %(club)s to send you offers from member co-ops"
+                        " on %(topics)s.",
+                        club=club,
+                        topics=topics,
+                    )
+                )
+            elif self.member is not None:
+                parts.append(
+                    _(
+                        "You receive this mailing from %(member)s because you allowed the"
+                        " %(club)s to send you offers from member co-ops on %(topics)s.",
+                        member=self.member.name,
+                        club=club,
+                        topics=topics,
+                    )
+                )
+            else:
+                parts.append(
+                    _(
+                        "You receive this mailing from a member co-op because you allowed the"
+                        " %(club)s to send you offers from member co-ops on %(topics)s.",
+                        club=club,
+                        topics=topics,
+                    )
+                )
         return " ".join(parts)
 
 
 def _names(names: tuple[str, ...]) -> str:
     if len(names) <= 1:
         return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return _("%(names)s and %(last)s", names=", ".join(names[:-1]), last=names[-1])
 
 
 def for_issue(session: Session, issue: Issue) -> IssueAudience:

@@ -18,6 +18,8 @@ from sqlmodel import Session, col, func, select
 
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.members.models import Member
 from app.newsletters import service as newsletters
 from app.newsletters.models import Issue, IssueBlock, IssueStatus, Newsletter
@@ -28,6 +30,24 @@ from app.sharing.models import MailingStatus, MemberMailing
 from app.sharing.service import SharingError
 from app.subscribers.models import Topic
 from app.subscribers.service import active_subscriber_ids_query
+
+# What a member reads for a mailing's review status and its sending, in the page's
+# language (the stored values stay the codes).
+STATUS_NAMES = {
+    MailingStatus.draft: lazy_gettext("draft"),
+    MailingStatus.submitted: lazy_gettext("waiting for review"),
+    MailingStatus.approved: lazy_gettext("approved for sending"),
+    MailingStatus.rejected: lazy_gettext("returned"),
+}
+SENDING_NAMES = {
+    IssueStatus.draft: lazy_gettext("not yet"),
+    IssueStatus.scheduled: lazy_gettext("scheduled"),
+    IssueStatus.sending: lazy_gettext("in progress"),
+    IssueStatus.paused: lazy_gettext("paused"),
+    IssueStatus.sent: lazy_gettext("all sent"),
+    IssueStatus.cancelled: lazy_gettext("stopped"),
+}
+NAMES = {"status_names": STATUS_NAMES, "sending_names": SENDING_NAMES}
 
 
 def mailings_newsletter(session: Session, member: Member) -> Newsletter:
@@ -93,7 +113,7 @@ def update(
     session: Session, *, mailing: MemberMailing, subject: str, bodies: dict[int, str]
 ) -> None:
     if mailing.status not in (MailingStatus.draft, MailingStatus.rejected):
-        raise SharingError("this mailing was submitted; it can no longer be edited", status=409)
+        raise SharingError(_("this mailing was submitted; it can no longer be edited"), status=409)
     issue = session.get(Issue, mailing.issue_id)
     assert issue is not None
     changes = [
@@ -132,16 +152,21 @@ def counts(session: Session, member: Member) -> tuple[int, int]:
 
 def submit(session: Session, *, mailing: MemberMailing) -> None:
     if mailing.status not in (MailingStatus.draft, MailingStatus.rejected):
-        raise SharingError(f"this mailing is already {mailing.status.value}", status=409)
+        raise SharingError(
+            _("this mailing is already %(status)s", status=STATUS_NAMES[mailing.status]),
+            status=409,
+        )
     if audience_size(session, mailing) == 0:
         raise SharingError(
-            "nobody would receive this mailing: your co-op has no active subscribers "
-            "and no active sharing agreement with anyone who consented",
+            _(
+                "nobody would receive this mailing: your co-op has no active subscribers"
+                " and no active sharing agreement with anyone who consented"
+            ),
             status=422,
         )
     blocks_ = blocks(session, mailing)
     if not any(b.body.strip() for b in blocks_):
-        raise SharingError("write the mailing's text before submitting it", field="body")
+        raise SharingError(_("write the mailing's text before submitting it"), field="body")
     mailing.status, mailing.submitted_at, mailing.review_note = (
         MailingStatus.submitted,
         utcnow(),
@@ -153,11 +178,14 @@ def submit(session: Session, *, mailing: MemberMailing) -> None:
 def approve(session: Session, *, mailing: MemberMailing) -> None:
     """Freeze the content and start sending now (the send pipeline takes over)."""
     if mailing.status != MailingStatus.submitted:
-        raise SharingError(f"this mailing is {mailing.status.value}, not submitted", status=409)
+        raise SharingError(
+            _("this mailing is %(status)s, not submitted", status=STATUS_NAMES[mailing.status]),
+            status=409,
+        )
     issue = session.get(Issue, mailing.issue_id)
     assert issue is not None
     if issue.status != IssueStatus.draft:
-        raise SharingError("this mailing's issue is not a draft", status=409)
+        raise SharingError(_("this mailing's issue is not a draft"), status=409)
     issue.compiled_html, issue.compiled_text = newsletters.compile_for(session, issue)
     issue.scheduled_at = issue.frozen_at = utcnow()
     issue.status = IssueStatus.scheduled
@@ -169,7 +197,10 @@ def approve(session: Session, *, mailing: MemberMailing) -> None:
 
 def reject(session: Session, *, mailing: MemberMailing, note: str) -> None:
     if mailing.status != MailingStatus.submitted:
-        raise SharingError(f"this mailing is {mailing.status.value}, not submitted", status=409)
+        raise SharingError(
+            _("this mailing is %(status)s, not submitted", status=STATUS_NAMES[mailing.status]),
+            status=409,
+        )
     mailing.status, mailing.decided_at = MailingStatus.rejected, utcnow()
     mailing.review_note = note.strip()[:500]
     session.flush()

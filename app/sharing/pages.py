@@ -19,6 +19,8 @@ from sqlmodel import Session, col, func, select
 from app.auth.deps import MemberContext, MemberOwner, MemberStaff, RequireAdmin, Right
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope
 from app.db import SessionDep
+from app.i18n import format_datetime
+from app.i18n import gettext as _
 from app.members.models import Member
 from app.sharing import audience, mailings, service
 from app.sharing.models import MemberMailing, PurposeCategory
@@ -54,6 +56,13 @@ def _sharing_context(session: Session, context: MemberContext, **extra: Any) -> 
         "partners": service.offer_partners(session, member),
         "purpose_limit": service.PURPOSE_LIMIT,
         "names": names,
+        "state_names": service.STATE_NAMES,
+        "category_names": service.CATEGORY_NAMES,
+        "history_line": lambda e: service.history_line(
+            e.action,
+            names[e.member_id].name if e.member_id in names else "",
+            format_datetime(e.occurred_at),
+        ),
         "values": {},
         "errors": {},
         **extra,
@@ -104,7 +113,7 @@ def offer(
         session.rollback()
         ctx = _sharing_context(session, context, values=values, errors=exc.problems)
         return render(request, "sharing/agreements.html", status_code=exc.status, **ctx)
-    return redirect("/member/sharing", "The offer is sent; it starts when they accept it.")
+    return redirect("/member/sharing", _("The offer is sent; it starts when they accept it."))
 
 
 def _agreement_or_404(session: Session, context: MemberContext, agreement_id: int):  # type: ignore[no-untyped-def]
@@ -112,7 +121,7 @@ def _agreement_or_404(session: Session, context: MemberContext, agreement_id: in
         session, member_id=context.member.id or 0, agreement_id=agreement_id
     )
     if agreement is None:
-        raise HTTPException(404, detail="Your co-op has no such sharing agreement.")
+        raise HTTPException(404, detail=_("Your co-op has no such sharing agreement."))
     return agreement
 
 
@@ -143,14 +152,14 @@ def accept(session: SessionDep, context: MemberOwner, agreement_id: int) -> Resp
         context,
         agreement_id,
         service.accept,
-        "Accepted: the shared audience is yours to mail.",
+        _("Accepted: the shared audience is yours to mail."),
     )
 
 
 @router.post("/member/sharing/{agreement_id}/revoke", dependencies=[CsrfProtected])
 def revoke(session: SessionDep, context: MemberOwner, agreement_id: int) -> Response:
     return _agreement_step(
-        session, context, agreement_id, service.revoke, "The agreement is revoked."
+        session, context, agreement_id, service.revoke, _("The agreement is revoked.")
     )
 
 
@@ -224,6 +233,7 @@ def mailings_page(request: Request, session: SessionDep, context: MemberStaff) -
         mailings=mailings.list_for(session, context.member.id or 0),
         own_count=own,
         shared_count=shared,
+        **mailings.NAMES,
     )
 
 
@@ -232,15 +242,15 @@ def mailing_create(
     session: SessionDep, context: MemberStaff, subject: Annotated[str, Form()] = ""
 ) -> Response:
     if not subject.strip():
-        return redirect("/member/mailings", "Give the mailing a subject.", kind="error")
+        return redirect("/member/mailings", _("Give the mailing a subject."), kind="error")
     mailing = mailings.create(session, member=context.member, subject=subject[:200])
-    return redirect(f"/member/mailings/{mailing.id}", "Draft created: write it, then submit it.")
+    return redirect(f"/member/mailings/{mailing.id}", _("Draft created: write it, then submit it."))
 
 
 def _mailing_or_404(session: Session, context: MemberContext, mailing_id: int):  # type: ignore[no-untyped-def]
     mailing = mailings.of_member(session, member_id=context.member.id or 0, mailing_id=mailing_id)
     if mailing is None:
-        raise HTTPException(404, detail="Your co-op has no such mailing.")
+        raise HTTPException(404, detail=_("Your co-op has no such mailing."))
     return mailing
 
 
@@ -259,6 +269,7 @@ def _show_mailing(
         blocks=mailings.blocks(session, mailing),
         audience=mailings.audience_size(session, mailing),
         can_submit=context.may(Right.mailings),
+        **mailings.NAMES,
         **extra,
     )
 
@@ -315,8 +326,8 @@ async def _save_mailing(
             request, session, context, mailing, status_code=exc.status, error=str(exc)
         )
     if submit:
-        return redirect("/member/mailings", "Submitted: an admin will review it before it goes.")
-    return redirect(f"/member/mailings/{mailing.id}", "Saved.")
+        return redirect("/member/mailings", _("Submitted: an admin will review it before it goes."))
+    return redirect(f"/member/mailings/{mailing.id}", _("Saved."))
 
 
 # Admin -----------------------------------------------------------------------------------
@@ -336,7 +347,7 @@ def _submitted_mailing(session: Session, mailing_id: int):  # type: ignore[no-un
 
     mailing = session.get(MemberMailing, mailing_id)
     if mailing is None:
-        raise HTTPException(404, detail="There is no such mailing.")
+        raise HTTPException(404, detail=_("There is no such mailing."))
     return mailing
 
 
@@ -344,7 +355,7 @@ def _submitted_mailing(session: Session, mailing_id: int):  # type: ignore[no-un
 def admin_mailing_preview(session: SessionDep, admin: RequireAdmin, mailing_id: int) -> Response:
     mailing = session.get(MemberMailing, mailing_id)
     if mailing is None:
-        raise HTTPException(404, detail="There is no such mailing.")
+        raise HTTPException(404, detail=_("There is no such mailing."))
     return HTMLResponse(mailings.preview_html(session, mailing))
 
 
@@ -354,7 +365,7 @@ def admin_approve(session: SessionDep, admin: RequireAdmin, mailing_id: int) -> 
         mailings.approve(session, mailing=_submitted_mailing(session, mailing_id))
     except service.SharingError as exc:
         raise HTTPException(exc.status, detail=str(exc)) from None
-    return redirect("/admin/mailings", "Approved: it is being sent now.")
+    return redirect("/admin/mailings", _("Approved: it is being sent now."))
 
 
 @router.post("/admin/mailings/{mailing_id}/reject", dependencies=[CsrfProtected])
@@ -365,4 +376,4 @@ def admin_reject(
         mailings.reject(session, mailing=_submitted_mailing(session, mailing_id), note=note)
     except service.SharingError as exc:
         raise HTTPException(exc.status, detail=str(exc)) from None
-    return redirect("/admin/mailings", "Returned to the member with your note.")
+    return redirect("/admin/mailings", _("Returned to the member with your note."))

@@ -12,6 +12,8 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
+from app.i18n import format_number, lazy_gettext
+from app.i18n import gettext as _
 from app.members.models import Member, MemberStatus
 from app.sharing.models import (
     AgreementStatus,
@@ -60,6 +62,32 @@ def _log(
 
 PURPOSE_LIMIT = 300  # characters; the column's size
 
+# What a person reads for an agreement's state, its purpose and its history, in the
+# language of the page (the stored values stay the codes).
+STATE_NAMES = {
+    "offered": lazy_gettext("offered, waiting for an answer"),
+    "active": lazy_gettext("active"),
+    "revoked": lazy_gettext("revoked, no longer shared"),
+    "expired": lazy_gettext("ended on its last day"),
+}
+CATEGORY_NAMES = {
+    PurposeCategory.offers: lazy_gettext("offers"),
+    PurposeCategory.events: lazy_gettext("events"),
+    PurposeCategory.campaigns: lazy_gettext("campaigns"),
+    PurposeCategory.news: lazy_gettext("news"),
+}
+
+
+def history_line(action: str, member: str, when: str) -> str:
+    """One event of an agreement's history: "Offered by X on <date>"."""
+    if action == "offered":
+        return _("Offered by %(member)s on %(when)s", member=member, when=when)
+    if action == "accepted":
+        return _("Accepted by %(member)s on %(when)s", member=member, when=when)
+    if action == "revoked":
+        return _("Revoked by %(member)s on %(when)s", member=member, when=when)
+    return f"{action}: {member}, {when}"
+
 
 class OfferProblems(SharingError):
     """Every problem with an offer at once, by form field (for the form to mark)."""
@@ -98,40 +126,43 @@ def offer(
         select(Member).where(Member.slug == receiving_slug, Member.status == MemberStatus.active)
     ).first()
     if receiver is None or receiver.id == member.id:
-        problems["receiver"] = "Choose the member co-op to share with from the list."
+        problems["receiver"] = _("Choose the member co-op to share with from the list.")
     topic_id, status = None, 422
     if topic_slug:
         topic = session.exec(select(Topic).where(Topic.slug == topic_slug)).first()
         if topic is None:
-            problems["topic"] = "Choose one of your co-op's topics, or the people it recruited."
+            problems["topic"] = _("Choose one of your co-op's topics, or the people it recruited.")
         elif topic.member_id != member.id:
-            problems["topic"] = "You can only share a topic your co-op owns."
+            problems["topic"] = _("You can only share a topic your co-op owns.")
             status = 403
         else:
             topic_id = topic.id
     try:
         category = PurposeCategory(purpose_category)
     except ValueError:
-        problems["purpose_category"] = "Choose what the audience will be used for."
+        problems["purpose_category"] = _("Choose what the audience will be used for.")
     purpose = purpose.strip()
     if not purpose:
-        problems["purpose"] = "Say in one sentence what the audience will be used for."
+        problems["purpose"] = _("Say in one sentence what the audience will be used for.")
     elif len(purpose) > PURPOSE_LIMIT:
-        problems["purpose"] = (
-            f"Keep the purpose to {PURPOSE_LIMIT} characters; this one has {len(purpose):,}."
+        problems["purpose"] = _(
+            "Keep the purpose to %(limit)s characters; this one has %(count)s.",
+            limit=PURPOSE_LIMIT,
+            count=format_number(len(purpose)),
         )
     if ends_at is None:
-        problems["ends_on"] = "Give the last day as a date, e.g. 2027-12-31."
+        problems["ends_on"] = _("Give the last day as a date, e.g. 2027-12-31.")
     elif _aware(ends_at) <= utcnow():
-        problems["ends_on"] = "The last day must be in the future."
+        problems["ends_on"] = _("The last day must be in the future.")
     if receiver is not None and "receiver" not in problems and "topic" not in problems:
         # Offers by one member are decided one at a time (its row locked), so two
         # simultaneous submissions cannot both pass the duplicate check.
         session.exec(select(Member).where(Member.id == member.id).with_for_update()).one()
         if _live_offer(session, member, receiver, topic_id) is not None:
-            problems["receiver"] = (
-                f"You already share this audience with {receiver.name} (offered or active): "
-                "revoke that agreement first to offer it again."
+            problems["receiver"] = _(
+                "You already share this audience with %(member)s (offered or active):"
+                " revoke that agreement first to offer it again.",
+                member=receiver.name,
             )
     if problems:
         raise OfferProblems(problems, status=status)
@@ -183,10 +214,16 @@ def accept(
     session: Session, *, agreement: SharingAgreement, member_id: int, account_id: int | None = None
 ) -> None:
     if agreement.receiving_member_id != member_id:
-        raise SharingError("only the receiving co-op can accept this offer", status=403)
+        raise SharingError(_("only the receiving co-op can accept this offer"), status=403)
     current = state(agreement)
     if current != "offered":
-        raise SharingError(f"this offer is {current} and can no longer be accepted", status=409)
+        raise SharingError(
+            _(
+                "this offer is %(state)s and can no longer be accepted",
+                state=STATE_NAMES.get(current, current),
+            ),
+            status=409,
+        )
     agreement.status, agreement.accepted_at = AgreementStatus.active, utcnow()
     _log(session, agreement, "accepted", member_id, account_id)
     session.flush()
@@ -197,7 +234,10 @@ def revoke(
 ) -> None:
     current = state(agreement)
     if current in ("revoked", "expired"):
-        raise SharingError(f"this agreement is already {current}", status=409)
+        raise SharingError(
+            _("this agreement is already %(state)s", state=STATE_NAMES.get(current, current)),
+            status=409,
+        )
     agreement.status, agreement.revoked_at = AgreementStatus.revoked, utcnow()
     _log(session, agreement, "revoked", member_id, account_id)
     session.flush()

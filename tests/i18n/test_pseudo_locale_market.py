@@ -7,30 +7,36 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlmodel import select
 
 from app.db import session_scope
 from app.marketplace.models import BookingStatus
 from app.members.models import Role
 from app.payments import credits
+from app.sharing import mailings
+from app.subscribers.models import Subscriber
 from tests.i18n.test_pseudo_locale import unwrapped
 from tests.marketplace.factories import CREATIVE, make_booking, make_slots
 from tests.members.factories import log_in, make_account, make_member, post_form
+from tests.sharing.helpers import agreement, approve, owned_topic, person, submitted_mailing
 
 # The admin area's own navigation is worded by the admin pages' translators.
 ADMIN_NAV = re.compile(r'<nav aria-label="Admin".*?</nav>', re.S)
 
 
 NESTED = re.compile(r"⟦[^⟦⟧]*⟧")
+# Dates are data, written by Babel (the pseudo-locale formats them in English).
+DATES = re.compile(r"\b[A-Z][a-z]{2} \d{1,2}, \d{4}(, \d{1,2}:\d{2}:\d{2}\s[AP]M)?")
 # Data on these pages besides names: the amounts' currency, signs and arrows.
 SIGNS = ("CAD", "UTC", "←", "+", "≤")
 
 
-def shown(page) -> str:
+def shown(page, status: int = 200) -> str:
     """The page without the admin navigation, messages inside messages (a count in a
     sentence) taken out innermost first."""
-    assert page.status_code == 200, (page.status_code, page.text[:500])
+    assert page.status_code == status, (page.status_code, page.text[:500])
     assert '<html lang="qps">' in page.text
-    html = ADMIN_NAV.sub("", page.text)
+    html = DATES.sub(" ", ADMIN_NAV.sub("", page.text))
     while (inner := NESTED.sub(" ", html)) != html:
         html = inner
     return html
@@ -120,3 +126,90 @@ def test_a_creatives_problem_is_told_in_spanish(client, market):
     assert page.status_code == 422
     assert "el enlace: usa una dirección https:// completa" in page.text
     assert "Titular" in page.text and "Enviar para aprobación" in page.text
+
+
+@pytest.fixture
+def sharing():
+    """Two member co-ops with an active agreement, a reader who allowed sharing, and a
+    mailing of the receiving co-op waiting for the Club's review."""
+    orchard = make_member("orchard-coop", name="Orchard Coop")
+    bakery = make_member("bakery-coop", name="Bakery Coop")
+    orchard_news = owned_topic("orchard-news", orchard)
+    person("shared@example.org", [orchard_news], sharing=True)
+    agreement(orchard, bakery, orchard_news)
+    return orchard, bakery, submitted_mailing(bakery)
+
+
+SHARING_DATA = (
+    "Orchard Coop",
+    "Bakery Coop",
+    "Orchard News",
+    "News from us",
+    "Hello from our co-op.",
+    "Offers from a sister co-op.",
+    *SIGNS,
+)
+
+
+def test_the_sharing_pages_show_no_unwrapped_words(client, sharing):
+    orchard, bakery, mailing = sharing
+    log_in(client, make_account("owner@bakery.example.org", member=bakery))
+    pseudo(client)
+    post_form(client, "/member/mailings", {"subject": "Draft from us"})
+    problems = {}
+    with session_scope() as session:
+        drafts = mailings.list_for(session, bakery.id)
+    pages = {f"/member/mailings/{m.id}": None for m, _issue in drafts}
+    pages |= {"/member/sharing": None, "/member/mailings": None}
+    for path in pages:
+        left = unwrapped(shown(client.get(path)), *SHARING_DATA, "Draft from us")
+        if left:
+            problems[path] = left
+    # The offer form with every problem shown at once.
+    offer = post_form(client, "/member/sharing", {"receiver": "", "purpose_category": "x"})
+    assert offer.status_code == 422
+    left = unwrapped(shown(offer, status=422), *SHARING_DATA)
+    if left:
+        problems["offer form"] = left
+    assert not problems, problems
+
+
+def test_the_mailing_approval_page_shows_no_unwrapped_words(client, sharing):
+    log_in(client, make_account("admin@club.example.org", role=Role.admin))
+    pseudo(client)
+    left = unwrapped(shown(client.get("/admin/mailings")), *SHARING_DATA)
+    assert not left, left
+
+
+def test_an_offers_problems_are_told_in_spanish(client, sharing):
+    _orchard, bakery, _mailing = sharing
+    log_in(client, make_account("owner@bakery.example.org", member=bakery))
+    client.cookies.set("coopclub_lang", "es")
+    page = post_form(client, "/member/sharing", {"receiver": "", "ends_on": "2001-01-01"})
+    assert page.status_code == 422
+    for words in (
+        "La oferta no se envió. Corrige lo siguiente:",
+        "Elige de la lista la cooperativa miembro con la que compartir.",
+        "El último día debe ser futuro.",
+        "Tus acuerdos de intercambio",
+    ):
+        assert words in page.text, words
+
+
+def test_a_shared_readers_footer_reason_is_in_their_language(sharing, smtp, run_jobs):
+    """The reader reached through sharing reads the reason in French (the newsletter's
+    own readers keep its language: tests/sending/test_footer_reasons.py)."""
+    _orchard, _bakery, mailing = sharing
+    with session_scope() as session:
+        reader = session.exec(select(Subscriber).where(Subscriber.email == "shared@example.org"))
+        reader.one().language = "fr"
+    run_jobs()
+    smtp.clear()
+    approve(mailing)
+    run_jobs()
+    (french,) = smtp.wait_for("shared@example.org")
+    assert (
+        "Vous recevez cet envoi de Bakery Coop parce que vous avez autorisé Co-op Data Club à"
+        " vous envoyer des offres de coopératives membres sur Orchard News."
+    ) in french.text().replace("\n", " ")
+    assert "because you" not in french.text()
