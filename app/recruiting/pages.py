@@ -37,6 +37,9 @@ CANCEL_REASONS = {
     "complaint": lazy_gettext("spam complaint"),
 }
 RECRUITED = re.compile(r"^Recruited a new subscriber \(recruit #(\d+)\)$")
+# What app/payments/providers.py records when credits pay for a booking or come back.
+BOOKING = re.compile(r"^Booking (\d+)$")
+REFUND = re.compile(r"^Refund of booking (\d+)$")
 
 
 def recruit_status(recruit: RecruitCredit) -> str:
@@ -52,11 +55,15 @@ def recruit_status(recruit: RecruitCredit) -> str:
 
 
 def ledger_reason(reason: str) -> str:
-    """A ledger line's reason: the recruiting ones (service.grant's words) translated;
-    others as recorded."""
-    found = RECRUITED.match(reason)
-    if found:
+    """A ledger line's reason in the reader's words: the ledger records English
+    sentences (recruiting's and payments'), known here by their shape; any other reason
+    as recorded."""
+    if found := RECRUITED.match(reason):
         return _("Recruited a new subscriber (recruit #%(number)s)", number=found[1])
+    if found := BOOKING.match(reason):
+        return _("Paid for booking %(number)s", number=found[1])
+    if found := REFUND.match(reason):
+        return _("Refund of booking %(number)s", number=found[1])
     return reason
 
 
