@@ -154,7 +154,9 @@ def _recipients(
                 first_name=person.first_name,
                 unsubscribe_url=stop_url
                 if reason.shared_only and stop_url
-                else unsubscribe_url(person, list(reason.own_topic_ids)),
+                else unsubscribe_url(
+                    person, list(reason.own_topic_ids), audience.newsletter.language
+                ),
                 preferences_url=preferences_url(person),
                 reason=sentences[reason],
                 stop_sharing_url=stop_url,

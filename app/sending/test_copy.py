@@ -40,7 +40,9 @@ def send_test_copy(session: Session, issue: Issue, *, to: str) -> TransactionalE
         delivery_id=0,
         email=to,
         first_name=subscriber.first_name if subscriber else None,
-        unsubscribe_url=unsubscribe_url(holder, sorted(audience.topic_ids)),
+        unsubscribe_url=unsubscribe_url(
+            holder, sorted(audience.topic_ids), audience.newsletter.language
+        ),
         preferences_url=preferences_url(holder),
         reason=audience.sentence(reason) if reason else "",
     )

@@ -175,17 +175,31 @@ def preferences_post(request: Request, token: str, session: SessionDep, form: Fo
 # A GET (link scanners prefetch) only shows the button.
 
 
+def _speaks_the_newsletters(request: Request, subscriber: Subscriber | None) -> str | None:
+    """A newsletter's unsubscribe link names its language (`?lang=`): the page follows
+    the newsletter (issue 20), else the subscriber's language; the reader's own choice
+    with the switcher still comes first. The newsletter's language, if the link names one."""
+    language = i18n.normalise(request.query_params.get("lang"))
+    if language is not None:
+        i18n.adopt_language(request, language)
+    else:
+        speaks(request, subscriber)
+    return language
+
+
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
     try:
         subscriber, topic_ids = subscriber_from_unsubscribe_token(session, token)
     except signing.InvalidToken as exc:
+        _speaks_the_newsletters(request, None)
         return link_problem(request, exc)
-    speaks(request, subscriber)
+    language = _speaks_the_newsletters(request, subscriber)
     return render(
         request,
         "public/unsubscribe.html",
         token=token,
+        action=f"/u/{token}?lang={language}" if language else f"/u/{token}",
         topics=_own_topics(session, subscriber, topic_ids),
         everything=topic_ids is None,
     )
@@ -198,7 +212,7 @@ def unsubscribe_one_click(request: Request, token: str, session: SessionDep) -> 
     except signing.InvalidToken as exc:
         return link_problem(request, exc)
     topics = _own_topics(session, subscriber, topic_ids)
-    speaks(request, subscriber)
+    _speaks_the_newsletters(request, subscriber)
     if subscriber is not None:
         preferences.unsubscribe(session, subscriber=subscriber, topic_ids=topic_ids, token=token)
     return render(request, "public/unsubscribed.html", topics=topics, everything=topic_ids is None)

@@ -149,8 +149,13 @@ def preferences_url(subscriber: Subscriber) -> str:
     return f"{get_settings().base_url}/preferences/{preferences_token(subscriber)}"
 
 
-def unsubscribe_url(subscriber: Subscriber, topics: int | Sequence[int] | None) -> str:
-    return f"{get_settings().base_url}/u/{unsubscribe_token(subscriber, topics)}"
+def unsubscribe_url(
+    subscriber: Subscriber, topics: int | Sequence[int] | None, language: str | None = None
+) -> str:
+    """The one-click unsubscribe link; a newsletter's names its language (`?lang=`), so
+    the page it opens speaks the newsletter's language, not the subscriber's."""
+    url = f"{get_settings().base_url}/u/{unsubscribe_token(subscriber, topics)}"
+    return f"{url}?lang={language}" if language else url
 
 
 def _payload(purpose: signing.Purpose, token: str, max_age: int) -> dict:
