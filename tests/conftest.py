@@ -19,7 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.smtp_sink import SmtpSink
+# Dramatiq's consumer threads wait this long before consuming again after a pause or a
+# lost broker connection (3 s by default, read when dramatiq is imported). Tests pause
+# the in-process worker to watch one request alone, hundreds of times a run.
+os.environ.setdefault("dramatiq_restart_delay", "100")
+
+from tests.smtp_sink import SmtpSink  # noqa: E402
 
 RUN_ID = secrets.token_hex(4)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
