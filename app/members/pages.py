@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app import i18n
 from app.auth import service as auth_service
 from app.auth.deps import set_session_cookie
 from app.db import SessionDep
@@ -111,10 +112,12 @@ def embed_maker(
     region: str = "",
     language: str = "",
     sort: str = "name",
+    lang: str = "",
 ) -> Response:
-    """Choose the filters, get the snippet and a live preview."""
+    """Choose the filters and the directory's language, get the snippet and a preview."""
     raw = dict(kind=kind, sector=sector, country=country, region=region, language=language)
     query = directory.DirectoryQuery.read(**raw, sort=sort)
+    words = i18n.normalise(lang) or i18n.normalise(i18n.current()) or i18n.default_language()
     return render(
         request,
         "members/embed.html",
@@ -123,9 +126,10 @@ def embed_maker(
         raw=raw | {"q": "", "sort": sort},
         problems=query.problems,
         facets=directory.facets(session, query),
-        snippet=directory_embed.snippet(query),
-        view_url=directory_embed.view_url(query),
+        snippet=directory_embed.snippet(query, words),
+        view_url=directory_embed.view_url(query, words),
         hide_search_words=True,
+        snippet_language=words,
     )
 
 
@@ -141,8 +145,13 @@ def embed_view(
     language: str = "",
     sort: str = "name",
     cursor: str = "",
+    lang: str = "",
 ) -> Response:
-    """The directory inside a member's site (frameable: app/security.py)."""
+    """The directory inside a member's site (frameable: app/security.py), in the
+    snippet's language (`lang`) unless the visitor chose one with the switcher."""
+    words = i18n.normalise(lang)
+    if words:
+        i18n.adopt_language(request, words)
     raw = dict(kind=kind, sector=sector, country=country, region=region, language=language)
     query = directory.DirectoryQuery.read(q=q, **raw, sort=sort)
     pinned = [
@@ -164,7 +173,11 @@ def embed_view(
         q=q,
         **raw,
         sort=sort,
-        extra={"pinned": pinned, "extra_params": directory_embed.fixed_filters(query)},
+        extra={
+            "pinned": pinned,
+            "extra_params": directory_embed.fixed_filters(query)
+            | ({"lang": words} if words else {}),
+        },
     )
 
 

@@ -233,3 +233,25 @@ def test_a_spanish_reader_gets_the_apply_form_errors_in_spanish(client):
     assert "Año de fundación: escribe el año con cuatro cifras, p. ej. 1978." in text
     assert "Sectores: elige como máximo 5 sectores." in text
     assert 'value="Panadería del Puerto"' in answer.text  # what was typed is kept
+
+
+def test_the_directory_snippet_names_its_language_and_the_frame_speaks_it(client):
+    listed_member()
+    maker = unescape(
+        client.get("/members/embed?kind=consumer", headers={"Accept-Language": "fr"}).text
+    )
+    assert '<option value="fr" lang="fr" selected>Français</option>' in maker
+    assert (
+        "kind=consumer&lang=fr" in maker
+        and 'title="Coopératives membres de Co-op Data Club"' in maker
+    )
+    spanish = unescape(client.get("/members/embed?kind=consumer&lang=es").text)
+    assert "kind=consumer&lang=es" in spanish
+    # A visitor whose browser asks for English sees the frame in the snippet's language,
+    # and its search form and pages keep it.
+    frame = client.get(
+        "/members/embed/view?kind=consumer&lang=es", headers={"Accept-Language": "en"}
+    )
+    assert '<html lang="es">' in frame.text
+    assert "Cooperativas miembro de Co-op Data Club" in unescape(frame.text)
+    assert '<input type="hidden" name="lang" value="es">' in frame.text
