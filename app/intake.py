@@ -28,6 +28,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from app import ratelimit
 from app.db import session_scope, utcnow
+from app.i18n import lazy_gettext
 from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue, register_sweep
 
 log = logging.getLogger(__name__)
@@ -137,12 +138,14 @@ def give_up(session: Session, request_id: int) -> None:
     if ratelimit.hit("intake-given-up", "admins", limit=1, window_seconds=3600):
         alert_admins(
             session,
-            subject="A signup or login request could not be done",
-            message=(
-                f"A {request.kind} request failed {request.attempts - 1} times "
-                f"(last error: {request.last_error}) and was given up: the person got "
-                "no email. Further ones this hour are only logged; the worker's log has "
-                "the details."
+            subject=lazy_gettext("A signup or login request could not be done"),
+            message=lazy_gettext(
+                "A %(kind)s request failed %(times)s times (last error: %(error)s) and was "
+                "given up: the person got no email. Further ones this hour are only logged; "
+                "the worker's log has the details.",
+                kind=request.kind,
+                times=request.attempts - 1,
+                error=request.last_error or "",
             ),
         )
 

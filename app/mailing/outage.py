@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import lazy_gettext
 from app.jobs import register_sweep
 from app.mailing.models import MailPause, TransactionalEmail, TransactionalStatus
 
@@ -103,10 +104,13 @@ def tell_admins_once(session: Session, email: TransactionalEmail) -> None:
     if earlier is None:
         alert_admins(
             session,
-            subject="A confirmation or login email could not be delivered",
-            message=(
-                f"A {email.kind} email failed after {email.attempts} tries "
-                f"(last error: {email.last_error}). Further failures this hour are only logged."
+            subject=lazy_gettext("A confirmation or login email could not be delivered"),
+            message=lazy_gettext(
+                "A %(kind)s email failed after %(tries)s tries (last error: %(error)s). "
+                "Further failures this hour are only logged.",
+                kind=email.kind,
+                tries=email.attempts,
+                error=email.last_error or "",
             ),
         )
 

@@ -3,6 +3,7 @@ change to every active owner and staff account."""
 
 from __future__ import annotations
 
+from babel.support import LazyProxy
 from sqlmodel import Session, col, select
 
 from app.config import get_settings
@@ -27,7 +28,9 @@ def member_recipients(session: Session, member_id: int) -> list[str]:
     )
 
 
-def notify_member(session: Session, booking: Booking, *, subject: str, message: str) -> None:
+def notify_member(
+    session: Session, booking: Booking, *, subject: str | LazyProxy, message: str | LazyProxy
+) -> None:
     slot = session.get(Slot, booking.slot_id)
     assert slot is not None
     issue = session.get(Issue, slot.issue_id)

@@ -7,8 +7,10 @@ cannot take is told to the Club's admins instead of being dropped silently."""
 
 from __future__ import annotations
 
+from babel.support import LazyProxy
 from sqlmodel import Session, select
 
+from app.i18n import lazy_gettext
 from app.marketplace import service, states
 from app.marketplace.models import Booking, BookingStatus
 from app.marketplace.notices import format_money, notify_member
@@ -35,9 +37,12 @@ def apply(session: Session, event: PaymentEvent) -> str:
             notify_member(
                 session,
                 booking,
-                subject="Your card payment did not go through",
-                message=f"The card payment for booking {booking.id} failed. You can try "
-                "again with another card while the slot is held.",
+                subject=lazy_gettext("Your card payment did not go through"),
+                message=lazy_gettext(
+                    "The card payment for booking %(id)s failed. You can try again with "
+                    "another card while the slot is held.",
+                    id=booking.id,
+                ),
             )
         return "payment failed"
     if event.kind == K.partly_refunded:
@@ -77,7 +82,7 @@ def _succeeded(session: Session, booking: Booking, event: PaymentEvent) -> str:
             f"{booking.amount} {booking.currency}",
             "The booking was left unpaid; check the payment in Stripe and refund or "
             "correct it by hand.",
-            subject=f"Payment amount mismatch on booking {booking.id}",
+            subject=lazy_gettext("Payment amount mismatch on booking %(id)s", id=booking.id),
         )
         return "amount mismatch: booking left unpaid, admins alerted"
     if booking.status == S.awaiting_payment:
@@ -97,15 +102,18 @@ def _succeeded(session: Session, booking: Booking, event: PaymentEvent) -> str:
             f"was paid after its hold ended ({booking.status.value})",
             f"The payment of {format_money(booking.amount, booking.currency)} was refunded "
             f"({result.reference}).",
-            subject=f"Late payment refunded on booking {booking.id}",
+            subject=lazy_gettext("Late payment refunded on booking %(id)s", id=booking.id),
         )
         return "late payment refunded"
     return f"ignored: booking is {booking.status.value}"
 
 
-def _alert(session: Session, booking: Booking, what: str, then: str, *, subject: str = "") -> None:
+def _alert(
+    session: Session, booking: Booking, what: str, then: str, *, subject: str | LazyProxy = ""
+) -> None:
     alert_admins(
         session,
-        subject=subject or f"Stripe payment of booking {booking.id} needs a look",
+        subject=subject
+        or lazy_gettext("Stripe payment of booking %(id)s needs a look", id=booking.id),
         message=f"Booking {booking.id} {what}. {then}",
     )

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.marketplace import states
 from app.marketplace.inventory import is_free
 from app.marketplace.models import (
@@ -204,15 +205,20 @@ def mark_paid(session: Session, booking: Booking) -> None:
     notify_member(
         session,
         booking,
-        subject="Your slot is booked and paid",
-        message=(
-            f"Thank you: booking {booking.id} is paid "
-            f"({format_money(booking.amount, booking.currency)}). "
-            + (
-                "Your creative now goes to a Club admin for approval."
-                if waiting
-                else f"Submit the creative before {slot.creative_deadline:%Y-%m-%d %H:%M} UTC."
-            )
+        subject=lazy_gettext("Your slot is booked and paid"),
+        message=lazy_gettext(
+            "Thank you: booking %(id)s is paid (%(amount)s). "
+            "Your creative now goes to a Club admin for approval.",
+            id=booking.id,
+            amount=format_money(booking.amount, booking.currency),
+        )
+        if waiting
+        else lazy_gettext(
+            "Thank you: booking %(id)s is paid (%(amount)s). "
+            "Submit the creative before %(deadline)s UTC.",
+            id=booking.id,
+            amount=format_money(booking.amount, booking.currency),
+            deadline=slot.creative_deadline.strftime("%Y-%m-%d %H:%M"),
         ),
     )
 
@@ -292,8 +298,10 @@ def approve(session: Session, booking: Booking) -> None:
     notify_member(
         session,
         booking,
-        subject="Your creative is approved",
-        message=f"“{creative.headline}” is approved and will appear in the issue.",
+        subject=lazy_gettext("Your creative is approved"),
+        message=lazy_gettext(
+            "“%(headline)s” is approved and will appear in the issue.", headline=creative.headline
+        ),
     )
 
 
@@ -311,9 +319,12 @@ def reject(session: Session, booking: Booking, *, reason: str) -> None:
     notify_member(
         session,
         booking,
-        subject="Your creative was not approved",
-        message=f"Booking {booking.id} was rejected: {booking.rejection_reason} "
-        "The payment is refunded the way it was made.",
+        subject=lazy_gettext("Your creative was not approved"),
+        message=lazy_gettext(
+            "Booking %(id)s was rejected: %(reason)s The payment is refunded the way it was made.",
+            id=booking.id,
+            reason=booking.rejection_reason,
+        ),
     )
     refund(session, booking)
 
@@ -330,16 +341,24 @@ def cancel(session: Session, booking: Booking, *, reason: str = "Cancelled.") ->
         notify_member(
             session,
             booking,
-            subject="Your booking is cancelled",
-            message=f"Booking {booking.id} is cancelled: {reason} The payment is refunded.",
+            subject=lazy_gettext("Your booking is cancelled"),
+            message=lazy_gettext(
+                "Booking %(id)s is cancelled: %(reason)s The payment is refunded.",
+                id=booking.id,
+                reason=reason,
+            ),
         )
         refund(session, booking)
     elif booking.method == PaymentMethod.invoice:
         notify_member(
             session,
             booking,
-            subject="Your booking is cancelled",
-            message=f"Booking {booking.id} is cancelled: {reason} The invoice is void.",
+            subject=lazy_gettext("Your booking is cancelled"),
+            message=lazy_gettext(
+                "Booking %(id)s is cancelled: %(reason)s The invoice is void.",
+                id=booking.id,
+                reason=reason,
+            ),
         )
 
 
@@ -360,9 +379,13 @@ def mark_refunded(session: Session, booking: Booking, *, instructions: str = "")
     notify_member(
         session,
         booking,
-        subject="Your booking is refunded",
-        message=f"Booking {booking.id} is refunded "
-        f"({format_money(booking.amount, booking.currency)}). {instructions}",
+        subject=lazy_gettext("Your booking is refunded"),
+        message=lazy_gettext(
+            "Booking %(id)s is refunded (%(amount)s). %(instructions)s",
+            id=booking.id,
+            amount=format_money(booking.amount, booking.currency),
+            instructions=instructions,
+        ),
     )
 
 
@@ -376,9 +399,12 @@ def expire(session: Session, booking: Booking) -> bool:
         notify_member(
             session,
             booking,
-            subject="Your booking has expired",
-            message=f"The invoice for booking {booking.id} was not paid before the creative "
-            "deadline, so the slot is released and the invoice is void.",
+            subject=lazy_gettext("Your booking has expired"),
+            message=lazy_gettext(
+                "The invoice for booking %(id)s was not paid before the creative deadline, "
+                "so the slot is released and the invoice is void.",
+                id=booking.id,
+            ),
         )
     return True
 

@@ -17,13 +17,14 @@ from app import ratelimit, signing
 from app.config import get_settings
 from app.db import utcnow
 from app.i18n import gettext as _
-from app.i18n import ngettext
+from app.i18n import lazy_gettext, ngettext
 from app.mailing.service import queue_transactional
 from app.members.models import Account, Invitation, Member, Role
 from app.members.service import MemberFormError, account_by_email, normalise_email
 
 LIFETIME = timedelta(days=14)
-SUBJECT = "You are invited to a co-op's team on Co-op Data Club"
+SUBJECT = lazy_gettext("You are invited to a co-op's team on Co-op Data Club")
+ROLE_NAMES = {Role.owner: lazy_gettext("an owner"), Role.staff: lazy_gettext("a staff member")}
 
 
 class InvitationRefused(Exception):
@@ -89,7 +90,7 @@ def invite(
         template="staff_invitation",
         member_name=member.name,
         inviter=invited_by.label,
-        role=role.value,
+        role=ROLE_NAMES.get(role, role.value),
         email=address,
         accept_url=f"{get_settings().base_url}/invitations/{token_for(invitation)}",
         days=LIFETIME.days,

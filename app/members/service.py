@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from babel.support import LazyProxy
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.mailing.service import queue_transactional
 from app.members import history
 from app.members.models import (
@@ -129,7 +131,7 @@ def set_status(session: Session, *, member: Member, status: MemberStatus) -> Mem
         member,
         subject=_STATUS_SUBJECTS[status]
         if previous != MemberStatus.applied
-        else "Welcome to Co-op Data Club: your co-op is approved",
+        else lazy_gettext("Welcome to Co-op Data Club: your co-op is approved"),
         status=status.value,
         approved=previous == MemberStatus.applied and status == MemberStatus.active,
     )
@@ -140,9 +142,9 @@ def set_status(session: Session, *, member: Member, status: MemberStatus) -> Mem
 # Subjects are the Club's words only: a member's name (typed by whoever applied) never
 # goes into a subject line; the body names the co-op, escaped.
 _STATUS_SUBJECTS = {
-    MemberStatus.active: "Your co-op's Co-op Data Club membership is active again",
-    MemberStatus.suspended: "Your co-op's Co-op Data Club membership is suspended",
-    MemberStatus.declined: "Your application to Co-op Data Club was declined",
+    MemberStatus.active: lazy_gettext("Your co-op's Co-op Data Club membership is active again"),
+    MemberStatus.suspended: lazy_gettext("Your co-op's Co-op Data Club membership is suspended"),
+    MemberStatus.declined: lazy_gettext("Your application to Co-op Data Club was declined"),
 }
 
 
@@ -181,7 +183,12 @@ def decline(session: Session, *, member: Member, reason: str) -> Member:
 
 
 def _tell_owners(
-    session: Session, member: Member, *, subject: str, to: list[str] | None = None, **values: object
+    session: Session,
+    member: Member,
+    *,
+    subject: str | LazyProxy,
+    to: list[str] | None = None,
+    **values: object,
 ) -> None:
     recipients = (
         to if to is not None else [a.email for a in owners(session, member_id=member.id or 0)]
@@ -292,8 +299,9 @@ def list_accounts(session: Session) -> Sequence[tuple[Account, Member | None]]:
     return [(account, member) for account, member in rows]
 
 
-def alert_admins(session: Session, *, subject: str, message: str) -> None:
-    """Email every active Club admin (a paused send, a payment that does not add up)."""
+def alert_admins(session: Session, *, subject: str | LazyProxy, message: str | LazyProxy) -> None:
+    """Email every active Club admin (a paused send, a payment that does not add up), in
+    the Club's language: give the subject and message as `lazy_gettext(...)`."""
     admins = session.exec(
         select(Account.email).where(Account.role == Role.admin, col(Account.active))
     ).all()

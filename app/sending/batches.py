@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from gettext import ngettext
 from typing import Any, NamedTuple, cast
 
+from babel.support import LazyProxy
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
@@ -25,6 +25,7 @@ from app import flows
 from app.audiences.service import IssueAudience, Reason, for_issue, stop_sharing_url
 from app.config import get_settings
 from app.db import session_scope
+from app.i18n import lazy_gettext, ngettext
 from app.jobs import send_now, worker_stopping
 from app.mailing.message import AddressError, ListInfo, sender_domain
 from app.mailing.transport import (
@@ -343,7 +344,7 @@ def _hard_failure(issue_id: int, held: claims.Claim, recipient: Recipient, error
             )
             alert_admins(
                 session,
-                subject=f"Sending paused: {issue.subject}",
+                subject=lazy_gettext("Sending paused: %(subject)s", subject=issue.subject),
                 message=issue.pause_reason or "",
             )
 
@@ -392,10 +393,20 @@ def _settle(issue_id: int, held: claims.Claim, outcome: BatchOutcome) -> list[in
         if gave_up and not _gave_up_before(session, issue_id, gave_up):
             alert_admins(  # once per issue: the first time any of its messages gives up
                 session,
-                subject=f"Messages of {issue.subject} could not be sent",
-                message=(
-                    f"{len(gave_up)} message(s) failed after {MAX_ATTEMPTS} tries "
-                    f"(last error: {outcome.last_error}). See the issue's delivery log."
+                subject=lazy_gettext(
+                    "Messages of %(subject)s could not be sent", subject=issue.subject
+                ),
+                message=LazyProxy(
+                    lambda n=len(gave_up), error=outcome.last_error or "": ngettext(
+                        "%(num)s message failed after %(tries)s tries (last error: %(error)s). "
+                        "See the issue's delivery log.",
+                        "%(num)s messages failed after %(tries)s tries (last error: %(error)s). "
+                        "See the issue's delivery log.",
+                        n,
+                        tries=MAX_ATTEMPTS,
+                        error=error,
+                    ),
+                    enable_cache=False,
                 ),
             )
         lifecycle.finish_if_done(session, issue)

@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import lazy_gettext
 from app.jobs import enqueue, register_sweep
 from app.mailing import outage
 from app.mailing.transport import DeliveryError, make_transport
@@ -117,7 +118,13 @@ def pause_for_smtp(session: Session, issue: Issue, error: str) -> None:
             "itself once it answers again.",
         )
         alert_admins(
-            session, subject=f"Sending paused: {issue.subject}", message=issue.pause_reason or ""
+            session,
+            subject=lazy_gettext("Sending paused: %(subject)s", subject=issue.subject),
+            message=lazy_gettext(
+                "The mail server could not be reached (%(error)s). Sending resumes by itself "
+                "once it answers again.",
+                error=error,
+            ),
         )
 
 
