@@ -12,7 +12,9 @@ from datetime import datetime
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.db import utcnow
-from app.members.models import SHOW_FIELDS, Account, Member, MemberProfile
+from app.i18n import gettext as _
+from app.members import codes
+from app.members.models import SHOW_FIELDS, Account, Member, MemberProfile, unpack
 
 # Values longer than this are kept cut (a description is up to 2,000 characters).
 KEPT_CHARACTERS = 500
@@ -34,6 +36,19 @@ class DirectoryChange(SQLModel, table=True):
         from app.members.forms import CHANGE_LABELS  # (forms reads the models this sits by)
 
         return str(CHANGE_LABELS.get(self.field, self.field))
+
+    def value_text(self, value: str | None) -> str:
+        """A value as the change log shows it: switches as shown or hidden, kinds and
+        sectors by their names, in the reader's language; other values as kept."""
+        if value is None:
+            return "—"
+        if self.field in SHOW_FIELDS and value in ("shown", "hidden"):
+            return _("shown") if value == "shown" else _("hidden")
+        if self.field == "kind":
+            return codes.kind_name(value)
+        if self.field == "sectors":
+            return ", ".join(codes.sector_name(code) for code in unpack(value))
+        return value
 
 
 def _text(value: object) -> str | None:

@@ -255,3 +255,20 @@ def test_the_directory_snippet_names_its_language_and_the_frame_speaks_it(client
     assert '<html lang="es">' in frame.text
     assert "Cooperativas miembro de Co-op Data Club" in unescape(frame.text)
     assert '<input type="hidden" name="lang" value="es">' in frame.text
+
+
+def test_the_change_log_names_fields_kinds_and_switches_in_french(client):
+    _member, owner = listed_member()
+    log_in(client, owner)
+    saved = post_form(
+        client,
+        "/member/profile",
+        {"name": "Riverside Food Co-op", "kind": "worker", "sectors": ["food", "energy"]},
+        headers={"Accept-Language": "fr"},
+    )
+    assert "Le profil de votre coopérative est enregistré." in unescape(saved.text)
+    page = unescape(client.get("/member/profile", headers={"Accept-Language": "fr"}).text)
+    assert '<td data-label="Champ">Type de coopérative</td>' in page
+    assert ">Coopérative de consommation</td>" in page and ">Coopérative de travail</td>" in page
+    assert ">Alimentation et épicerie, Énergie</td>" in page
+    assert ">Site web (affichage dans le répertoire)</td>" in page and ">masqué</td>" in page
