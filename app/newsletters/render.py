@@ -106,10 +106,10 @@ def _prepare(block: IssueBlock, creative: PlacedCreative | None) -> dict[str, An
             "click_url": creative.click_url,
             "image_url": creative.image_url,
         }
-        label = "Sponsored" if block.kind == BlockKind.sponsor else "Classified"
+        # Its label is worded in the newsletter's language, with the chrome (compile_issue).
+        prepared["label_kind"] = block.kind
         prepared["text"] = (
-            f"[{label} · {creative.member_name}]\n{creative.headline}\n"
-            f"{markdown.to_text(creative.body)}\n{creative.click_url}"
+            f"{{label}}{creative.headline}\n{markdown.to_text(creative.body)}\n{creative.click_url}"
         )
     return prepared
 
@@ -141,6 +141,15 @@ def compile_issue(
     topics = ", ".join(topic_names) if topic_names else newsletter.name
     try:
         with i18n.using(newsletter.language):  # its chrome, in the newsletter's language
+            for ready in prepared:
+                if "label_kind" in ready:
+                    label = (
+                        _("Sponsored")
+                        if ready["label_kind"] == BlockKind.sponsor
+                        else _("Classified")
+                    )
+                    member = ready["creative"]["member_name"]
+                    ready["text"] = ready["text"].replace("{label}", f"[{label} · {member}]\n", 1)
             return compile_structured(
                 newsletter.template,
                 newsletter=newsletter,

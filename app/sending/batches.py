@@ -25,7 +25,7 @@ from app import flows
 from app.audiences.service import IssueAudience, Reason, for_issue, stop_sharing_url
 from app.config import get_settings
 from app.db import session_scope
-from app.i18n import lazy_gettext, ngettext
+from app.i18n import gettext, lazy_gettext, ngettext
 from app.jobs import send_now, worker_stopping
 from app.mailing.message import AddressError, ListInfo, sender_domain
 from app.mailing.transport import (
@@ -338,8 +338,12 @@ def _hard_failure(issue_id: int, held: claims.Claim, recipient: Recipient, error
                         "{n} messages in a row were refused",
                         issue.failure_streak,
                     ).format(n=issue.failure_streak)
-                    + f" (last: {error[:120]}). "
-                    "Check the sender settings and the mail server, then resume."
+                    + " "
+                    + gettext(
+                        "(last: %(error)s). Check the sender settings and the mail server, "
+                        "then resume.",
+                        error=error[:120],
+                    )
                 ),
             )
             alert_admins(

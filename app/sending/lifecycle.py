@@ -9,8 +9,10 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
+from app.admin_labels import state_name
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import gettext as _
 from app.i18n import lazy_gettext
 from app.jobs import enqueue, register_sweep
 from app.mailing import outage
@@ -40,7 +42,12 @@ class IssueStateError(Exception):
 def start(session: Session, issue: Issue) -> None:
     """Begin sending a scheduled issue now (admins, or the sweep at its time)."""
     if issue.status != IssueStatus.scheduled:
-        raise IssueStateError(f"only a scheduled issue can start; this one is {issue.status.value}")
+        raise IssueStateError(
+            _(
+                "only a scheduled issue can start; this one is %(status)s",
+                status=state_name(issue.status),
+            )
+        )
     # Approved creatives go into their slots now; bookings become placed.
     creatives = creatives_for_issue(session, issue)
     if creatives:
@@ -54,16 +61,24 @@ def pause(session: Session, issue: Issue, *, by: str = "admin", reason: str | No
     """Stop at the next batch boundary; batches already running finish."""
     if issue.status != IssueStatus.sending:
         raise IssueStateError(
-            f"only a sending issue can be paused; this one is {issue.status.value}"
+            _(
+                "only a sending issue can be paused; this one is %(status)s",
+                status=state_name(issue.status),
+            )
         )
     issue.status, issue.paused_by = IssueStatus.paused, by
-    issue.pause_reason = reason or "Paused by an admin."
+    issue.pause_reason = reason or _("Paused by an admin.")
     issue.updated_at = utcnow()
 
 
 def resume(session: Session, issue: Issue) -> None:
     if issue.status != IssueStatus.paused:
-        raise IssueStateError(f"only a paused issue can resume; this one is {issue.status.value}")
+        raise IssueStateError(
+            _(
+                "only a paused issue can resume; this one is %(status)s",
+                status=state_name(issue.status),
+            )
+        )
     issue.status, issue.paused_by, issue.pause_reason = IssueStatus.sending, None, None
     issue.failure_streak = 0
     issue.updated_at = utcnow()
@@ -75,7 +90,9 @@ def resume(session: Session, issue: Issue) -> None:
 
 def cancel(session: Session, issue: Issue) -> None:
     if issue.status not in (IssueStatus.scheduled, IssueStatus.sending, IssueStatus.paused):
-        raise IssueStateError(f"a {issue.status.value} issue cannot be cancelled")
+        raise IssueStateError(
+            _("an issue that is %(status)s cannot be cancelled", status=state_name(issue.status))
+        )
     issue.status, issue.updated_at = IssueStatus.cancelled, utcnow()
     session.execute(
         update(Delivery)
@@ -114,8 +131,11 @@ def pause_for_smtp(session: Session, issue: Issue, error: str) -> None:
             session,
             issue,
             by="smtp",
-            reason=f"The mail server could not be reached ({error}). Sending resumes by "
-            "itself once it answers again.",
+            reason=_(
+                "The mail server could not be reached (%(error)s). Sending resumes by itself "
+                "once it answers again.",
+                error=error,
+            ),
         )
         alert_admins(
             session,
