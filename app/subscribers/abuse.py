@@ -1,6 +1,7 @@
 """Keeping robots and floods off the signup forms: a honeypot field, a signed form
-timestamp (too fast or too old is dropped quietly), and rate limits per client address
-and per email address (Redis when configured, in-process otherwise)."""
+timestamp (forged, missing or a day old is dropped quietly; too fast is asked again,
+since a person whose browser filled the form in is that fast too), and rate limits per
+client address and per email address (Redis when configured, in-process otherwise)."""
 
 from __future__ import annotations
 
@@ -28,17 +29,28 @@ def form_timestamp() -> str:
 
 def looks_automated(form: dict[str, str], *, require_timestamp: bool) -> bool:
     """True for a filled honeypot, or a form timestamp that is missing (when required),
-    forged, submitted faster than a person could, or a day old."""
+    forged, or a day old."""
     if form.get(HONEYPOT_FIELD):
         return True
     token = form.get(TIMESTAMP_FIELD)
     if not token:
         return require_timestamp
+    return _issued(token) is None
+
+
+def too_fast(form: dict[str, str]) -> bool:
+    """Sent sooner after the form was served than a person types: a robot, or a person
+    whose browser filled the form in. The form asks again rather than dropping it."""
+    issued = _issued(form.get(TIMESTAMP_FIELD) or "")
+    return issued is not None and time.time() - issued < MIN_FORM_SECONDS
+
+
+def _issued(token: str) -> int | None:
     try:
         issued = signing.unsign(signing.Purpose.form_time, token, max_age=MAX_FORM_SECONDS)
     except signing.InvalidToken:
-        return True
-    return not isinstance(issued, int) or time.time() - issued < MIN_FORM_SECONDS
+        return None
+    return issued if isinstance(issued, int) else None
 
 
 def client_address(request: Request) -> str:

@@ -141,6 +141,10 @@ def _handle_signup(
             topics = [t for t in topics if t.id in offered_ids]
         if unknown:
             errors["topics"] = lazy_gettext("unknown topic: %(topics)s", topics=", ".join(unknown))
+    if not errors and abuse.too_fast(flat):
+        errors["form"] = lazy_gettext(
+            "That was very quick: please check your details and press the button again."
+        )
     if errors:
         context = _form_context(session, values=values, errors=errors, **extra)
         return render(request, template, status_code=422, **context)

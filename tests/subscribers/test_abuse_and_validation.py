@@ -1,11 +1,19 @@
 """No enumeration, validation with clear 4xx answers, honeypot, timestamps, rate limits."""
 
+import html
+
 from sqlmodel import select
 
 from app.db import session_scope
 from app.subscribers.models import Subscriber, Subscription, SubscriptionStatus
 from app.subscribers.service import suppress
-from tests.subscribers.helpers import confirm_from_mail, hosted_form, make_topics, statuses
+from tests.subscribers.helpers import (
+    confirm_from_mail,
+    hidden,
+    hosted_form,
+    make_topics,
+    statuses,
+)
 
 
 def _api(client, email, **extra):
@@ -109,12 +117,6 @@ def test_honeypot_and_timestamps_drop_robots_quietly(client, smtp, run_jobs):
     make_topics()
     honeypot = client.post("/subscribe", data=hosted_form(client, website="http://spam.example"))
     assert honeypot.status_code == 200 and "Check your inbox" in honeypot.text
-    fresh = hosted_form(client, email="quick@example.org")
-    page = client.get("/subscribe")
-    from tests.subscribers.helpers import hidden
-
-    fresh["form_ts"] = hidden(page.text, "form_ts")  # submitted the instant it was served
-    assert "Check your inbox" in client.post("/subscribe", data=fresh).text
     forged = client.post("/subscribe", data=hosted_form(client, email="f@example.org", form_ts="x"))
     assert forged.status_code == 200
     missing = hosted_form(client, email="m@example.org")
@@ -124,6 +126,28 @@ def test_honeypot_and_timestamps_drop_robots_quietly(client, smtp, run_jobs):
     with session_scope() as session:
         assert session.exec(select(Subscriber)).all() == []
     assert smtp.messages == []
+
+
+def test_a_form_sent_faster_than_a_person_types_is_asked_again(client, smtp, run_jobs):
+    """A browser's autofill is as fast as a robot: the person is asked to press again
+    (their input kept, a new timestamp given) rather than told to check an inbox that
+    will stay empty."""
+    make_topics()
+    fresh = hosted_form(client, email="quick@example.org", first_name="Quinn")
+    page = client.get("/subscribe")
+    fresh["form_ts"] = hidden(page.text, "form_ts")  # submitted the instant it was served
+    quick = client.post("/subscribe", data=fresh)
+    assert quick.status_code == 422
+    assert "That was very quick: please check your details and press the button again." in (
+        html.unescape(quick.text)
+    )
+    assert 'value="quick@example.org"' in quick.text and 'value="Quinn"' in quick.text
+    run_jobs()
+    assert smtp.messages == []
+    again = hosted_form(client, email="quick@example.org")  # pressed again, a moment later
+    assert "Check your inbox" in client.post("/subscribe", data=again).text
+    run_jobs()
+    assert "/confirm/" in smtp.wait_for("quick@example.org")[0].text()
 
 
 def test_rate_limits_per_address_and_per_client(client):
