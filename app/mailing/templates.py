@@ -136,6 +136,19 @@ def html_template(html: str) -> jinja2.Template:
 
 def compile_email(name: str, **structure: Any) -> CompiledEmail:
     """Resolve emails/<name>.mjml's structure, compile it, and pair it with <name>.txt."""
+    if not structure:
+        return _compiled_email(name)
+    return _compile_email(name, **structure)
+
+
+@lru_cache(maxsize=64)
+def _compiled_email(name: str) -> CompiledEmail:
+    # A transactional email's structure takes no data (its words are translated when its
+    # placeholders are filled): resolved and compiled once per process, not per message.
+    return _compile_email(name)
+
+
+def _compile_email(name: str, **structure: Any) -> CompiledEmail:
     mjml_source = _structure_env.get_template(f"{name}.mjml").render(**structure)
     html = html_template(compile_mjml(mjml_source))
     text = _text_env.get_template(f"{name}.txt")

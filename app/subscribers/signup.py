@@ -125,9 +125,10 @@ def queue_already_subscribed(
     )
 
 
-def _new_subscriber(session: Session, email: str, signup: Signup) -> Subscriber:
+def _new_subscriber(session: Session, email: str, signup: Signup) -> tuple[Subscriber, bool]:
     """Insert the subscriber; if a simultaneous signup of the same address inserted it
-    first (the unique email refuses ours), use theirs."""
+    first (the unique email refuses ours), use theirs. The flag: ours was inserted (so
+    it has no subscriptions yet)."""
     subscriber = Subscriber(
         email=email,
         address_hmac=address_hmac(email),
@@ -142,8 +143,8 @@ def _new_subscriber(session: Session, email: str, signup: Signup) -> Subscriber:
         existing = subscriber_by_email(session, email)
         if existing is None:
             raise
-        return lock_subscriber(session, existing.id) or existing  # type: ignore[arg-type]
-    return subscriber
+        return lock_subscriber(session, existing.id) or existing, False  # type: ignore[arg-type]
+    return subscriber, True
 
 
 def _send_link(
@@ -232,13 +233,30 @@ def accept_signup(session: Session, *, signup: Signup) -> None:
 _SHOWN_SCOPES = (ConsentScope.topic, ConsentScope.sharing)
 
 
+_READ_IN_BATCH = "coopclub.signup_rows"
+
+
+def _get(session: Session, model: type[Any], row_id: int) -> Any:
+    """`session.get`, remembered for the rest of the transaction: a batch of signups
+    (app.intake) names the same few topics and texts, and the session's identity map
+    lets go of a row as soon as nothing holds it."""
+    transaction = session.get_transaction()
+    held = session.info.get(_READ_IN_BATCH)
+    if held is None or held[0] is not transaction:
+        held = session.info[_READ_IN_BATCH] = (transaction, {})
+    key = (model, row_id)
+    if key not in held[1]:
+        held[1][key] = session.get(model, row_id)
+    return held[1][key]
+
+
 @intake.register_handler("subscribe")
 def _do_signup(session: Session, payload: dict[str, Any]) -> None:
     # Still open: the request may have seen a topic an admin closed moments before.
-    topics = [session.get(Topic, topic_id) for topic_id in payload["topics"]]
+    topics = [_get(session, Topic, topic_id) for topic_id in payload["topics"]]
     topics = [t for t in topics if t is not None and t.status == TopicStatus.open]
     shown = {
-        ConsentScope(scope): session.get(ConsentText, text_id)
+        ConsentScope(scope): _get(session, ConsentText, text_id)
         for scope, text_id in payload["texts"].items()
     }
     signup = Signup(
@@ -247,7 +265,7 @@ def _do_signup(session: Session, payload: dict[str, Any]) -> None:
         source=ConsentSource(payload["source"]),
         first_name=payload["first_name"],
         share_with_members=payload["share"],
-        member=session.get(Member, payload["member"]) if payload["member"] else None,
+        member=_get(session, Member, payload["member"]) if payload["member"] else None,
         language=payload.get("language"),
     )
     try:
@@ -283,20 +301,25 @@ def request_subscription(
     if suppressed and signup.source == ConsentSource.import_:
         return Outcome()
     found = subscriber_by_email(session, email)
-    subscriber = (
-        lock_subscriber(session, found.id)  # type: ignore[arg-type]
-        if found is not None
-        else _new_subscriber(session, email, signup)
-    )
+    inserted = False
+    if found is not None:
+        subscriber = lock_subscriber(session, found.id)  # type: ignore[arg-type]
+    else:
+        subscriber, inserted = _new_subscriber(session, email, signup)
     assert subscriber is not None
-    existing = {
-        s.topic_id: s
-        for s in session.exec(
-            select(Subscription)
-            .where(Subscription.subscriber_id == subscriber.id)
-            .execution_options(populate_existing=True)
-        )
-    }
+    # A subscriber inserted just now has no subscriptions to look up.
+    existing = (
+        {}
+        if inserted
+        else {
+            s.topic_id: s
+            for s in session.exec(
+                select(Subscription)
+                .where(Subscription.subscriber_id == subscriber.id)
+                .execution_options(populate_existing=True)
+            )
+        }
+    )
     asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]] = []
     for topic in signup.topics:
         subscription = existing.get(topic.id)  # type: ignore[arg-type]

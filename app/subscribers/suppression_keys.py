@@ -59,6 +59,9 @@ def _digest(legacy: bytes) -> str:
     return hmac.new(_pepper(), legacy, hashlib.sha256).hexdigest()
 
 
+_PEPPERS_READ = "coopclub.legacy_peppers_read"
+
+
 def capture_legacy(session: Session) -> int:
     """Seal each legacy pepper the current signing keys derive, if not already kept.
     Returns how many were added."""
@@ -80,11 +83,17 @@ def capture_legacy(session: Session) -> int:
 
 
 def _kept_legacy_peppers(session: Session) -> dict[str, bytes]:
+    # Looked up once per transaction (a batch of signups checks many addresses).
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_PEPPERS_READ) is transaction:
+        with _lock:
+            return dict(_unsealed)
     with _lock:
         known = set(_unsealed)
     rows = session.exec(
         select(LegacyPepper).where(col(LegacyPepper.digest).not_in(known) if known else True)
     ).all()
+    session.info[_PEPPERS_READ] = session.get_transaction()
     with _lock:
         for row in rows:
             _unsealed[row.digest] = _fernet().decrypt(row.sealed.encode())
