@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -16,11 +17,29 @@ from app.config import get_settings
 log = logging.getLogger(__name__)
 
 
-def _dramatiq(processes: int, threads: int, queues: list[str]) -> subprocess.Popen:
+def _dramatiq(
+    processes: int, threads: int, queues: list[str], *, nice: int = 0
+) -> subprocess.Popen:
     # workers.process sets up logging as coopclub does (JSON with COOPCLUB_LOG_FORMAT=json).
     command = [sys.executable, "-m", "dramatiq", "workers.process", "--skip-logging"]
     command += ["--processes", str(processes), "--threads", str(threads), "--queues", *queues]
-    return subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+    return start(command, nice=nice)
+
+
+def start(command: list[str], *, nice: int = 0) -> subprocess.Popen:
+    """Start `command` (our own interpreter and module) with its CPU priority lowered by
+    `nice`; the processes it starts inherit it."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command,
+        preexec_fn=(lambda: lower_priority(nice)) if nice > 0 else None,  # noqa: PLW1509
+    )
+
+
+def lower_priority(nice: int) -> None:
+    """Lower this process's CPU priority by `nice` (nothing to say if it cannot: it runs
+    in a child before exec, where logging is not safe)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(nice)
 
 
 def serve_metrics(port: int) -> None:
@@ -48,9 +67,18 @@ def run(processes: int, threads: int, *, metrics_port: int | None = None) -> int
 
     settings = get_settings()
     others = sorted(set(jobs.broker.get_declared_queues()) - {jobs.TRANSACTIONAL_QUEUE})
+    # The transactional processes do the work that follows a person's request (a
+    # signup's or login's job and its mail) at a lower CPU priority, so that on a
+    # machine shared with web processes the next request runs first (docs/deploy.md);
+    # the others (the consent log's sequencer among them) keep theirs.
     children = [
         _dramatiq(processes, threads, others),
-        _dramatiq(processes, settings.transactional_worker_threads, [jobs.TRANSACTIONAL_QUEUE]),
+        _dramatiq(
+            processes,
+            settings.transactional_worker_threads,
+            [jobs.TRANSACTIONAL_QUEUE],
+            nice=settings.transactional_worker_nice,
+        ),
     ]
     tickers = jobs.tickers(settings.sweep_interval_seconds)
     for ticker in tickers:
