@@ -32,6 +32,7 @@ from app.body_limits import BodyLimit
 from app.bounces import api as bounce_api
 from app.config import get_settings
 from app.consent import log_api as consent_log_api
+from app.i18n import gettext
 from app.marketplace import admin as marketplace_admin
 from app.marketplace import api as marketplace_api
 from app.marketplace import pages as marketplace_pages
@@ -55,6 +56,7 @@ from app.sharing import withdrawal as sharing_withdrawal
 from app.subscribers import admin_pages as subscribers_admin
 from app.subscribers import admin_people, admin_topics, link_pages, preference_pages, signup_pages
 from app.subscribers import api as subscribers_api
+from app.validation_messages import message_for
 from app.web import STATIC_DIR, render, templates
 
 log = logging.getLogger(__name__)
@@ -190,14 +192,14 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
-            detail = "The body must be JSON."
+            detail = gettext("The body must be JSON.")
             if wants_json(request):
                 return JSONResponse({"detail": detail}, status_code=400)
             return render(request, "error.html", status_code=400, status=400, detail=detail)
         problems = [
             {
                 "field": ".".join(str(p) for p in err["loc"] if p != "body"),
-                "message": err["msg"].removeprefix("Value error, "),
+                "message": message_for(err),
             }
             for err in exc.errors()
         ]
@@ -221,7 +223,9 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
             request.url.path,
             type(exc.orig).__name__,
         )
-        detail = "Part of the request cannot be stored (a NUL character or an out-of-range number)."
+        detail = gettext(
+            "Part of the request cannot be stored (a NUL character or an out-of-range number)."
+        )
         if wants_json(request):
             return JSONResponse({"detail": detail}, status_code=422)
         return render(request, "error.html", status_code=422, status=422, detail=detail)

@@ -11,6 +11,7 @@ from app.auth import service
 from app.auth.deps import ApiMember
 from app.auth.models import ApiKey, ApiKeyPublic
 from app.db import SessionDep
+from app.i18n import gettext as _
 
 router = APIRouter(prefix="/api/v1", tags=["api keys"])
 
@@ -38,5 +39,5 @@ def list_keys(session: SessionDep, principal: ApiMember) -> Sequence[ApiKey]:
 def revoke_key(session: SessionDep, principal: ApiMember, key_id: KeyId) -> ApiKey:
     key = service.member_key(session, member_id=principal.member.id, key_id=key_id)  # type: ignore[arg-type]
     if key is None:
-        raise HTTPException(status_code=404, detail="Your co-op has no such API key.")
+        raise HTTPException(status_code=404, detail=_("Your co-op has no such API key."))
     return service.revoke_api_key(session, key=key)

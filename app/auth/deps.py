@@ -40,6 +40,7 @@ from app.auth import service
 from app.auth.models import ApiKey
 from app.config import get_settings
 from app.db import SessionDep, session_scope
+from app.i18n import gettext as _
 from app.members.models import Account, Member, Role
 
 SESSION_COOKIE = "coopclub_session"
@@ -128,7 +129,7 @@ def current_account(
 ) -> Account:
     if account is None:
         if request.url.path.startswith("/api/"):
-            raise HTTPException(status_code=401, detail="Log in first.")
+            raise HTTPException(status_code=401, detail=_("Log in first."))
         next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(next_path if request.method == "GET" else "/")
     return account
@@ -140,7 +141,7 @@ CurrentAccount = Annotated[Account, Depends(current_account)]
 
 def require_admin(account: CurrentAccount) -> Account:
     if not account.is_admin:
-        raise HTTPException(status_code=403, detail="Only Club admins can open this page.")
+        raise HTTPException(status_code=403, detail=_("Only Club admins can open this page."))
     return account
 
 
@@ -186,14 +187,16 @@ class MemberContext:
 def member_staff(account: CurrentAccount, session: SessionDep) -> MemberContext:
     if account.member_id is None or account.role not in (Role.owner, Role.staff):
         detail = (
-            "Club admins manage co-ops from the admin area."
+            _("Club admins manage co-ops from the admin area.")
             if account.is_admin
-            else "This account does not act for a member co-op."
+            else _("This account does not act for a member co-op.")
         )
         raise HTTPException(status_code=403, detail=detail)
     member = session.get(Member, account.member_id)
     if member is None:
-        raise HTTPException(status_code=403, detail="This account does not act for a member co-op.")
+        raise HTTPException(
+            status_code=403, detail=_("This account does not act for a member co-op.")
+        )
     return MemberContext(account=account, member=member)
 
 
@@ -202,8 +205,11 @@ def member_owner(context: Annotated[MemberContext, Depends(member_staff)]) -> Me
     if not ROLE_RIGHTS.get(context.account.role, frozenset()) > STAFF_RIGHTS:
         raise HTTPException(
             status_code=403,
-            detail=f"Only {context.member.name}'s owners can do that (money, team, API keys, "
-            "sharing and sending mailings); staff write creatives and mailing drafts.",
+            detail=_(
+                "Only %(member)s's owners can do that (money, team, API keys, sharing and"
+                " sending mailings); staff write creatives and mailing drafts.",
+                member=context.member.name,
+            ),
         )
     return context
 
@@ -221,11 +227,11 @@ class MemberPrincipal:
 
 
 def api_member(request: Request, session: SessionDep) -> MemberPrincipal:
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    scheme, _sep, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise HTTPException(
             status_code=401,
-            detail="Send your co-op's API key as `Authorization: Bearer <key>`.",
+            detail=_("Send your co-op's API key as `Authorization: Bearer <key>`."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:

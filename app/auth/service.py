@@ -249,20 +249,26 @@ class ApiKeyRefused(Exception):
 def authenticate_api_key(session: Session, *, secret: str) -> tuple[ApiKey, Member]:
     key = session.exec(select(ApiKey).where(ApiKey.secret_hash == digest(secret))).first()
     if key is None:
-        raise ApiKeyRefused("This API key is not valid.")
+        raise ApiKeyRefused(i18n.gettext("This API key is not valid."))
     if key.revoked_at is not None:
         raise ApiKeyRefused(
-            f"This API key ({key.prefix}) was revoked on {key.revoked_at:%Y-%m-%d}."
+            i18n.gettext(
+                "This API key (%(prefix)s) was revoked on %(date)s.",
+                prefix=key.prefix,
+                date=i18n.format_date(key.revoked_at, "medium"),
+            )
         )
     member = session.get(Member, key.member_id)
     if member is None or member.status == MemberStatus.suspended:
         raise ApiKeyRefused(
-            "This API key belongs to a co-op whose membership is suspended; "
-            "its keys work again once the Club reactivates it."
+            i18n.gettext(
+                "This API key belongs to a co-op whose membership is suspended;"
+                " its keys work again once the Club reactivates it."
+            )
         )
     if member.status != MemberStatus.active:
         raise ApiKeyRefused(
-            "This API key belongs to a co-op whose application is not yet approved."
+            i18n.gettext("This API key belongs to a co-op whose application is not yet approved.")
         )
     now = utcnow()
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_PRECISION:

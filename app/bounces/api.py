@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.bounces import service as bounces
 from app.config import get_settings
 from app.db import session_scope
+from app.i18n import gettext as _
 
 router = APIRouter(tags=["webhooks"])
 
@@ -35,12 +36,12 @@ async def bounce_webhook(
 ) -> JSONResponse:
     secret = get_settings().bounce_webhook_secret
     if not secret:
-        raise HTTPException(404, "The bounce webhook is not configured on this Club.")
+        raise HTTPException(404, _("The bounce webhook is not configured on this Club."))
     if not x_bounce_secret or not hmac.compare_digest(x_bounce_secret, secret):
-        raise HTTPException(401, "Missing or wrong X-Bounce-Secret.")
+        raise HTTPException(401, _("Missing or wrong X-Bounce-Secret."))
     raw = await request.body()
     if len(raw) > MAX_REPORT_BYTES:
-        raise HTTPException(413, "A bounce report is at most 5 MB.")
+        raise HTTPException(413, _("A bounce report is at most 5 MB."))
     # The raw body needs an async read; the database work runs in a thread.
     return await run_in_threadpool(_process, raw)
 

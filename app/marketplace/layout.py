@@ -111,7 +111,7 @@ def move_block(session: Session, issue: Issue, block_id: int, direction: int) ->
                     member=booked.member_name,
                 ),
             )
-    slots = [(slot, b) for b, slot, _ in held if slot is not None]
+    slots = [(slot, b) for b, slot, _booked in held if slot is not None]
     blocks.swap_positions(session, issue, block, other)
     # The slot rows follow; a temporary position keeps (issue, position) unique meanwhile.
     for slot, _block in slots:

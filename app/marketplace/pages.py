@@ -25,6 +25,7 @@ from app.newsletters.models import Newsletter
 from app.payments import credits, stripe_gateway
 from app.payments.models import PaymentMethod
 from app.payments.providers import available_methods
+from app.validation_messages import message_for
 from app.web import CsrfProtected, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -232,7 +233,7 @@ def _creative(
         data = CreativeInput.model_validate(values)
     except ValidationError as exc:
         for err in exc.errors():
-            errors.setdefault(str(err["loc"][0]), err["msg"].removeprefix("Value error, "))
+            errors.setdefault(str(err["loc"][0]), message_for(err))
     slot = service.slot_of(session, booking)
     if data is not None:
         errors.update(service.check_creative(slot, data))

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 from app.auth.deps import ApiMember
 from app.db import SessionDep
+from app.i18n import gettext as _
 from app.members import directory, open_data, service
 from app.members.models import Member, MemberPublic, MemberSelf
 
@@ -153,7 +154,7 @@ def list_members_jsonld(request: Request, session: SessionDep, query: QueryDep) 
 def get_member(session: SessionDep, slug: str, response: Response) -> MemberPublic:
     member = service.public_member(session, slug=slug)
     if member is None:
-        raise HTTPException(status_code=404, detail="There is no member co-op at this slug.")
+        raise HTTPException(status_code=404, detail=_("There is no member co-op at this slug."))
     response.headers.update(open_data.public_headers())
     return MemberPublic.of(member)
 

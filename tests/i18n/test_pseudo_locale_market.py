@@ -17,7 +17,7 @@ from app.sharing import mailings
 from app.subscribers.models import Subscriber
 from tests.i18n.test_pseudo_locale import unwrapped
 from tests.marketplace.factories import CREATIVE, make_booking, make_slots
-from tests.members.factories import log_in, make_account, make_member, post_form
+from tests.members.factories import log_in, make_account, make_key, make_member, post_form
 from tests.sharing.helpers import agreement, approve, owned_topic, person, submitted_mailing
 
 # The admin area's own navigation is worded by the admin pages' translators.
@@ -213,3 +213,24 @@ def test_a_shared_readers_footer_reason_is_in_their_language(sharing, smtp, run_
         " vous envoyer des offres de coopératives membres sur Orchard News."
     ) in french.text().replace("\n", " ")
     assert "because you" not in french.text()
+
+
+def test_the_marketplace_api_answers_people_in_their_language(client, market):
+    """The status codes and fields stay; the words follow Accept-Language."""
+    member, _issue, slots, booking = market
+    _key_id, secret = make_key(member)
+    key = {"Authorization": f"Bearer {secret}"}
+    french = {**key, "Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"}
+    taken = client.post("/api/v1/bookings", json={"slot_id": slots[0].id}, headers=french)
+    assert taken.status_code == 409
+    assert taken.json()["detail"] == "cet encart est déjà réservé par une autre coopérative"
+    invalid = client.post("/api/v1/bookings", json={"slot_id": 0}, headers=french)
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"] == [
+        {"field": "slot_id", "message": "Indiquez un nombre d’au moins 1."}
+    ]
+    keyless = client.get("/api/v1/slots", headers={"Accept-Language": "es"})
+    assert keyless.status_code == 401
+    assert keyless.json()["detail"].startswith("Envía la clave de API de tu cooperativa")
+    english = client.get(f"/api/v1/bookings/{booking.id + 100}", headers=key)
+    assert english.status_code == 404 and english.json()["detail"] == "no such booking"
