@@ -120,3 +120,13 @@ def test_plural_forms_follow_the_language(language, counts):
     with i18n.using(language):
         shown = {n: i18n.ngettext("%(num)s person", "%(num)s people", n) for n in counts}
     assert shown == counts
+
+
+@pytest.mark.parametrize(
+    "name", ["messages.pot", "fr/LC_MESSAGES/messages.po", "es/LC_MESSAGES/messages.po"]
+)
+def test_the_catalogs_parse_strictly(name):
+    """Every entry is whole (the union merge of two branches' appends can drop the
+    template's last `msgstr ""`, which the lenient reader would quietly glue on)."""
+    with open(TRANSLATIONS / name, "rb") as fh:
+        read_po(fh, abort_invalid=True)
