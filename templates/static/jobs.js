@@ -5,6 +5,8 @@
 (function () {
   "use strict";
   var box = document.querySelector("[data-progress-url]");
+  var lang = document.documentElement.lang || "en";
+  try { (0).toLocaleString(lang); } catch (e) { lang = "en"; }
   function pick(data, path) {
     return path.split(".").reduce(function (value, key) { return value == null ? value : value[key]; }, data);
   }
@@ -14,7 +16,11 @@
       .then(function (p) {
         box.querySelectorAll("[data-field]").forEach(function (el) {
           var value = pick(p, el.dataset.field);
-          el.textContent = typeof value === "number" ? value.toLocaleString("en") : (value || "");
+          // A state is shown by its name in the page's language (data-names), a number
+          // the page language's way.
+          var names = el.dataset.names ? JSON.parse(el.dataset.names) : null;
+          el.textContent = typeof value === "number" ? value.toLocaleString(lang) :
+            (names && names[value]) || value || "";
         });
         var bar = box.querySelector("progress");
         if (bar) { bar.value = p.percent; bar.textContent = p.percent + "%"; }
