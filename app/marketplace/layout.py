@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.marketplace import service
 from app.marketplace.models import LIVE_STATUSES, Booking, Slot, SlotStatus
 from app.members.models import Member
@@ -143,7 +144,9 @@ def remove_block(
             )
         booking = session.get(Booking, booked.booking_id)
         assert booking is not None
-        service.cancel(session, booking, reason="The Club took this slot out of the issue.")
+        service.cancel(
+            session, booking, reason=lazy_gettext("The Club took this slot out of the issue.")
+        )
     blocks.remove_block(session, issue, block_id)
     if slot is not None:
         slot.status = SlotStatus.withdrawn

@@ -58,7 +58,9 @@ def _refunded(session: Session, booking: Booking) -> str:
         return "already refunded"
     if states.can_move(booking, S.refunded):
         # Also before the success arrived: the money is back, so the booking is over.
-        service.mark_refunded(session, booking, instructions="Stripe returns it to the card.")
+        service.mark_refunded(
+            session, booking, instructions=lazy_gettext("Stripe returns it to the card.")
+        )
         return "booking refunded"
     if booking.paid_at is None:
         # A late payment we paid back (expired booking): remember that it is done.

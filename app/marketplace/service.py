@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from babel.support import LazyProxy
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -40,6 +41,10 @@ from app.payments.providers import available_methods, provider_for
 
 HOLD = timedelta(minutes=15)
 S = BookingStatus
+
+
+# Why a booking is cancelled, when the caller gives no reason (the member reads it).
+_CANCELLED = lazy_gettext("Cancelled.")
 
 
 class BookingError(Exception):
@@ -329,7 +334,7 @@ def reject(session: Session, booking: Booking, *, reason: str) -> None:
     refund(session, booking)
 
 
-def cancel(session: Session, booking: Booking, *, reason: str = "Cancelled.") -> None:
+def cancel(session: Session, booking: Booking, *, reason: str | LazyProxy = _CANCELLED) -> None:
     """Cancel any live booking, release its slot, and refund a paid booking the way it was
     paid (credits back at once, invoices by the Club, cards through Stripe); the member is
     told. The one way a booking is cancelled: members, admins, the deadline sweep and the
@@ -373,7 +378,9 @@ def refund(session: Session, booking: Booking) -> None:
         mark_refunded(session, booking, instructions=result.instructions)
 
 
-def mark_refunded(session: Session, booking: Booking, *, instructions: str = "") -> None:
+def mark_refunded(
+    session: Session, booking: Booking, *, instructions: str | LazyProxy = ""
+) -> None:
     booking = locked(session, booking)
     states.move(booking, S.refunded)
     notify_member(
@@ -414,4 +421,10 @@ def cancel_unpaid_or_paid(session: Session, booking: Booking, *, by_member: bool
     booking = locked(session, booking)
     if by_member and booking.status not in (S.held, S.awaiting_payment):
         raise BookingError(_("a paid booking is cancelled by a Club admin: ask the Club"))
-    cancel(session, booking, reason="Cancelled by " + ("your co-op." if by_member else "the Club."))
+    cancel(
+        session,
+        booking,
+        reason=lazy_gettext("Cancelled by your co-op.")
+        if by_member
+        else lazy_gettext("Cancelled by the Club."),
+    )

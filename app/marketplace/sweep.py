@@ -11,6 +11,7 @@ import logging
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
+from app.i18n import lazy_gettext
 from app.jobs import register_sweep
 from app.marketplace import inventory, service, states
 from app.marketplace.models import Booking, BookingStatus, Slot
@@ -47,7 +48,9 @@ def release_missed_deadlines(session: Session) -> int:
                 service.cancel(
                     session,
                     booking,
-                    reason="the creative deadline passed without an approved creative.",
+                    reason=lazy_gettext(
+                        "the creative deadline passed without an approved creative."
+                    ),
                 )
             released += 1
         except states.IllegalTransition:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from babel.support import LazyProxy
 from sqlmodel import Session
 
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.payments import credits, stripe_gateway
 from app.payments.models import PaymentMethod
 from app.payments.money import format_money
@@ -37,7 +39,7 @@ class PaymentStart:
 class RefundResult:
     done: bool  # refunded now; False: Stripe's charge.refunded webhook completes it
     reference: str | None = None
-    instructions: str = ""
+    instructions: str | LazyProxy = ""  # for the member, in their email's language
 
 
 class PaymentProvider(Protocol):
@@ -69,7 +71,9 @@ class StripePayments:
             booking_id=payable.id or 0, intent_id=payable.payment_intent_id
         )
         return RefundResult(
-            done=False, reference=refund_id, instructions="Stripe returns the money to the card."
+            done=False,
+            reference=refund_id,
+            instructions=lazy_gettext("Stripe returns the money to the card."),
         )
 
 
@@ -89,7 +93,7 @@ class InvoicePayments:
         return RefundResult(
             done=True,
             reference=f"invoice-refund-{payable.id}",
-            instructions="The Club pays an invoiced booking back by bank transfer.",
+            instructions=lazy_gettext("The Club pays an invoiced booking back by bank transfer."),
         )
 
 
@@ -117,7 +121,7 @@ class CreditPayments:
         return RefundResult(
             done=True,
             reference=f"credit-entry-{entry.id}",
-            instructions="The credits are back in your co-op's balance.",
+            instructions=lazy_gettext("The credits are back in your co-op's balance."),
         )
 
 
