@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -167,42 +168,87 @@ _NEXT_STATUS = {
 }
 
 
-def _apply(
-    session: Session,
-    *,
-    subscriber: Subscriber,
-    scope: ConsentScope,
-    action: ConsentAction,
-    topic: Topic | None,
-    member: Member | None,
-) -> None:
-    """Change the subscription the event is about, so state and ledger never disagree."""
-    if action in (ConsentAction.erased, ConsentAction.lifted) or scope == ConsentScope.sponsored:
-        # Erasure deletes the rows itself; a lifted suppression is not a subscription;
-        # sponsored consent has no state yet.
+@dataclass(frozen=True)
+class ConsentChange:
+    """One consent change to record (see `record_consent` for the fields)."""
+
+    subscriber: Subscriber
+    scope: ConsentScope
+    action: ConsentAction
+    source: ConsentSource
+    consent_text: ConsentText | None
+    token_digest: str | None
+    topic: Topic | None = None
+    member: Member | None = None
+    actor_account_id: int | None = None
+
+
+def _touches_subscription(change: ConsentChange) -> bool:
+    """Whether the change moves a subscription row (erasure deletes the rows itself; a
+    lifted suppression is not a subscription; sponsored consent has no state yet;
+    sharing with one named member is app.sharing's state)."""
+    if change.action in (ConsentAction.erased, ConsentAction.lifted):
+        return False
+    if change.scope == ConsentScope.sponsored:
+        return False
+    if change.scope == ConsentScope.sharing and change.topic is None and change.member is not None:
+        return False
+    if change.topic is None:
+        raise ValueError(f"a {change.scope} consent needs a topic")
+    return True
+
+
+def _apply(session: Session, changes: list[ConsentChange]) -> None:
+    """Change the subscriptions the events are about, in order, so state and ledger
+    never disagree."""
+    moving = [change for change in changes if _touches_subscription(change)]
+    if not moving:
         return
-    if scope == ConsentScope.sharing and topic is None and member is not None:
-        return  # sharing with one named member: app.sharing keeps that state
-    if topic is None:
-        raise ValueError(f"a {scope} consent needs a topic")
     # Locked: two changes of one subscription take turns, so the later one's event has
     # the later id (the log's order) and the row ends as its last event says.
-    subscription = session.exec(
-        select(Subscription)
-        .where(Subscription.subscriber_id == subscriber.id, Subscription.topic_id == topic.id)
-        .with_for_update()
-    ).first()
-    status = _NEXT_STATUS[action]
-    if subscription is None:
-        if scope == ConsentScope.sharing:
+    subscriber_ids = sorted({change.subscriber.id for change in moving})  # type: ignore[type-var]
+    topic_ids = sorted({change.topic.id for change in moving})  # type: ignore[union-attr,type-var]
+    rows: dict[tuple[int, int], Subscription] = {}
+    for start in range(0, len(subscriber_ids), _IN_LIMIT):
+        for subscription in session.exec(
+            select(Subscription)
+            .where(
+                col(Subscription.subscriber_id).in_(subscriber_ids[start : start + _IN_LIMIT]),
+                col(Subscription.topic_id).in_(topic_ids),
+            )
+            .order_by(col(Subscription.id))
+            .with_for_update()
+        ):
+            rows[(subscription.subscriber_id, subscription.topic_id)] = subscription
+    new: dict[tuple[int, int], dict[str, Any]] = {}  # rows to insert, together
+    for change in moving:
+        key = (change.subscriber.id, change.topic.id)  # type: ignore[union-attr]
+        status = _NEXT_STATUS[change.action]
+        subscription = rows.get(key)  # type: ignore[arg-type]
+        if subscription is not None:
+            if change.scope == ConsentScope.topic:
+                subscription.status = status
+            else:
+                subscription.sharing = status
+            subscription.updated_at = utcnow()
+        elif key in new:
+            new[key]["status" if change.scope == ConsentScope.topic else "sharing"] = status  # type: ignore[index]
+            new[key]["updated_at"] = utcnow()  # type: ignore[index]
+        elif change.scope == ConsentScope.sharing:
             raise ValueError("sharing consent needs a subscription to the topic first")
-        subscription = Subscription(subscriber_id=subscriber.id, topic_id=topic.id, status=status)
-        session.add(subscription)
-    elif scope == ConsentScope.topic:
-        subscription.status = status
-    else:
-        subscription.sharing = status
-    subscription.updated_at = utcnow()
+        else:
+            new[key] = {  # type: ignore[index]
+                "subscriber_id": key[0],
+                "topic_id": key[1],
+                "status": status,
+                "sharing": None,
+                "updated_at": utcnow(),
+            }
+    if new:
+        session.execute(insert(Subscription), list(new.values()))
+
+
+_IN_LIMIT = 1000  # ids per IN (...) list
 
 
 def record_consent(
@@ -225,35 +271,73 @@ def record_consent(
     of the signed link that carried the request or confirmation (never the link).
     `actor_account_id` names the Club admin who made the change for the person.
     """
-    if (source == ConsentSource.admin) != (actor_account_id is not None):
-        raise ValueError("a change by an admin (and only that) names the admin")
-    if action in (ConsentAction.requested, ConsentAction.confirmed) and consent_text is None:
-        raise ValueError("a request or confirmation must record the consent text shown")
-    # The person's row first, then the ledger: one order for every consent change, and
-    # callers that decided on state they read after taking this lock stay right.
-    session.execute(select(Subscriber.id).where(Subscriber.id == subscriber.id).with_for_update())
-    _apply(session, subscriber=subscriber, scope=scope, action=action, topic=topic, member=member)
-    session.flush()  # the subscription's row lock is taken before the event gets its id
-    event = ConsentEvent(
-        subscriber_key=subscriber.key,
+    change = ConsentChange(
+        subscriber=subscriber,
         scope=scope,
         action=action,
-        topic_id=topic.id if topic else None,
-        member_id=member.id if member else None,
         source=source,
-        consent_text_id=consent_text.id if consent_text else None,
+        consent_text=consent_text,
         token_digest=token_digest,
+        topic=topic,
+        member=member,
         actor_account_id=actor_account_id,
-        occurred_at=utcnow(),
     )
-    session.add(event)
-    count_after_commit(session, CONSENT_EVENTS, action.value)
-    session.flush()
-    if action == ConsentAction.confirmed:
+    return record_consents(session, [change])[0]
+
+
+def record_consents(session: Session, changes: list[ConsentChange]) -> list[ConsentEvent]:
+    """`record_consent` for many changes at once (in order), with a few statements for
+    all of them: the people's rows locked together, their subscriptions read, written
+    and the events inserted in bulk."""
+    for change in changes:
+        if (change.source == ConsentSource.admin) != (change.actor_account_id is not None):
+            raise ValueError("a change by an admin (and only that) names the admin")
+        if (
+            change.action in (ConsentAction.requested, ConsentAction.confirmed)
+            and change.consent_text is None
+        ):
+            raise ValueError("a request or confirmation must record the consent text shown")
+    if not changes:
+        return []
+    # The people's rows first (in id order), then the ledger: one order for every
+    # consent change, and callers that decided on state they read after taking this
+    # lock stay right.
+    subscriber_ids = sorted({change.subscriber.id for change in changes})  # type: ignore[type-var]
+    for start in range(0, len(subscriber_ids), _IN_LIMIT):
+        session.execute(
+            select(Subscriber.id)
+            .where(col(Subscriber.id).in_(subscriber_ids[start : start + _IN_LIMIT]))
+            .order_by(col(Subscriber.id))
+            .with_for_update()
+        )
+    _apply(session, changes)
+    session.flush()  # the subscriptions' row locks are taken before the events get ids
+    # One multi-row INSERT, in the changes' order (the ids, and so the log, follow it).
+    events = session.scalars(
+        insert(ConsentEvent).returning(ConsentEvent),
+        [
+            {
+                "subscriber_key": change.subscriber.key,
+                "scope": change.scope,
+                "action": change.action,
+                "topic_id": change.topic.id if change.topic else None,
+                "member_id": change.member.id if change.member else None,
+                "source": change.source,
+                "consent_text_id": change.consent_text.id if change.consent_text else None,
+                "token_digest": change.token_digest,
+                "actor_account_id": change.actor_account_id,
+                "occurred_at": utcnow(),
+            }
+            for change in changes
+        ],
+    ).all()
+    for change in changes:
+        count_after_commit(session, CONSENT_EVENTS, change.action.value)
+    if any(change.action == ConsentAction.confirmed for change in changes):
         # Seal it into the log at once (after commit), so its receipt is ready; the
         # sequencer's own tick picks up everything else within a second.
         jobs.enqueue(session, jobs.SEQUENCE_LOG)
-    return event
+    return sorted(events, key=lambda event: event.id)  # type: ignore[arg-type,return-value]
 
 
 def history(session: Session, subscriber_key: str) -> list[ConsentEvent]:

@@ -21,7 +21,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from babel.support import LazyProxy
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, col
 
 from app import i18n
@@ -59,8 +59,12 @@ MAX_BACKOFF = timedelta(hours=1)
 ADMIN_ALERT = "admin-alert"
 
 
-def queue_transactional(
-    session: Session,
+def queue_transactional(session: Session, **message: Any) -> TransactionalEmail:
+    """Render and queue one message (`transactional_row` says what it takes)."""
+    return queue_rows(session, [transactional_row(**message)])[0]
+
+
+def transactional_row(
     *,
     kind: str,
     to: str,
@@ -69,15 +73,32 @@ def queue_transactional(
     language: str | None = None,
     **context: Any,
 ) -> TransactionalEmail:
-    """Render and queue one message in `language` (the recipient's; None: the Club's
-    default). A subject given as `i18n.lazy_gettext(...)` is translated with the body."""
+    """The message rendered in `language` (the recipient's; None: the Club's default), as
+    a row not yet stored: `queue_rows` queues many at once. A subject given as
+    `i18n.lazy_gettext(...)` is translated with the body."""
     settings = get_settings()
     context.setdefault("postal_address", settings.postal_address)
     context.setdefault("base_url", settings.base_url)
     with i18n.using(language):
         html, text = render_email(template, **context)
         subject = str(subject)
-    return queue_prepared(session, kind=kind, to=to, subject=subject, html=html, text=text)
+    return TransactionalEmail(
+        kind=kind, to_address=to, subject=subject, html=html, text=text, next_attempt_at=utcnow()
+    )
+
+
+def queue_rows(session: Session, emails: list[TransactionalEmail]) -> list[TransactionalEmail]:
+    """Store rendered messages (one INSERT for many) and enqueue each one's delivery
+    after commit."""
+    stored = list(
+        session.scalars(
+            insert(TransactionalEmail).returning(TransactionalEmail),
+            [email.model_dump(exclude={"id"}) for email in emails],
+        )
+    )
+    for email in stored:
+        enqueue(session, DELIVER_TRANSACTIONAL, email.id)
+    return stored
 
 
 def queue_prepared(
@@ -96,12 +117,10 @@ def queue_prepared(
     email = TransactionalEmail(
         kind=kind, to_address=to, subject=subject, html=html, text=text, next_attempt_at=utcnow()
     )
-    session.add(email)
-    session.flush()
+    (email,) = queue_rows(session, [email])
     if build is not None:
         email.raw = build(email)
         session.flush()
-    enqueue(session, DELIVER_TRANSACTIONAL, email.id)
     return email
 
 

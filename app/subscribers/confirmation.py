@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from app import flows, signing
@@ -49,9 +49,23 @@ class TokenUsed(signing.InvalidToken):
 
 def new_link(session: Session, subscriber: Subscriber) -> str:
     """A new confirmation link for `subscriber`; bind requests to it with its digest."""
-    token = signing.sign(signing.Purpose.confirm, {"s": subscriber.id, "n": secrets.token_hex(8)})
-    session.add(ConfirmationLink(subscriber_id=subscriber.id, token_digest=token_digest(token)))  # type: ignore[arg-type]
-    return token
+    return new_links(session, [subscriber])[0]
+
+
+def new_links(session: Session, subscribers: list[Subscriber]) -> list[str]:
+    """A new link for each of `subscribers` (one INSERT for all), in order."""
+    tokens = [
+        signing.sign(signing.Purpose.confirm, {"s": subscriber.id, "n": secrets.token_hex(8)})
+        for subscriber in subscribers
+    ]
+    session.execute(
+        insert(ConfirmationLink),
+        [
+            {"subscriber_id": s.id, "token_digest": token_digest(t), "created_at": utcnow()}
+            for s, t in zip(subscribers, tokens, strict=True)
+        ],
+    )
+    return tokens
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ checks only what was typed, then records it through app.intake, the same insert
 whatever state the address is in; the intake job runs `request_subscription` (or
 `resend_confirmation`), which does the state-dependent work and queues the right mail
 (a confirmation or an "already subscribed" note). The CSV import, a job already, calls
-`request_subscription` directly.
+`request_subscriptions` directly, a piece of rows at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app import i18n, intake
@@ -27,28 +27,31 @@ from app.consent.models import (
     ConsentSource,
     ConsentText,
 )
-from app.consent.service import current_text, record_consent, token_digest
+from app.consent.service import ConsentChange, current_text, record_consents, token_digest
+from app.db import utcnow
 from app.mailing.message import needs_smtputf8
-from app.mailing.service import queue_transactional
+from app.mailing.models import TransactionalEmail
+from app.mailing.service import queue_rows, queue_transactional, transactional_row
 from app.mailing.transport import server_takes_utf8_addresses
 from app.members.models import Member
-from app.subscribers.confirmation import new_link
+from app.subscribers.confirmation import new_links
 from app.subscribers.models import (
     Subscriber,
     Subscription,
     SubscriptionStatus,
     Topic,
     TopicStatus,
+    new_subscriber_key,
 )
 from app.subscribers.service import (
     InvalidAddress,
     address_hmac,
-    is_suppressed,
     lock_subscriber,
     normalise_email,
     preferences_url,
     subscriber_by_email,
 )
+from app.subscribers.suppression_keys import suppressions_of
 
 
 @dataclass(frozen=True)
@@ -77,21 +80,19 @@ class Outcome:
 Asking = tuple[ConsentScope, Topic, ConsentText]
 
 
-def _queue_confirmation(
-    session: Session,
+def _confirmation_row(
     subscriber: Subscriber,
     token: str,
     asking: list[Asking],
     *,
     repermission: bool,
     language: str | None,
-) -> None:
+) -> TransactionalEmail:
     """The email lists every consent its link asks for, each with its exact words (in
     `language`, which the email is written in)."""
     topics = [(topic, text) for scope, topic, text in asking if scope == ConsentScope.topic]
     sharing = [(topic, text) for scope, topic, text in asking if scope == ConsentScope.sharing]
-    queue_transactional(
-        session,
+    return transactional_row(
         kind="repermission" if repermission else "confirm-subscription",
         to=subscriber.email,
         subject=i18n.lazy_gettext("Please confirm you still want our newsletters")
@@ -125,73 +126,129 @@ def queue_already_subscribed(
     )
 
 
-def _new_subscriber(session: Session, email: str, signup: Signup) -> tuple[Subscriber, bool]:
-    """Insert the subscriber; if a simultaneous signup of the same address inserted it
-    first (the unique email refuses ours), use theirs. The flag: ours was inserted (so
-    it has no subscriptions yet)."""
-    subscriber = Subscriber(
-        email=email,
-        address_hmac=address_hmac(email),
-        first_name=signup.first_name or None,
-        source_member_id=signup.member.id if signup.member else None,
-        language=signup.language,
-    )
-    try:
-        with session.begin_nested():
-            session.add(subscriber)
-    except IntegrityError:
-        existing = subscriber_by_email(session, email)
-        if existing is None:
-            raise
-        return lock_subscriber(session, existing.id) or existing, False  # type: ignore[arg-type]
-    return subscriber, True
+def _subscribers(
+    session: Session, signups: list[tuple[str, Signup]]
+) -> tuple[dict[str, Subscriber], set[str]]:
+    """Each address's subscriber, its row locked until commit (in id order): the ones
+    on the list already, and new rows for the others. If a simultaneous signup of an
+    address inserted it first (the unique email refuses ours), theirs is used. Also the
+    addresses inserted here (so they have no subscriptions yet)."""
+    emails = [email for email, _ in signups]
+    found = _lock_by_email(session, emails)
+    new = [
+        {
+            "key": new_subscriber_key(),
+            "email": email,
+            "address_hmac": address_hmac(email),
+            "first_name": signup.first_name or None,
+            "source_member_id": signup.member.id if signup.member else None,
+            "language": signup.language,
+            "created_at": utcnow(),
+        }
+        for email, signup in signups
+        if email not in found
+    ]
+    inserted: set[str] = set()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for start in range(0, len(new), _INSERT_ROWS):
+        statement = (
+            dialect.insert(Subscriber)
+            .values(new[start : start + _INSERT_ROWS])
+            .on_conflict_do_nothing(index_elements=["email"])
+            .returning(Subscriber)
+        )
+        for subscriber in session.scalars(statement):
+            found[subscriber.email] = subscriber
+            inserted.add(subscriber.email)
+    raced = [email for email in emails if email not in found]
+    if raced:
+        found.update(_lock_by_email(session, raced))
+    return found, inserted
 
 
-def _send_link(
+_INSERT_ROWS = 500  # rows per multi-row INSERT (bind parameters stay under every limit)
+
+
+def _lock_by_email(session: Session, emails: list[str]) -> dict[str, Subscriber]:
+    locked: dict[str, Subscriber] = {}
+    for start in range(0, len(emails), 1000):
+        for subscriber in session.exec(
+            select(Subscriber)
+            .where(col(Subscriber.email).in_(emails[start : start + 1000]))
+            .order_by(col(Subscriber.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ):
+            locked[subscriber.email] = subscriber
+    return locked
+
+
+# A person to mail a new link to, and the consents it asks for (scope, topic, source,
+# member), in the order the email and the ledger list them.
+Requesting = list[tuple[ConsentScope, Topic, ConsentSource, Member | None]]
+
+
+@dataclass(frozen=True)
+class _LinkRequest:
+    subscriber: Subscriber
+    asking: Requesting
+    language: str | None = None  # the email's; None: the subscriber's
+
+
+def _send_links(
     session: Session,
-    subscriber: Subscriber,
-    asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]],
+    requests: list[_LinkRequest],
     *,
     repermission: bool,
     shown: dict[ConsentScope, ConsentText] | None = None,
-    language: str | None = None,
-) -> Outcome:
-    """Make a new link, bind exactly `asking` to it in the ledger, and mail it in
-    `language` (else the subscriber's). `shown`: the text versions the person saw when
-    asking, used when they are in the email's language (else the current ones in it)."""
-    outcome = Outcome(mailed="confirm")
-    token = new_link(session, subscriber)
-    digest = token_digest(token)
-    language = language or subscriber.language or i18n.default_language()
-    texts = {}
-    for scope, *_ in asking:
-        seen = (shown or {}).get(scope)
-        texts[scope] = (
-            seen if seen and seen.language == language else current_text(session, scope, language)
+) -> list[Outcome]:
+    """For each request: make a new link, bind exactly its `asking` to it in the ledger,
+    and mail it in its language (else the subscriber's). `shown`: the text versions the
+    person saw when asking, used when they are in the email's language (else the
+    current ones in it). The links, emails and ledger events of all the requests are
+    written together."""
+    outcomes, mails, changes = [], [], []
+    texts: dict[tuple[ConsentScope, str], ConsentText] = {}
+    tokens = new_links(session, [request.subscriber for request in requests])
+    for request, token in zip(requests, tokens, strict=True):
+        subscriber = request.subscriber
+        outcome = Outcome(mailed="confirm")
+        digest = token_digest(token)
+        language = request.language or subscriber.language or i18n.default_language()
+        for scope, *_ in request.asking:
+            seen = (shown or {}).get(scope)
+            if seen and seen.language == language:
+                texts[(scope, language)] = seen
+            elif (scope, language) not in texts:
+                texts[(scope, language)] = current_text(session, scope, language)
+        mails.append(
+            _confirmation_row(
+                subscriber,
+                token,
+                [(scope, topic, texts[(scope, language)]) for scope, topic, *_ in request.asking],
+                repermission=repermission,
+                language=language,
+            )
         )
-    _queue_confirmation(
-        session,
-        subscriber,
-        token,
-        [(scope, topic, texts[scope]) for scope, topic, *_ in asking],
-        repermission=repermission,
-        language=language,
-    )
-    for scope, topic, source, member in asking:
-        record_consent(
-            session,
-            subscriber=subscriber,
-            scope=scope,
-            action=ConsentAction.requested,
-            source=source,
-            consent_text=texts[scope],
-            token_digest=digest,
-            topic=topic,
-            member=member,
-        )
-        outcome.requested.append(f"{scope}:{topic.slug}")
-    outcome.token = token
-    return outcome
+        for scope, topic, source, member in request.asking:
+            changes.append(
+                ConsentChange(
+                    subscriber=subscriber,
+                    scope=scope,
+                    action=ConsentAction.requested,
+                    source=source,
+                    consent_text=texts[(scope, language)],
+                    token_digest=digest,
+                    topic=topic,
+                    member=member,
+                )
+            )
+            outcome.requested.append(f"{scope}:{topic.slug}")
+        outcome.token = token
+        outcomes.append(outcome)
+    queue_rows(session, mails)
+    record_consents(session, changes)
+    return outcomes
 
 
 def usable_address(address: str) -> str:
@@ -290,59 +347,78 @@ def request_subscription(
     session: Session, *, signup: Signup, shown: dict[ConsentScope, ConsentText] | None = None
 ) -> Outcome:
     """Record the requests, bound to a new link, and queue the right mail; the caller
-    answers the same either way.
+    answers the same either way. `request_subscriptions` for one person.
 
     A suppressed address (erased, unsubscribed, bounced, complained) asking again gets
     its confirmation like anyone: only confirming lifts the suppression. An import
     never re-asks a suppressed address. Raises `InvalidAddress` for an unusable address
     (a 4xx, the same for everyone)."""
-    email = usable_address(signup.email)
-    suppressed = is_suppressed(session, email)
-    if suppressed and signup.source == ConsentSource.import_:
-        return Outcome()
-    found = subscriber_by_email(session, email)
-    inserted = False
-    if found is not None:
-        subscriber = lock_subscriber(session, found.id)  # type: ignore[arg-type]
-    else:
-        subscriber, inserted = _new_subscriber(session, email, signup)
-    assert subscriber is not None
+    return request_subscriptions(session, [signup], shown=shown)[0]
+
+
+def request_subscriptions(
+    session: Session,
+    signups: list[Signup],
+    *,
+    shown: dict[ConsentScope, ConsentText] | None = None,
+) -> list[Outcome]:
+    """`request_subscription` for many people at once (each address once), each one's
+    outcome in order: their suppressions, subscribers and subscriptions are read, and
+    their subscribers, links, emails and ledger events written, a few statements for
+    all of them."""
+    emails = [usable_address(signup.email) for signup in signups]
+    if len(set(emails)) != len(emails):
+        raise ValueError("each address once per call")
+    suppressed = set(suppressions_of(session, emails))
+    outcomes: dict[str, Outcome] = {}
+    wanted: list[tuple[str, Signup]] = []
+    for email, signup in zip(emails, signups, strict=True):
+        if email in suppressed and signup.source == ConsentSource.import_:
+            outcomes[email] = Outcome()
+        else:
+            wanted.append((email, signup))
+    subscribers, inserted = _subscribers(session, wanted)
+    existing: dict[tuple[int, int], Subscription] = {}
     # A subscriber inserted just now has no subscriptions to look up.
-    existing = (
-        {}
-        if inserted
-        else {
-            s.topic_id: s
-            for s in session.exec(
-                select(Subscription)
-                .where(Subscription.subscriber_id == subscriber.id)
-                .execution_options(populate_existing=True)
-            )
-        }
-    )
-    asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]] = []
-    for topic in signup.topics:
-        subscription = existing.get(topic.id)  # type: ignore[arg-type]
-        # A suppressed person is asked again even for what looks active: nothing
-        # reaches them until they confirm.
-        if suppressed or subscription is None or subscription.status != SubscriptionStatus.active:
-            asking.append((ConsentScope.topic, topic, signup.source, signup.member))
-        if signup.share_with_members and (
-            suppressed or subscription is None or subscription.sharing != SubscriptionStatus.active
+    ids = [subscriber.id for email, subscriber in subscribers.items() if email not in inserted]
+    for start in range(0, len(ids), 1000):
+        for subscription in session.exec(
+            select(Subscription)
+            .where(col(Subscription.subscriber_id).in_(ids[start : start + 1000]))
+            .execution_options(populate_existing=True)
         ):
-            asking.append((ConsentScope.sharing, topic, signup.source, signup.member))
-    if not asking:
-        if signup.source != ConsentSource.import_:  # an import never mails active people
-            queue_already_subscribed(session, subscriber, signup.language)
-        return Outcome(mailed="already")
-    return _send_link(
-        session,
-        subscriber,
-        asking,
-        repermission=signup.source == ConsentSource.import_,
-        shown=shown,
-        language=signup.language,
-    )
+            existing[(subscription.subscriber_id, subscription.topic_id)] = subscription
+    requests: dict[bool, list[tuple[str, _LinkRequest]]] = {True: [], False: []}
+    for email, signup in wanted:
+        subscriber = subscribers[email]
+        asking: Requesting = []
+        for topic in signup.topics:
+            subscription = existing.get((subscriber.id, topic.id))  # type: ignore[arg-type]
+            # A suppressed person is asked again even for what looks active: nothing
+            # reaches them until they confirm.
+            again = email in suppressed or subscription is None
+            if again or subscription.status != SubscriptionStatus.active:  # type: ignore[union-attr]
+                asking.append((ConsentScope.topic, topic, signup.source, signup.member))
+            if signup.share_with_members and (
+                again or subscription.sharing != SubscriptionStatus.active  # type: ignore[union-attr]
+            ):
+                asking.append((ConsentScope.sharing, topic, signup.source, signup.member))
+        if not asking:
+            if signup.source != ConsentSource.import_:  # an import never mails active people
+                queue_already_subscribed(session, subscriber, signup.language)
+            outcomes[email] = Outcome(mailed="already")
+            continue
+        repermission = signup.source == ConsentSource.import_
+        requests[repermission].append(
+            (email, _LinkRequest(subscriber, asking, language=signup.language))
+        )
+    for repermission, batch in requests.items():
+        if batch:
+            sent = _send_links(
+                session, [r for _, r in batch], repermission=repermission, shown=shown
+            )
+            outcomes.update(zip([email for email, _ in batch], sent, strict=True))
+    return [outcomes[email] for email in emails]
 
 
 def resend_confirmation(session: Session, *, email: str) -> None:
@@ -361,7 +437,7 @@ def resend_confirmation(session: Session, *, email: str) -> None:
         .where(Subscription.subscriber_id == subscriber.id)
         .order_by(Topic.name)
     ).all()
-    asking: list[tuple[ConsentScope, Topic, ConsentSource, Member | None]] = []
+    asking: Requesting = []
     for subscription, topic in rows:
         for scope, state in (
             (ConsentScope.topic, subscription.status),
@@ -371,7 +447,7 @@ def resend_confirmation(session: Session, *, email: str) -> None:
                 source, member = _latest_request(session, subscriber, scope, topic)
                 asking.append((scope, topic, source, member))
     if asking:
-        _send_link(session, subscriber, asking, repermission=False)
+        _send_links(session, [_LinkRequest(subscriber, asking)], repermission=False)
     elif any(s.status == SubscriptionStatus.active for s, _ in rows):
         queue_already_subscribed(session, subscriber)
 

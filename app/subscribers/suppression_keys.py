@@ -109,32 +109,34 @@ def legacy_hmacs(session: Session, address: str) -> list[str]:
 def find_suppression(session: Session, address: str) -> Suppression | None:
     """The address's suppression under the pepper or a legacy one; a legacy match is
     re-keyed under the pepper. (Subscriber rows are re-keyed by `coopclub db upgrade`.)"""
-    current = address_hmac(address)
-    legacy = legacy_hmacs(session, address)
-    found = session.exec(
-        select(Suppression).where(col(Suppression.address_hmac).in_([current, *legacy]))
-    ).first()
-    if found is not None and found.address_hmac != current:
-        capture_legacy(session)
-        found.address_hmac = current
-        session.flush()
-    return found
+    return suppressions_of(session, [address]).get(address)
 
 
 def suppressions_of(session: Session, addresses: list[str]) -> dict[str, Suppression]:
     """The suppression of each of many normalised addresses that has one, in one query
-    (legacy peppers included; a legacy match is left for `find_suppression` to re-key)."""
+    (legacy peppers included); a legacy match is re-keyed under the pepper."""
     peppers = set(_kept_legacy_peppers(session).values()) | set(_derived_legacy_peppers())
     owner: dict[str, str] = {}
+    current: set[str] = set()
     for address in addresses:
-        owner[address_hmac(address)] = address
+        key = address_hmac(address)
+        current.add(key)
         for pepper in peppers:
             owner[hmac.new(pepper, address.encode(), hashlib.sha256).hexdigest()] = address
+        owner[key] = address
     found: dict[str, Suppression] = {}
     keys = list(owner)
     for start in range(0, len(keys), 1000):
         for row in session.exec(
             select(Suppression).where(col(Suppression.address_hmac).in_(keys[start : start + 1000]))
         ).all():
-            found[owner[row.address_hmac]] = row
+            address = owner[row.address_hmac]
+            if address not in found or row.address_hmac in current:  # the pepper's row first
+                found[address] = row
+    legacy = {a: row for a, row in found.items() if row.address_hmac not in current}
+    if legacy:
+        capture_legacy(session)
+        for address, row in legacy.items():
+            row.address_hmac = address_hmac(address)
+        session.flush()
     return found
