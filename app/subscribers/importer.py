@@ -114,14 +114,21 @@ class ImportReport:
 
 
 def _rows(content: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) for each data row; line 1 is the header."""
-    reader = csv.DictReader(io.StringIO(content))
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    """(line number, row) for each data row; line 1 is the header. Columns past the
+    header's are ignored; missing ones are absent."""
+    reader = csv.reader(io.StringIO(content))
+    fields = [f.strip().lower() for f in next(reader, [])]
     if "email" not in fields:
         raise CsvImportError("the first line must be a header with an 'email' column")
-    reader.fieldnames = fields
-    for index, row in enumerate(reader):
-        yield index + 2, row
+    while True:
+        # The file line the record starts on: a quoted field may hold line breaks, so
+        # records and lines part ways after one.
+        line = reader.line_num + 1
+        values = next(reader, None)
+        if values is None:
+            return
+        if values:  # a blank line is no row
+            yield line, dict(zip(fields, values, strict=False))
 
 
 def check_file(content: str) -> int:

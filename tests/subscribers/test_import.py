@@ -92,3 +92,25 @@ def test_import_command_prints_the_report(tmp_path, smtp, run_jobs):
     assert bad.exit_code != 0 and "unknown topic: nope" in bad.output
     run_jobs()
     assert len(smtp.wait_for("ben@example.org")) == 1
+
+
+def test_the_report_names_the_file_line_where_each_row_starts():
+    """A quoted field may hold line breaks: the rows after it are reported by the line
+    they start on in the file, not by their count of records."""
+    make_topics()
+    content = (
+        "email,first_name\n"
+        'two@example.org,"Two\nlines"\n'  # lines 2-3: refused, a name with a line break
+        "four@example.org,Bo\n"
+        "\n"  # line 5: blank
+        "six@example.org,\n"
+        'seven@example.org,"Seven\n\nmore"\n'  # lines 7-9
+        "ten@example.org,Ten\n"
+        "ten@example.org,again\n"
+    )
+    with session_scope() as session:
+        food = session.exec(select(Topic).where(Topic.slug == "food")).one()
+        report = import_csv(session, content=content, topics=[food])
+    assert [line for line, _ in report.invalid] == [2, 7]
+    assert report.accepted == [4, 6, 10]
+    assert report.duplicates == [11]
