@@ -19,6 +19,7 @@ from app.i18n import gettext
 from app.subscribers import abuse, embed, signup
 from app.subscribers.models import SubscribeAccepted, SubscribeRequest, TopicPublic
 from app.subscribers.service import InvalidAddress, public_topics, topic_public, topics_by_slug
+from app.validation_messages import message_for
 
 router = APIRouter(prefix="/api/v1", tags=["subscriptions"])
 
@@ -103,7 +104,7 @@ def subscribe(
         problems = [
             {
                 "field": ".".join(str(p) for p in err["loc"][:1]) or "body",
-                "message": err["msg"].removeprefix("Value error, "),
+                "message": message_for(err),
             }
             for err in exc.errors()
         ]
