@@ -16,6 +16,7 @@ from app.auth.deps import (
     set_session_cookie,
 )
 from app.db import SessionDep
+from app.i18n import gettext as _
 from app.members.models import Account
 from app.members.service import MemberFormError, normalise_email
 from app.web import CsrfProtected, flash, redirect, render
@@ -82,7 +83,7 @@ def login_link_use(
         return render(request, "auth/link.html", status_code=400, error=str(exc), token="")
     response = RedirectResponse(next_path or home_for(account), status_code=303)
     set_session_cookie(response, session_secret)
-    flash(response, f"You are logged in as {account.email}.")
+    flash(response, _("You are logged in as %(email)s.", email=account.email))
     return response
 
 

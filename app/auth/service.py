@@ -23,6 +23,7 @@ from app import i18n, intake, signing
 from app.auth.models import AccountSession, ApiKey, LoginNonce
 from app.config import get_settings
 from app.db import utcnow
+from app.i18n import gettext as _
 from app.jobs import register_sweep
 from app.mailing.service import queue_transactional
 from app.members.models import Account, Member, MemberStatus
@@ -128,17 +129,17 @@ def read_login_link(session: Session, *, token: str) -> LoginLink:
         payload = signing.unsign(signing.Purpose.login, token, max_age=max_age)
         account_id, nonce = int(payload["a"]), str(payload["n"])
     except signing.ExpiredToken:
-        raise LoginLinkError("This login link has expired. Ask for a new one below.") from None
+        raise LoginLinkError(_("This login link has expired. Ask for a new one below.")) from None
     except (signing.InvalidToken, KeyError, TypeError, ValueError):
-        raise LoginLinkError("This login link is not valid. Ask for a new one below.") from None
+        raise LoginLinkError(_("This login link is not valid. Ask for a new one below.")) from None
     row = session.exec(select(LoginNonce).where(LoginNonce.nonce_hash == digest(nonce))).first()
     account = session.get(Account, account_id)
     if row is None or account is None or row.account_id != account.id or not account.active:
-        raise LoginLinkError("This login link is not valid. Ask for a new one below.")
+        raise LoginLinkError(_("This login link is not valid. Ask for a new one below."))
     if row.used_at is not None:
-        raise LoginLinkError("This login link was already used. Ask for a new one below.")
+        raise LoginLinkError(_("This login link was already used. Ask for a new one below."))
     if row.expires_at <= utcnow():
-        raise LoginLinkError("This login link has expired. Ask for a new one below.")
+        raise LoginLinkError(_("This login link has expired. Ask for a new one below."))
     return LoginLink(account=account, nonce=nonce, next_path=safe_next(payload.get("next")))
 
 
@@ -157,7 +158,7 @@ def use_login_link(session: Session, *, token: str) -> tuple[Account, str, str |
         .values(used_at=now)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise LoginLinkError("This login link was already used. Ask for a new one below.")
+        raise LoginLinkError(_("This login link was already used. Ask for a new one below."))
     link.account.last_login_at = now
     session.add(link.account)
     return link.account, start_session(session, account=link.account), link.next_path

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app import i18n
 from app.auth import service as auth_service
 from app.auth.deps import MemberContext, MemberOwner, MemberStaff
 from app.auth.models import ApiKey
@@ -64,12 +65,20 @@ def show_dashboard(
 
 def _embed_context(request: Request, session: SessionDep, member: Member) -> dict[str, Any]:
     """The snippets for the topics the member ticked (`?embed_topics=…`, several allowed);
-    by default every topic it may offer, so visitors choose among them."""
+    by default every topic it may offer, so visitors choose among them. They speak the
+    language chosen (`?embed_lang=`), by default the one this page is in."""
     offerable = embed.offerable_topics(session, member)
     chosen = set(request.query_params.getlist("embed_topics"))
     topics = [t for t in offerable if t.slug in chosen] or offerable
-    snippets = embed.embed_snippets(embed.EmbedForm(member, topics)) if topics else None
-    return {"embed": snippets, "embed_offerable": offerable, "embed_chosen": topics}
+    language = i18n.normalise(request.query_params.get("embed_lang")) or i18n.current()
+    form = embed.EmbedForm(member, topics)
+    snippets = embed.embed_snippets(form, language) if topics else None
+    return {
+        "embed": snippets,
+        "embed_offerable": offerable,
+        "embed_chosen": topics,
+        "embed_language": language,
+    }
 
 
 @router.get("", response_class=HTMLResponse)

@@ -23,12 +23,41 @@ PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}|%%")
 
 def catalog(language: str):
     with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po", "rb") as fh:
-        return read_po(fh, locale=language)
+        return read_po(fh, locale=language, abort_invalid=True)
 
 
 def template():
     with open(TRANSLATIONS / "messages.pot", "rb") as fh:
-        return read_po(fh)
+        return read_po(fh, abort_invalid=True)
+
+
+def message_ids(path: Path) -> list[str]:
+    """Every msgid in a catalog file as written, continuation lines joined (Babel's
+    reader keeps the last of two equal ids without a word)."""
+    ids: list[str] = []
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgid "):
+            current = [line[len("msgid ") :]]
+        elif current is not None and line.startswith('"'):
+            current.append(line)
+        elif current is not None:
+            ids.append("".join(part.strip('"') for part in current))
+            current = None
+    return [i for i in ids if i]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["messages.pot", "fr/LC_MESSAGES/messages.po", "es/LC_MESSAGES/messages.po"],
+)
+def test_each_catalog_file_is_well_formed_and_holds_each_message_once(path):
+    """Catalogs merge by union (.gitattributes): a merge can leave an entry twice or
+    drop a line of one; both are caught here, not by a translator months later."""
+    ids = message_ids(TRANSLATIONS / path)
+    assert [i for i in set(ids) if ids.count(i) > 1] == []
+    with open(TRANSLATIONS / path, "rb") as fh:
+        read_po(fh, abort_invalid=True)  # raises on a malformed entry
 
 
 def placeholders(text: str) -> list[str]:

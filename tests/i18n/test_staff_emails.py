@@ -5,11 +5,9 @@ words. Here the Club speaks French."""
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
 
 from app import i18n
 from app.db import session_scope
-from app.mailing.models import TransactionalEmail
 from app.members import invitations, service
 from app.members.models import Account, Member, MemberStatus, Role
 from tests.members.factories import make_account, make_member
@@ -20,12 +18,9 @@ def club_speaks_french(monkeypatch):
     monkeypatch.setattr(i18n, "default_language", lambda: "fr")
 
 
-def _mail(kind: str) -> TransactionalEmail:
-    with session_scope() as session:
-        return session.exec(select(TransactionalEmail).where(TransactionalEmail.kind == kind)).one()
-
-
-def test_member_status_invitation_and_alert_in_the_clubs_language(club_speaks_french):
+def test_member_status_invitation_and_alert_in_the_clubs_language(
+    club_speaks_french, smtp, run_jobs
+):
     member = make_member("riverside", status=MemberStatus.active)
     owner = make_account("owner@riverside.example.org", role=Role.owner, member=member)
     make_account("admin@club.example.org", role=Role.admin)
@@ -45,11 +40,16 @@ def test_member_status_invitation_and_alert_in_the_clubs_language(club_speaks_fr
             message="…",
         )
 
-    status = _mail("member-status")
-    assert status.subject == "L’adhésion de votre coopérative au Co-op Data Club est suspendue"
-    assert "est suspendue" in status.text
-    invitation = _mail("staff-invitation")
-    assert invitation.subject.startswith("Vous êtes invité·e dans l’équipe d’une coopérative")
-    assert "avec le rôle membre du personnel" in invitation.text
-    alert = _mail("admin-alert")
-    assert alert.subject == "Envoi en pause : Printemps"
+    run_jobs()  # the mail as it arrived (a sent row keeps no body)
+    (status,) = smtp.wait_for("owner@riverside.example.org")
+    assert status.message["Subject"] == (
+        "L’adhésion de votre coopérative au Co-op Data Club est suspendue"
+    )
+    assert "est suspendue" in status.text()
+    (invitation,) = smtp.wait_for("new@riverside.example.org")
+    assert invitation.message["Subject"].startswith(
+        "Vous êtes invité·e dans l’équipe d’une coopérative"
+    )
+    assert "avec le rôle membre du personnel" in invitation.text()
+    (alert,) = smtp.wait_for("admin@club.example.org")
+    assert alert.message["Subject"] == "Envoi en pause : Printemps"

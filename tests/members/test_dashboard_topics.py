@@ -1,5 +1,7 @@
 """The member dashboard lists the member's own topics with subscriber counts."""
 
+import html
+
 from app.db import session_scope
 from app.subscribers.models import Topic
 from tests.members.factories import log_in, make_account, make_member
@@ -20,3 +22,17 @@ def test_dashboard_shows_own_topics_with_counts(client):
     section = page.split('id="topics-heading"', 1)[1].split("</section>", 1)[0]
     assert "Riverside deals" in section and "<td>2</td><td>1</td>" in section
     assert "Wind news" not in page
+
+
+def test_the_signup_snippets_speak_the_page_language_or_the_one_chosen(client):
+    """A French-speaking member gets a French form to paste; it can ask for another."""
+    riverside = make_member("riverside")
+    with session_scope() as session:
+        session.add(Topic(slug="riverside-deals", name="Riverside deals", member_id=riverside.id))
+    log_in(client, make_account("staff@riverside.example.org", member=riverside))
+    french = client.get("/member", headers={"Accept-Language": "fr-CA"}).text
+    assert 'name="language" value="fr"' in html.unescape(french)
+    assert '<option value="fr" lang="fr" selected>' in french
+    spanish = client.get("/member?embed_lang=es", headers={"Accept-Language": "fr-CA"}).text
+    assert 'name="language" value="es"' in html.unescape(spanish)
+    assert "lang=es" in html.unescape(spanish)  # the iframe's form too
