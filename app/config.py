@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     # login request, and their mail) this much lower in CPU priority (nice; 0 = as
     # started), so on a machine that also runs web processes a request waiting for the
     # CPU runs first (docs/deploy.md, "Web and worker on one machine").
-    transactional_worker_nice: int = Field(default=10, ge=0, le=19)
+    transactional_worker_nice: int = Field(default=0, ge=0, le=19)
     # Sent and failed transactional mail rows (address, subject; the body is dropped
     # once sent) are deleted after this many days.
     transactional_retention_days: int = Field(default=7, ge=1)

@@ -16,8 +16,9 @@ up, its row (and the address in it) deleted, and the admins told, at most once a
 
 Batches: a job doing its request's first try also takes up to `BATCH_SIZE - 1` other
 requests that no job has tried yet (locked with SKIP LOCKED, so two jobs never share
-one) and does them all in one transaction: one connection, one commit and one DELETE
-for the lot, and the topics and texts they name read once. The jobs of the requests
+one) and does as many of them as it can in `BATCH_SECONDS`, in one transaction: one
+connection, one commit and one DELETE for the lot, and the topics and texts they name
+read once. The jobs of the requests
 it took wait for its locks and then find their rows gone. If anything in a batch
 fails, the whole batch rolls back, the job does its own request alone as before (its
 try was counted), and the others are left to their own jobs, where every failure is
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,9 +55,12 @@ STALE_AFTER = timedelta(minutes=2)
 # Tries before a request is given up (Dramatiq's retries and the sweep's both count).
 MAX_ATTEMPTS = 8
 
-# Requests one job does at most in one transaction (its own and untried others'). The
-# jobs of the others wait for the batch, so it stays short (about 0.1-0.3 s).
+# Requests one job does at most in one transaction (its own and untried others'), and
+# the time after which it takes no more: a batch's consent events are committed (and
+# can be sealed into the log) only when the batch ends, and the jobs of the requests it
+# took wait for it. On a busy machine a batch is one or two requests.
 BATCH_SIZE = 20
+BATCH_SECONDS = 0.1
 
 
 class IntakeRequest(SQLModel, table=True):
@@ -208,8 +213,9 @@ def _locked(session: Session, request_id: int) -> IntakeRequest | None:
 def process_batch(session: Session, request_id: int, size: int | None = None) -> bool:
     """Do `request_id` and up to `size - 1` requests no job has tried yet (rows no other
     transaction holds), and delete them, in `session`'s transaction; False when
-    `request_id` is gone. Requests for one address are done in the order they came; the
-    batch goes address by address, so two batches lock people in the same order."""
+    `request_id` is gone. Its own request first, then the others address by address (so
+    two batches lock people in the same order; one address's requests in the order they
+    came), until `BATCH_SECONDS` have passed."""
     size = BATCH_SIZE if size is None else size
     own = _locked(session, request_id)
     if own is None:
@@ -222,16 +228,22 @@ def process_batch(session: Session, request_id: int, size: int | None = None) ->
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).all()
-    work = [(request, json.loads(request.payload)) for request in (own, *others)]
+    work = [(request, json.loads(request.payload)) for request in others]
     work.sort(key=lambda item: (str(item[1].get("email", "")), item[0].id))
+    started = time.monotonic()
+    done = [own]
+    _handlers[own.kind](session, json.loads(own.payload))
     for request, payload in work:
+        if time.monotonic() - started > BATCH_SECONDS:
+            break  # the rest go to their own jobs once this commits
         _handlers[request.kind](session, payload)
+        done.append(request)
     session.execute(
         delete(IntakeRequest)
-        .where(col(IntakeRequest.id).in_([request.id for request, _ in work]))
+        .where(col(IntakeRequest.id).in_([request.id for request in done]))
         .execution_options(synchronize_session=False)
     )
-    for request, _ in work:
+    for request in done:
         session.expunge(request)
     return True
 
