@@ -39,6 +39,7 @@ class Purpose(StrEnum):
     creative_preview = "creative-preview"
     invitation = "team-invitation"
     embed_form = "embed-form"  # a member's signup form: its member and topics
+    application = "member-application"  # confirming an application to join
 
 
 class InvalidToken(Exception):

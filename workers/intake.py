@@ -3,6 +3,7 @@
 import dramatiq
 
 import app.auth.service  # noqa: F401  (registers the "login" handler)
+import app.members.applications  # noqa: F401  (registers "apply")
 import app.subscribers.signup  # noqa: F401  (registers "subscribe" and "resend")
 from app import intake
 

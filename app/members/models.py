@@ -425,6 +425,22 @@ class Invitation(SQLModel, table=True):
     accepted_at: datetime | None = None
 
 
+class PendingApplication(SQLModel, table=True):
+    """An application to join whose owner address is not confirmed yet: the form as typed
+    (JSON), waiting for the emailed link. Not a member and not an account; deleted on
+    confirmation, or by the sweep once expired (app/members/applications.py)."""
+
+    __tablename__ = "pending_application"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nonce_hash: str = Field(max_length=64, unique=True)
+    email: str = Field(max_length=320)
+    language: str | None = Field(default=None, max_length=10)
+    form: str = Field(sa_type=Text)  # JSON: the form's values, validated again on confirming
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
 @event.listens_for(Member, "before_insert")
 @event.listens_for(Member, "before_update")
 def _keep_search_text(_mapper: object, _connection: object, member: Member) -> None:

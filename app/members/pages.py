@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import i18n
@@ -13,6 +14,7 @@ from app.auth.deps import set_session_cookie
 from app.db import SessionDep
 from app.i18n import gettext as _
 from app.members import (
+    applications,
     codes,
     directory,
     directory_embed,
@@ -31,6 +33,7 @@ from app.members.forms import (
 )
 from app.members.labels import LABELS
 from app.members.models import Member, MemberApplication, MemberPublic
+from app.subscribers import abuse
 from app.web import CsrfProtected, flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -266,6 +269,8 @@ def apply_form(request: Request) -> Response:
 
 @router.post("/apply", response_class=HTMLResponse, dependencies=[CsrfProtected])
 def apply_submit(request: Request, session: SessionDep, form: FormDep) -> Response:
+    """Check the fields, then answer "check your inbox" whatever state the owner address
+    is in: the emailed link confirms the application (app/members/applications.py)."""
     values = form_values(form, APPLY_TEXT_FIELDS)
     application, errors = validate(MemberApplication, values)
     # Every problem at once: what the database knows too, not only the field checks.
@@ -274,21 +279,50 @@ def apply_submit(request: Request, session: SessionDep, form: FormDep) -> Respon
     )
     for field, message in found.items():
         errors.setdefault(field, message)
+    status_code = 422
     if application is not None and not errors:
-        try:
-            member, _owner = service.apply(session, application=application)
-        except service.MemberFormError as exc:
-            errors = {exc.field: exc.message}
-        else:
-            return render(request, "members/applied.html", member=member, status_code=201)
+        if abuse.within_limits("apply", request, application.owner_email.strip()):
+            applications.accept(session, values=values, language=i18n.current())
+            return render(
+                request,
+                "members/apply_sent.html",
+                status_code=202,
+                days=applications.LIFETIME.days,
+            )
+        errors = {"form": _("Too many attempts from here. Please wait a few minutes.")}
+        status_code = 429
     return render(
         request,
         "members/apply.html",
-        status_code=422,
+        status_code=status_code,
         values=values,
         errors=errors,
         **profile_choices(values.get("country", "")),
     )
+
+
+@router.get("/apply/confirm", response_class=HTMLResponse)
+def apply_confirm_page(request: Request, session: SessionDep, token: str = "") -> Response:
+    """Show the application with a Confirm button: mail scanners open links too, so
+    nothing happens on GET."""
+    try:
+        _pending, application = applications.read(session, token=token)
+    except applications.ApplicationLinkRefused as exc:
+        return render(request, "members/apply_confirm.html", status_code=400, error=str(exc))
+    return render(
+        request, "members/apply_confirm.html", application=application, token=token, error=""
+    )
+
+
+@router.post("/apply/confirm", response_class=HTMLResponse, dependencies=[CsrfProtected])
+def apply_confirm(
+    request: Request, session: SessionDep, token: Annotated[str, Form(max_length=2000)] = ""
+) -> Response:
+    try:
+        member, _owner = applications.confirm(session, token=token)
+    except applications.ApplicationLinkRefused as exc:
+        return render(request, "members/apply_confirm.html", status_code=400, error=str(exc))
+    return render(request, "members/applied.html", member=member, status_code=201)
 
 
 # Invitations --------------------------------------------------------------------------------

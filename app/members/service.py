@@ -58,36 +58,42 @@ def account_by_email(session: Session, *, email: str) -> Account | None:
 
 
 def application_problems(session: Session, *, slug: str, owner_email: str) -> dict[str, str]:
-    """What the database says is wrong with an application (taken web address, unusable
-    or already registered email), by field, so the form can show it with the rest."""
+    """What the form can say about an application beyond its field checks, by field: a
+    web address another co-op uses (slugs are public), an email that is not an address.
+    Never whether the address has an account: /apply answers the same either way, and
+    the emailed link tells the address's owner (app/members/applications.py)."""
     problems: dict[str, str] = {}
-    email = None
     try:
-        email = normalise_email(owner_email, field="owner_email")
+        normalise_email(owner_email, field="owner_email")
     except MemberFormError as exc:
         problems[exc.field] = exc.message
     slug = slug.strip().lower()
     if slug and session.exec(select(Member.id).where(Member.slug == slug)).first():
         problems["slug"] = _("Another co-op already uses this web address.")
-    existing = account_by_email(session, email=email) if email is not None else None
-    if existing is not None and existing.active:
-        problems["owner_email"] = _(
-            "This address already belongs to a person on a member co-op's team (or a Club "
-            "admin). Log in with it to reach that co-op, or apply with another address."
-        )
     return problems
 
 
 def apply(session: Session, *, application: MemberApplication) -> tuple[Member, Account]:
-    """A co-op applies to join: the Member (status applied) and its owner's Account."""
+    """A co-op's application, its owner address confirmed: the Member (status applied)
+    and its owner's Account. An address with an active account (on a co-op's team, or a
+    Club admin) is refused, never moved; a closed one (removed from a team, or a
+    declined application) is reopened as the new co-op's owner."""
     problems = application_problems(
         session, slug=application.slug, owner_email=application.owner_email
     )
+    email = normalise_email(application.owner_email, field="owner_email")
+    existing = account_by_email(session, email=email)
+    if existing is not None and existing.active:
+        problems.setdefault(
+            "owner_email",
+            _(
+                "This address already belongs to a person on a member co-op's team (or a Club "
+                "admin). Log in with it to reach that co-op, or apply with another address."
+            ),
+        )
     if problems:
         field, message = next(iter(problems.items()))
         raise MemberFormError(field, message)
-    email = normalise_email(application.owner_email, field="owner_email")
-    existing = account_by_email(session, email=email)
     profile = application.stored()
     member = Member(
         slug=application.slug,
@@ -96,7 +102,6 @@ def apply(session: Session, *, application: MemberApplication) -> tuple[Member, 
     )
     session.add(member)
     session.flush()
-    # A closed account (removed from a team, or a declined application) is reopened.
     owner = existing or Account(email=email, role=Role.owner)
     owner.display_name = application.owner_name.strip()
     owner.role, owner.member_id, owner.active = Role.owner, member.id, True

@@ -153,16 +153,28 @@ def test_the_member_pages_show_no_unwrapped_words(client, smtp, run_jobs):
         )
     }
     apply = client.get("/apply").text
-    pages["POST /apply"] = client.post(
-        "/apply",
-        data={
-            "csrf_token": hidden(apply, "csrf_token"),
+    applications = {
+        "POST /apply": {
             "name": "",
             "slug": "No Good",
             "owner_email": "nope",
             "founded_year": "soon",
         },
-    ).text
+        "POST /apply (sent)": {
+            "name": "Harbour Bakery",
+            "slug": "harbour-bakery",
+            "owner_email": "ada@harbour.example.org",
+        },
+    }
+    for label, fields in applications.items():
+        data = {"csrf_token": hidden(apply, "csrf_token"), **fields}
+        pages[label] = client.post("/apply", data=data).text
+    run_jobs()
+    (mail,) = smtp.wait_for("ada@harbour.example.org")
+    confirm = re.search(r"http://testserver(/apply/confirm\?token=[\w.\-]+)", mail.text())
+    assert confirm, mail.text()
+    pages["/apply/confirm"] = client.get(confirm.group(1)).text
+    pages["/apply/confirm (not valid)"] = client.get("/apply/confirm?token=nope").text
     suggest_page = client.get("/members/riverside/suggest").text
     pages["POST suggest"] = client.post(
         "/members/riverside/suggest",

@@ -1,5 +1,7 @@
 """Applying to join, and admins approving, suspending and reactivating members."""
 
+import re
+
 from sqlmodel import select
 
 from app.db import session_scope
@@ -25,9 +27,32 @@ def apply(client, **changes):
     return client.post("/apply", data=data)
 
 
+def apply_and_confirm(client, smtp, run_jobs, **changes):
+    """Apply, open the emailed link and press Confirm: the applied page (201)."""
+    address = changes.get("owner_email", APPLICATION["owner_email"]).lower()
+    before = len(smtp.to(address))
+    assert apply(client, **changes).status_code == 202
+    run_jobs()
+    link = confirm_link_in(smtp.wait_for(address, before + 1)[-1])
+    page = client.get(link)
+    assert page.status_code == 200
+    return client.post("/apply/confirm", data={"csrf_token": csrf(client), "token": token_of(link)})
+
+
+def confirm_link_in(received) -> str:
+    match = re.search(r"http://testserver(/apply/confirm\?token=[A-Za-z0-9_.\-]+)", received.text())
+    assert match, f"no confirmation link in: {received.text()}"
+    return match.group(1)
+
+
+def token_of(link: str) -> str:
+    return link.split("token=", 1)[1]
+
+
 def test_an_application_is_approved_and_the_owner_is_emailed(client, smtp, run_jobs):
-    applied = apply(client)
+    applied = apply_and_confirm(client, smtp, run_jobs)
     assert applied.status_code == 201
+    assert "Your application is in" in applied.text
     with session_scope() as session:
         member = session.exec(select(Member)).one()
         owner = session.exec(select(Account)).one()
@@ -50,7 +75,7 @@ def test_an_application_is_approved_and_the_owner_is_emailed(client, smtp, run_j
     assert "Harbour Bakery Co-op" in client.get("/members").text
     assert "No applications are waiting" in client.get("/admin/applications").text
     run_jobs()
-    (welcome,) = smtp.wait_for("ada@harbour.example.org")
+    (_confirm, welcome) = smtp.wait_for("ada@harbour.example.org", 2)
     assert "approved" in welcome.message["Subject"]
 
 

@@ -120,6 +120,8 @@ PUBLIC = {
     ("GET", "/members/{slug}"),
     ("GET", "/apply"),
     ("POST", "/apply"),
+    ("GET", "/apply/confirm"),
+    ("POST", "/apply/confirm"),
     ("GET", "/api/v1/members"),
     ("GET", "/api/v1/members.csv"),
     ("GET", "/api/v1/members.jsonld"),
@@ -159,6 +161,8 @@ EXCEPTIONS: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/login"): {role: 303 for role in LOGGED_IN},
     # Without a token in the query the link page says the link is not valid.
     ("GET", "/login/link"): {role: 400 for role in ROLES},
+    # So does the page that confirms an application.
+    ("GET", "/apply/confirm"): {role: 400 for role in ROLES},
     # Receipts answer "not found" for any token that is not a receipt's.
     ("GET", "/receipts/{token}"): {role: 404 for role in ROLES if role != "subscriber"},
     # Authenticated by a shared secret alone; no secret is configured here, so it is
