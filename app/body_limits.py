@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.bounces.api import MAX_REPORT_BYTES
 from app.config import get_settings
+from app.i18n import gettext
 from app.subscribers.importer import MAX_FILE_BYTES
 
 # Routes that take files have their own limits. The import form carries the file plus
@@ -32,7 +33,7 @@ class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(
             413,
-            detail=f"That request is too large (at most {describe(limit)}).",
+            detail=gettext("That request is too large (at most %(size)s).", size=describe(limit)),
             headers={"Connection": "close"},
         )
 

@@ -128,7 +128,7 @@ class ClubApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return RequestObserver(
-            SecurityHeaders(BodyLimit(i18n.RequestLanguage(super().build_middleware_stack())))
+            SecurityHeaders(i18n.RequestLanguage(BodyLimit(super().build_middleware_stack())))
         )
 
 

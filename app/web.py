@@ -108,8 +108,9 @@ async def require_csrf(request: Request) -> None:
     if not valid:
         raise HTTPException(
             status_code=403,
-            detail="This form expired or was not sent from our site. "
-            "Reload the page and try again.",
+            detail=i18n.gettext(
+                "This form expired or was not sent from our site. Reload the page and try again."
+            ),
         )
 
 
