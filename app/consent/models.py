@@ -28,6 +28,10 @@ class ConsentAction(StrEnum):
     requested = "requested"
     confirmed = "confirmed"
     withdrawn = "withdrawn"
+    # A request the person turned down or let go (a box left unticked, a pending topic
+    # unticked, an unsubscribe before confirming): nothing was given, so nothing is
+    # withdrawn, and it is no unsubscribe.
+    declined = "declined"
     erased = "erased"
     # A suppression of the address was lifted by a confirmed double opt-in.
     lifted = "lifted"

@@ -223,6 +223,10 @@ def _apply(session: Session, changes: list[ConsentChange]) -> None:
     new: dict[tuple[int, int], dict[str, Any]] = {}  # rows to insert, together
     for change in moving:
         key = (change.subscriber.id, change.topic.id)  # type: ignore[union-attr]
+        if change.action == ConsentAction.declined:
+            if not _decline(session, change, rows.get(key)):  # type: ignore[arg-type]
+                rows.pop(key, None)  # type: ignore[arg-type]
+            continue
         status = _NEXT_STATUS[change.action]
         subscription = rows.get(key)  # type: ignore[arg-type]
         if subscription is not None:
@@ -249,6 +253,32 @@ def _apply(session: Session, changes: list[ConsentChange]) -> None:
 
 
 _IN_LIMIT = 1000  # ids per IN (...) list
+
+
+def _decline(session: Session, change: ConsentChange, subscription: Subscription | None) -> bool:
+    """A declined request leaves the consent as it was before it was asked: withdrawn
+    if the person once gave it, otherwise never given (no sharing; no subscription).
+    Returns False when the subscription row is gone (never given at all)."""
+    if subscription is None:
+        return False
+    given_before = session.exec(
+        select(ConsentEvent.id).where(
+            ConsentEvent.subscriber_key == change.subscriber.key,
+            ConsentEvent.scope == change.scope,
+            ConsentEvent.topic_id == change.topic.id,  # type: ignore[union-attr]
+            ConsentEvent.action == ConsentAction.confirmed,
+        )
+    ).first()
+    before = SubscriptionStatus.unsubscribed if given_before is not None else None
+    if change.scope == ConsentScope.sharing:
+        subscription.sharing = before
+    elif before is None and subscription.sharing is None:
+        session.delete(subscription)
+        return False
+    else:
+        subscription.status = before or SubscriptionStatus.unsubscribed
+    subscription.updated_at = utcnow()
+    return True
 
 
 def record_consent(

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from app import flows, signing
@@ -83,6 +83,14 @@ class LinkView:
     subscriber: Subscriber
     topics: list[Asked] = field(default_factory=list)  # topic consents still waiting
     sharing: list[Asked] = field(default_factory=list)  # sharing consents still waiting
+    # The link's topic requests answered since (through another link, or turned down):
+    # the topics the person now receives, and those a newer email asks for again.
+    already: list[Topic] = field(default_factory=list)
+    replaced: list[Topic] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self.topics or self.sharing)
 
 
 def _read(session: Session, token: str, *, lock: bool) -> tuple[ConfirmationLink, Subscriber]:
@@ -123,6 +131,19 @@ def _waiting(session: Session, link: ConfirmationLink, subscriber: Subscriber) -
             .execution_options(populate_existing=True)
         )
     }
+    # A request is answered once a later event settled its consent (confirmed through
+    # any link, declined, withdrawn): this link then has nothing left to ask for it.
+    last_answer = {
+        (scope, topic_id): last
+        for scope, topic_id, last in session.exec(
+            select(ConsentEvent.scope, ConsentEvent.topic_id, func.max(ConsentEvent.id))
+            .where(
+                ConsentEvent.subscriber_key == subscriber.key,
+                col(ConsentEvent.action).in_(_ANSWERS),
+            )
+            .group_by(ConsentEvent.scope, ConsentEvent.topic_id)
+        ).all()
+    }
     # Topics before sharing, so a sharing request sees whether its topic waits too.
     for request in sorted(requests, key=lambda r: (r.scope != ConsentScope.topic, r.id or 0)):
         subscription = subscriptions.get(request.topic_id)  # type: ignore[arg-type]
@@ -131,6 +152,13 @@ def _waiting(session: Session, link: ConfirmationLink, subscriber: Subscriber) -
         topic = session.get(Topic, request.topic_id)
         text = session.get(ConsentText, request.consent_text_id)
         assert topic is not None and text is not None
+        if last_answer.get((request.scope, request.topic_id), 0) > (request.id or 0):
+            if request.scope == ConsentScope.topic:
+                if subscription.status == SubscriptionStatus.active:
+                    view.already.append(topic)
+                elif subscription.status == SubscriptionStatus.pending:
+                    view.replaced.append(topic)
+            continue
         if request.scope == ConsentScope.topic:
             if subscription.status == SubscriptionStatus.pending:
                 view.topics.append(Asked(request, topic, text))
@@ -142,6 +170,9 @@ def _waiting(session: Session, link: ConfirmationLink, subscriber: Subscriber) -
             ):
                 view.sharing.append(Asked(request, topic, text))
     return view
+
+
+_ANSWERS = (ConsentAction.confirmed, ConsentAction.declined, ConsentAction.withdrawn)
 
 
 def open_link(session: Session, token: str) -> LinkView:
@@ -186,10 +217,28 @@ def confirm(
                 member=member,
             )
         )
+    for item in view.sharing:
+        if item.topic.id not in chosen:  # left unticked: no offers on this topic
+            _decline(session, subscriber, item, digest)
     if view.topics:
         _lift_suppression(session, subscriber, confirmed[0], digest)
     flows.confirmed(session, subscriber=subscriber, events=confirmed)
     return confirmed
+
+
+def _decline(session: Session, subscriber: Subscriber, item: Asked, digest: str) -> None:
+    request = item.request
+    record_consent(
+        session,
+        subscriber=subscriber,
+        scope=request.scope,
+        action=ConsentAction.declined,
+        source=request.source,
+        consent_text=item.text,  # the words the person said no to
+        token_digest=digest,
+        topic=item.topic,
+        member=session.get(Member, request.member_id) if request.member_id else None,
+    )
 
 
 def _lift_suppression(

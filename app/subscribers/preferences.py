@@ -58,11 +58,13 @@ def _withdraw(
     for scope in scopes:
         state = subscription.status if scope == ConsentScope.topic else subscription.sharing
         if state in (SubscriptionStatus.active, SubscriptionStatus.pending):
+            # Only what was given is withdrawn; a request never confirmed is declined.
+            given = state == SubscriptionStatus.active
             record_consent(
                 session,
                 subscriber=subscriber,
                 scope=scope,
-                action=ConsentAction.withdrawn,
+                action=ConsentAction.withdrawn if given else ConsentAction.declined,
                 source=ConsentSource.admin if actor_account_id else ConsentSource.form,
                 consent_text=None,
                 token_digest=digest,

@@ -108,3 +108,30 @@ def test_before_sending_the_report_says_so_and_draws_nothing(client):
     assert page.status_code == 200 and "Nothing has been sent yet" in page.text
     assert "<svg" not in page.text and figures(page.text) == {}
     assert client.get("/admin/issues/999999/report").status_code == 404
+
+
+def test_turning_down_a_topic_never_confirmed_is_no_unsubscribe(client, smtp, run_jobs):
+    """A reader of the issue who unticks a topic they never confirmed (a request they let
+    go) declined it: they withdrew nothing and still receive the newsletter."""
+    from app.subscribers.service import preferences_token
+    from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
+    from tests.subscribers.helpers import hidden
+
+    kept, asked = make_topic("commons-topic"), make_topic("commons-extra")
+    issue = schedule_soon(make_issue(make_newsletter("commons", topics=[kept, asked])))
+    reader = people.active("reader@example.org", [kept])
+    people.pending("reader@example.org", [asked])  # asked, never confirmed
+    run_jobs()
+    smtp.clear()
+    people.start_now(issue)
+    run_jobs()
+    assert [m.rcpt_tos[0] for m in smtp.messages if m.message["List-Id"]] == ["reader@example.org"]
+
+    url = f"/preferences/{preferences_token(reader)}"
+    page = client.get(url)
+    form = {"csrf_token": hidden(page.text, "csrf_token"), "action": "save", "topics": [kept.id]}
+    assert client.post(url, data=form).status_code == 200
+
+    as_admin(client)
+    page = client.get(f"/admin/issues/{issue.id}/report").text
+    assert figures(page)["unsubscribes"] == 0

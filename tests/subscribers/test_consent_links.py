@@ -67,7 +67,7 @@ def test_ticking_sharing_on_the_confirmation_page_confirms_it(client, smtp, run_
     client.post(url, data={"csrf_token": hidden(page.text, "csrf_token"), "sharing": [ids["food"]]})
     assert statuses("p@example.org") == {
         "food": ("active", "active"),
-        "housing": ("active", "pending"),
+        "housing": ("active", None),  # left unticked: declined, so never given
     }
 
 
