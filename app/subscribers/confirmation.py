@@ -202,39 +202,29 @@ def confirm(
     digest = token_digest(token)
     confirmed: list[ConsentEvent] = []
     for item in asked:  # topics first, so sharing finds its topic active
-        request = item.request
-        member = session.get(Member, request.member_id) if request.member_id else None
-        confirmed.append(
-            record_consent(
-                session,
-                subscriber=subscriber,
-                scope=request.scope,
-                action=ConsentAction.confirmed,
-                source=request.source,
-                consent_text=item.text,  # the words the email showed
-                token_digest=digest,
-                topic=item.topic,
-                member=member,
-            )
-        )
+        confirmed.append(_answer(session, subscriber, item, ConsentAction.confirmed, digest))
     for item in view.sharing:
         if item.topic.id not in chosen:  # left unticked: no offers on this topic
-            _decline(session, subscriber, item, digest)
+            _answer(session, subscriber, item, ConsentAction.declined, digest)
     if view.topics:
         _lift_suppression(session, subscriber, confirmed[0], digest)
     flows.confirmed(session, subscriber=subscriber, events=confirmed)
     return confirmed
 
 
-def _decline(session: Session, subscriber: Subscriber, item: Asked, digest: str) -> None:
+def _answer(
+    session: Session, subscriber: Subscriber, item: Asked, action: ConsentAction, digest: str
+) -> ConsentEvent:
+    """Record the person's answer to one request on its link, with the words the email
+    showed (a confirmation, or a decline of a sharing box left unticked)."""
     request = item.request
-    record_consent(
+    return record_consent(
         session,
         subscriber=subscriber,
         scope=request.scope,
-        action=ConsentAction.declined,
+        action=action,
         source=request.source,
-        consent_text=item.text,  # the words the person said no to
+        consent_text=item.text,
         token_digest=digest,
         topic=item.topic,
         member=session.get(Member, request.member_id) if request.member_id else None,

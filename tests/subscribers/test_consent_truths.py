@@ -5,27 +5,13 @@ requests were all answered says so instead of offering a button. Through HTTP.""
 
 import json
 
-from sqlmodel import col, select
+from sqlmodel import select
 
-from app.consent.models import ConsentEvent
 from app.db import session_scope
 from app.subscribers.models import Subscriber
 from app.subscribers.service import preferences_token
 from tests.subscribers.helpers import confirm_link, hidden, link_in, make_topics, statuses
-
-
-def _api(client, email="p@example.org", **body):
-    return client.post("/api/v1/subscribe", json={"email": email, **body})
-
-
-def _ledger() -> list[tuple[str, str, int | None]]:
-    with session_scope() as session:
-        rows = session.exec(
-            select(ConsentEvent.action, ConsentEvent.scope, ConsentEvent.topic_id).order_by(
-                col(ConsentEvent.id)
-            )
-        ).all()
-    return [(str(a), str(s), t) for a, s, t in rows]
+from tests.subscribers.test_consent_links import _api, _ledger
 
 
 def _preferences(email="p@example.org") -> str:
