@@ -30,6 +30,23 @@ def count_of(n: int, one: str, many: str) -> str:
 templates.env.filters["people"] = lambda n: i18n.ngettext(
     "%(num)s person", "%(num)s people", int(n)
 )
+# Below this, a count of a shared audience is shown as "fewer than N": an exact small
+# number lets the member it is shared with single out individuals.
+SMALL_AUDIENCE = 10
+
+
+def _few(n: int) -> str | None:
+    if int(n) >= SMALL_AUDIENCE:
+        return None
+    return i18n.ngettext("fewer than %(num)s", "fewer than %(num)s", SMALL_AUDIENCE)
+
+
+templates.env.filters["shared_count"] = lambda n: _few(n) or templates.env.filters["number"](n)
+templates.env.filters["shared_people"] = lambda n: (
+    i18n.ngettext("fewer than %(num)s person", "fewer than %(num)s people", SMALL_AUDIENCE)
+    if int(n) < SMALL_AUDIENCE
+    else templates.env.filters["people"](n)
+)
 templates.env.filters["major"] = lambda amount: (
     format_major(amount) if isinstance(amount, int) else amount  # typed input: as typed
 )

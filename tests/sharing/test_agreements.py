@@ -39,8 +39,11 @@ def test_offer_accept_revoke_keeps_the_history_and_shows_counts(client, run_jobs
     assert accepted.status_code == 303
     page = bakery_client.get("/member/sharing")
     assert (
-        "active" in page.text and '<td data-label="People">1</td>' in page.text
-    )  # one person, never who
+        "active" in page.text and '<td data-label="People">fewer than 10</td>' in page.text
+    )  # one person: never who, and not how few (a tiny count singles people out)
+    assert '<td data-label="People">1</td>' not in page.text
+    mailings = bakery_client.get("/member/mailings").text
+    assert "fewer than 10 people who agreed" in mailings and "(1 person who agreed)" not in mailings
     assert "yes@example.org" not in page.text
     revoked = post_form(client, f"/member/sharing/{made.id}/revoke", follow_redirects=False)
     assert revoked.status_code == 303
