@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_skeleton as _format_skeleton
 from babel.numbers import format_currency as _format_currency
 from babel.numbers import format_decimal as _format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
@@ -226,6 +227,12 @@ def _formatting_locale() -> str:
     return "en" if language == PSEUDO else language
 
 
+def _localised(text: str) -> str:
+    """Words Babel chose for the locale (a month's name): bracketed under the
+    pseudo-locale like translated messages, so they are not taken for unwrapped text."""
+    return f"⟦{text}⟧" if current() == PSEUDO else text
+
+
 def format_number(n: int | float) -> str:
     return _format_decimal(n, locale=_formatting_locale())
 
@@ -236,11 +243,21 @@ def format_money(minor: int, currency: str) -> str:
 
 
 def format_date(moment: datetime | Any, form: str = "long") -> str:
-    return _format_date(moment, format=form, locale=_formatting_locale())
+    return _localised(_format_date(moment, format=form, locale=_formatting_locale()))
 
 
 def format_datetime(moment: datetime, form: str = "medium", tz: str | None = None) -> str:
     return _format_datetime(moment, format=form, tzinfo=tz, locale=_formatting_locale())
+
+
+def format_when(moment: datetime) -> str:
+    """A moment on staff pages, to the minute, in UTC: "Nov 30, 2026 17:05",
+    "30 nov. 2026 17:05"."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    locale = _formatting_locale()
+    day = _format_date(moment, format="medium", locale=locale)
+    return _localised(f"{day} {_format_skeleton('Hm', moment, tzinfo=UTC, locale=locale)}")
 
 
 def install(env: Any) -> None:
@@ -253,6 +270,7 @@ def install(env: Any) -> None:
     env.filters["number"] = format_number
     env.filters["date_local"] = format_date
     env.filters["datetime_local"] = format_datetime
+    env.filters["when"] = format_when
 
 
 # The switcher ------------------------------------------------------------------------
