@@ -13,7 +13,8 @@ from app.auth.deps import ApiMember
 from app.db import SessionDep
 from app.i18n import gettext as _
 from app.members import directory, open_data, service
-from app.members.models import Member, MemberPublic, MemberSelf
+from app.members.models import Member
+from app.members.schemas import MemberPublic, MemberSelf
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
 

@@ -40,7 +40,8 @@ from app.jobs import register_sweep
 from app.mailing.service import queue_transactional
 from app.members import service
 from app.members.forms import validate
-from app.members.models import Account, Member, MemberApplication, PendingApplication
+from app.members.models import Account, Member, PendingApplication
+from app.members.schemas import MemberApplication
 
 LIFETIME = timedelta(days=2)
 # Subjects are the Club's words only; the co-op's name (typed by anyone) is in the body.

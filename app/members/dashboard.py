@@ -28,7 +28,8 @@ from app.members.forms import (
     profile_values,
     validate,
 )
-from app.members.models import Member, MemberProfile, Role
+from app.members.models import Member, Role
+from app.members.schemas import MemberProfile
 from app.subscribers import embed
 from app.subscribers.service import member_topic_counts
 from app.web import CsrfProtected, redirect, render

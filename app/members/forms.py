@@ -16,7 +16,8 @@ from starlette.datastructures import FormData
 from app.i18n import format_number, lazy_gettext
 from app.i18n import gettext as _
 from app.members import codes
-from app.members.models import PUBLIC_SWITCHES, SHOW_FIELDS, unpack
+from app.members.models import unpack
+from app.members.schemas import PUBLIC_SWITCHES, SHOW_FIELDS
 
 
 async def read_form(request: Request) -> FormData:

@@ -14,7 +14,8 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from app.db import utcnow
 from app.i18n import gettext as _
 from app.members import codes
-from app.members.models import SHOW_FIELDS, Account, Member, MemberProfile, unpack
+from app.members.models import Account, Member, unpack
+from app.members.schemas import SHOW_FIELDS, MemberProfile
 
 # Values longer than this are kept cut (a description is up to 2,000 characters).
 KEPT_CHARACTERS = 500

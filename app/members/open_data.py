@@ -19,7 +19,8 @@ from markupsafe import Markup
 
 from app.config import get_settings
 from app.members import codes
-from app.members.models import Member, MemberPublic
+from app.members.models import Member
+from app.members.schemas import MemberPublic
 
 
 @dataclass(frozen=True)

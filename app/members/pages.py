@@ -32,7 +32,8 @@ from app.members.forms import (
     validate,
 )
 from app.members.labels import LABELS
-from app.members.models import Member, MemberApplication, MemberPublic
+from app.members.models import Member
+from app.members.schemas import MemberApplication, MemberPublic
 from app.subscribers import abuse
 from app.web import CsrfProtected, flash, redirect, render
 

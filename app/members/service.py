@@ -18,14 +18,8 @@ from app.i18n import gettext as _
 from app.i18n import lazy_gettext
 from app.mailing.service import queue_transactional
 from app.members import history
-from app.members.models import (
-    Account,
-    Member,
-    MemberApplication,
-    MemberProfile,
-    MemberStatus,
-    Role,
-)
+from app.members.models import Account, Member, MemberStatus, Role
+from app.members.schemas import MemberApplication, MemberProfile
 
 
 class MemberFormError(ValueError):

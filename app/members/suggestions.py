@@ -20,7 +20,8 @@ from app.i18n import gettext as _
 from app.mailing.service import queue_transactional
 from app.members import service
 from app.members.forms import FIELD_LABELS, profile_values, validate
-from app.members.models import Account, Member, MemberProfile
+from app.members.models import Account, Member
+from app.members.schemas import MemberProfile
 
 # What a suggestion may correct (the logo is left to the member).
 FIELDS = (

@@ -14,7 +14,8 @@ from pyld import jsonld
 from sqlmodel import select
 
 from app.db import session_scope
-from app.members.models import PUBLIC_SWITCHES, Member
+from app.members.models import Member
+from app.members.schemas import PUBLIC_SWITCHES
 from tests.members.factories import log_in, make_account, make_member, post_form
 
 # A value for every directory field that appears nowhere else on any page.
