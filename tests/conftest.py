@@ -248,7 +248,15 @@ def empty_tables() -> None:
                     # DELETE with triggers off (the superuser's replica role: no foreign-key
                     # or append-only checks) and every sequence back to 1 does what
                     # TRUNCATE ... RESTART IDENTITY does, in a tenth of the time on a test's
-                    # few rows (TRUNCATE replaces each of the tables' files).
+                    # few rows (TRUNCATE replaces each of the tables' files). The tables are
+                    # locked first, as TRUNCATE locks them: a job still running from the test
+                    # (the sequencer's 0.5 s tick, a send) finishes before the rows go, and
+                    # waits to write until they have gone. Without the lock its uncommitted
+                    # rows outlived the DELETE: a checkpoint and log entries whose event ids
+                    # the next test's events reused, so those were never sequenced.
+                    names = ", ".join(f'"{name}"' for name in tables)
+                    conn.execute(text("SET LOCAL lock_timeout = '20s'"))  # a stuck one: retry
+                    conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
                     conn.execute(text("SET LOCAL session_replication_role = replica"))
                     for name in tables:
                         conn.execute(text(f'DELETE FROM "{name}"'))
@@ -262,7 +270,7 @@ def empty_tables() -> None:
             return
         except OperationalError:
             # A job the test left running (a send, the consent log's sequencer) can hold
-            # a lock TRUNCATE needs while waiting for one TRUNCATE took: PostgreSQL breaks
+            # a lock we need while waiting for one we took: PostgreSQL breaks
             # the deadlock by failing one side; when that is us, try again.
             if attempt == 4:
                 raise

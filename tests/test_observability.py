@@ -142,7 +142,7 @@ def test_metrics_need_the_token_and_show_the_counts_that_happened(client, monkey
     unsequenced = client.get("/metrics", headers=token).text
     assert metric(unsequenced, "coopclub_consent_log_lag_seconds") > 0
     with session_scope() as session:
-        consent_log.integrate(session)
+        consent_log.integrate(session, wait=True)
     after = client.get("/metrics", headers=token).text
 
     def grew(name: str) -> float:

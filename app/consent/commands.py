@@ -43,7 +43,7 @@ def consent_sequence(full: bool) -> None:
 
     while True:
         with session_scope() as session:
-            result = consent_log.integrate(session, full_scan=full)
+            result = consent_log.integrate(session, full_scan=full, wait=True)
         click.echo(f"integrated {result.integrated} events; the log has {result.size}")
         if not result.more:
             return

@@ -174,8 +174,11 @@ class Integration:
     more: bool  # the batch was full: run again at once
 
 
-def _take_lock(session: Session) -> bool:
+def _take_lock(session: Session, wait: bool) -> bool:
     if session.get_bind().dialect.name != "postgresql":
+        return True
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK_KEY})
         return True
     return bool(
         session.execute(
@@ -195,9 +198,15 @@ def _unsequenced(session: Session, since: datetime | None, limit: int) -> list[C
     return list(session.exec(query.order_by(col(ConsentEvent.id)).limit(limit)).all())
 
 
-def integrate(session: Session, *, batch: int = 2000, full_scan: bool = False) -> Integration:
-    """Sequence up to `batch` committed events and sign a checkpoint; the caller commits."""
-    if not _take_lock(session):
+def integrate(
+    session: Session, *, batch: int = 2000, full_scan: bool = False, wait: bool = False
+) -> Integration:
+    """Sequence up to `batch` committed events and sign a checkpoint; the caller commits.
+
+    While another run holds the sequencer's lock this one does nothing (the workers'
+    ticks), or with `wait` waits for that run to commit and then runs (a command, or a
+    test that needs everything committed so far in the log)."""
+    if not _take_lock(session, wait):
         return Integration(0, 0, False)
     started = utcnow()
     previous = latest_checkpoint(session)

@@ -31,7 +31,7 @@ def _integrate():
     from app.consent import log as consent_log
 
     with session_scope() as session:
-        return consent_log.integrate(session)
+        return consent_log.integrate(session, wait=True)
 
 
 def _checkpoint(client, verifier, size=None):

@@ -65,7 +65,7 @@ def some_activity(client, smtp, run_jobs) -> dict:
     assert client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     while True:  # what the workers' sequencer does
         with session_scope() as session:
-            if not consent_log.integrate(session).more:
+            if not consent_log.integrate(session, wait=True).more:
                 break
     return receipt
 

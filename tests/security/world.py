@@ -145,7 +145,7 @@ def _suggestion(a: Member) -> int:
 def _sequence_consent_log() -> int:
     """Integrate the world's consents into the log, as the sequencer would."""
     with session_scope() as session:
-        return consent_log.integrate(session).size
+        return consent_log.integrate(session, wait=True).size
 
 
 def _invitation(a: Member, owner) -> str:  # type: ignore[no-untyped-def]
