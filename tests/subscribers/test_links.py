@@ -239,7 +239,9 @@ def test_erasure_leaves_only_the_hmac_and_the_person_can_come_back(client, smtp,
         (suppression,) = session.exec(select(Suppression)).all()
         assert re.fullmatch(r"[0-9a-f]{64}", suppression.address_hmac)
         assert suppression.reason == "erased on request"
-        last = session.exec(select(ConsentEvent.action).order_by(col(ConsentEvent.id).desc())).first()
+        last = session.exec(
+            select(ConsentEvent.action).order_by(col(ConsentEvent.id).desc())
+        ).first()
         assert last == ConsentAction.erased
     assert client.get(f"/preferences/{token}").status_code == 404
 
