@@ -98,18 +98,14 @@ def test_the_sweep_tick_is_cluster_wide_once_per_interval():
     assert second.tick() is False  # another process already ticked this interval
 
 
-def test_a_worker_process_knows_every_sweep():
-    """A `coopclub worker` process imports only `workers`: it must still register the
-    sweeps of every domain (the web process imports more and would hide a gap)."""
+def _printed_by_a_fresh_process(code: str):  # type: ignore[no-untyped-def]
+    """The JSON the last line of `code`'s output holds, run in a new interpreter with
+    this test run's settings: what a `coopclub worker` process sees."""
     import json
     import os
     import subprocess
     import sys
 
-    code = (
-        "import json, workers; from app.jobs import registered_sweeps; "
-        "print(json.dumps(sorted(registered_sweeps())))"
-    )
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -118,10 +114,42 @@ def test_a_worker_process_knows_every_sweep():
         timeout=60,
         check=True,
     )
-    registered = set(json.loads(result.stdout))
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_worker_process_knows_every_sweep():
+    """A `coopclub worker` process imports only `workers`: it must still register the
+    sweeps of every domain (the web process imports more and would hide a gap)."""
+
+    registered = set(
+        _printed_by_a_fresh_process(
+            "import json, workers; from app.jobs import registered_sweeps; "
+            "print(json.dumps(sorted(registered_sweeps())))"
+        )
+    )
     import app.main  # noqa: F401  (everything the web app loads)
 
     assert set(jobs.registered_sweeps()) - {"test-failing", "test-fine"} <= registered
+
+
+def test_a_worker_process_handles_every_kind_of_intake_request():
+    """The web process records requests of several kinds (app.intake); the job that does
+    them runs in a `coopclub worker` process, which imports only `workers.process`:
+    every kind the app records must have its handler registered there too."""
+    import re
+    from pathlib import Path
+
+    handled = set(
+        _printed_by_a_fresh_process(
+            "import json, workers.process; from app import intake; "
+            "print(json.dumps(sorted(intake._handlers)))"
+        )
+    )
+    app_dir = Path(__file__).resolve().parents[1] / "app"
+    source = "\n".join(p.read_text() for p in app_dir.rglob("*.py"))
+    recorded = set(re.findall(r'intake\.accept\(\s*session,\s*"(\w+)"', source))
+    assert {"subscribe", "resend", "login", "apply"} <= recorded  # the scan finds them
+    assert recorded <= handled
 
 
 def test_a_savepoint_released_before_the_commit_sends_nothing_yet(run_jobs):

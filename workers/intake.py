@@ -4,7 +4,8 @@ import dramatiq
 
 import app.auth.service  # noqa: F401  (registers the "login" handler)
 import app.members.applications  # noqa: F401  (registers "apply")
-import app.subscribers.signup  # noqa: F401  (registers "subscribe" and "resend")
+import app.subscribers.resend  # noqa: F401  (registers "resend")
+import app.subscribers.signup  # noqa: F401  (registers "subscribe")
 from app import intake
 
 

@@ -13,7 +13,7 @@ from app.consent import receipts
 from app.consent.models import ConsentScope
 from app.db import SessionDep
 from app.i18n import lazy_gettext
-from app.subscribers import abuse, confirmation, signup
+from app.subscribers import abuse, confirmation, resend
 from app.subscribers.models import (
     Subscriber,
     Topic,
@@ -73,7 +73,7 @@ def confirm_resend(request: Request, session: SessionDep, form: FormDep) -> HTML
                 status_code=429,
                 reason=lazy_gettext("Too many attempts. Please wait a few minutes and try again."),
             )
-        signup.accept_resend(session, email=email)
+        resend.accept_resend(session, email=email)
     except InvalidAddress as exc:
         return render(
             request,

@@ -2,12 +2,12 @@
 and the CSV import. Each signup that asks for something gets its own confirmation link
 (app.subscribers.confirmation), bound to exactly the consents its email lists.
 
-Same answer, same time: a request from a person (`accept_signup`, `accept_resend`)
-checks only what was typed, then records it through app.intake, the same insert
-whatever state the address is in; the intake job runs `request_subscription` (or
-`resend_confirmation`), which does the state-dependent work and queues the right mail
-(a confirmation or an "already subscribed" note). The CSV import, a job already, calls
-`request_subscriptions` directly, a piece of rows at a time.
+Same answer, same time: a request from a person (`accept_signup`, or `accept_resend`
+in app.subscribers.resend) checks only what was typed, then records it through
+app.intake, the same insert whatever state the address is in; the intake job runs
+`request_subscription` (or `resend_confirmation`), which does the state-dependent work
+and queues the right mail (a confirmation or an "already subscribed" note). The CSV
+import, a job already, calls `request_subscriptions` directly, a piece of rows at a time.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from app import i18n, intake
 from app.config import get_settings
 from app.consent.models import (
     ConsentAction,
-    ConsentEvent,
     ConsentScope,
     ConsentSource,
     ConsentText,
@@ -46,10 +45,8 @@ from app.subscribers.models import (
 from app.subscribers.service import (
     InvalidAddress,
     address_hmac,
-    lock_subscriber,
     normalise_email,
     preferences_url,
-    subscriber_by_email,
 )
 from app.subscribers.suppression_keys import suppressions_of
 
@@ -189,15 +186,15 @@ Requesting = list[tuple[ConsentScope, Topic, ConsentSource, Member | None]]
 
 
 @dataclass(frozen=True)
-class _LinkRequest:
+class LinkRequest:
     subscriber: Subscriber
     asking: Requesting
     language: str | None = None  # the email's; None: the subscriber's
 
 
-def _send_links(
+def send_links(
     session: Session,
-    requests: list[_LinkRequest],
+    requests: list[LinkRequest],
     *,
     repermission: bool,
     shown: dict[ConsentScope, ConsentText] | None = None,
@@ -333,16 +330,6 @@ def _do_signup(session: Session, payload: dict[str, Any]) -> None:
         return  # the mail server stopped taking such addresses since: nothing to send
 
 
-def accept_resend(session: Session, *, email: str) -> None:
-    """ "Send me a new link", recorded like a signup (see `resend_confirmation`)."""
-    intake.accept(session, "resend", {"email": normalise_email(email)})
-
-
-@intake.register_handler("resend")
-def _do_resend(session: Session, payload: dict[str, Any]) -> None:
-    resend_confirmation(session, email=payload["email"])
-
-
 def request_subscription(
     session: Session, *, signup: Signup, shown: dict[ConsentScope, ConsentText] | None = None
 ) -> Outcome:
@@ -388,7 +375,7 @@ def request_subscriptions(
             .execution_options(populate_existing=True)
         ):
             existing[(subscription.subscriber_id, subscription.topic_id)] = subscription
-    requests: dict[bool, list[tuple[str, _LinkRequest]]] = {True: [], False: []}
+    requests: dict[bool, list[tuple[str, LinkRequest]]] = {True: [], False: []}
     for email, signup in wanted:
         subscriber = subscribers[email]
         asking: Requesting = []
@@ -410,63 +397,12 @@ def request_subscriptions(
             continue
         repermission = signup.source == ConsentSource.import_
         requests[repermission].append(
-            (email, _LinkRequest(subscriber, asking, language=signup.language))
+            (email, LinkRequest(subscriber, asking, language=signup.language))
         )
     for repermission, batch in requests.items():
         if batch:
-            sent = _send_links(
+            sent = send_links(
                 session, [r for _, r in batch], repermission=repermission, shown=shown
             )
             outcomes.update(zip([email for email, _ in batch], sent, strict=True))
     return [outcomes[email] for email in emails]
-
-
-def resend_confirmation(session: Session, *, email: str) -> None:
-    """ "Send me a new link": a new link asking again for every consent still pending
-    (earlier links keep working for what they showed), a note if all is active, nothing
-    otherwise. The caller answers the same in every case."""
-    address = normalise_email(email)
-    found = subscriber_by_email(session, address)
-    if found is None:
-        return
-    subscriber = lock_subscriber(session, found.id)  # type: ignore[arg-type]
-    assert subscriber is not None
-    rows = session.exec(
-        select(Subscription, Topic)
-        .join(Topic, col(Topic.id) == Subscription.topic_id)
-        .where(Subscription.subscriber_id == subscriber.id)
-        .order_by(Topic.name)
-    ).all()
-    asking: Requesting = []
-    for subscription, topic in rows:
-        for scope, state in (
-            (ConsentScope.topic, subscription.status),
-            (ConsentScope.sharing, subscription.sharing),
-        ):
-            if state == SubscriptionStatus.pending:
-                source, member = _latest_request(session, subscriber, scope, topic)
-                asking.append((scope, topic, source, member))
-    if asking:
-        _send_links(session, [_LinkRequest(subscriber, asking)], repermission=False)
-    elif any(s.status == SubscriptionStatus.active for s, _ in rows):
-        queue_already_subscribed(session, subscriber)
-
-
-def _latest_request(
-    session: Session, subscriber: Subscriber, scope: ConsentScope, topic: Topic
-) -> tuple[ConsentSource, Member | None]:
-    """Who asked last for this consent, so a new link keeps the request's source."""
-    request = session.exec(
-        select(ConsentEvent)
-        .where(
-            ConsentEvent.subscriber_key == subscriber.key,
-            ConsentEvent.scope == scope,
-            ConsentEvent.topic_id == topic.id,
-            ConsentEvent.action == ConsentAction.requested,
-        )
-        .order_by(col(ConsentEvent.id).desc())
-    ).first()
-    if request is None:
-        return ConsentSource.form, None
-    member = session.get(Member, request.member_id) if request.member_id else None
-    return request.source, member
