@@ -215,6 +215,31 @@ def test_keyset_pages_over_10000_members_have_no_duplicates_or_gaps_under_insert
     assert len(workers) == len(set(workers)) == 3334
     assert workers[0] == "alpha-09999" and workers[-1] == "alpha-00000"
 
+    # Searching pages the same way, over the same members: a full-text word (the kind's
+    # label), then a word with a filter; each walk is exactly the matching members, in
+    # the walk's order, each once.
+    with session_scope() as session:
+        members = session.exec(select(Member)).all()
+    by_name = sorted(members, key=lambda m: (m.name.lower(), m.id))
+    found = _walk(client, q="Worker")
+    assert len(found) == 3334 and found == [m.slug for m in by_name if m.kind == "worker"]
+
+    def number_matches(member: Member) -> bool:
+        # A plain word is a prefix of a word on PostgreSQL, a substring on SQLite.
+        number = member.name.split()[1]
+        return number.startswith("01") if ON_POSTGRES else "01" in number
+
+    matching = [m for m in by_name if m.kind == "consumer" and m.slug.startswith("alpha-")]
+    matching = [m for m in matching if number_matches(m)]
+    assert 100 < len(matching) < 2000
+    found = _walk(client, q="alpha 01", kind="consumer")
+    assert found == [m.slug for m in matching]
+    newest = _walk(client, q="alpha 01", kind="consumer", sort="newest")
+    assert newest == [m.slug for m in sorted(matching, key=lambda m: -m.id)]
+    # Wildcards are literal at this size too: no name holds them, so nothing is found.
+    for literal in ("%", "_", "%%", "alpha%"):
+        assert _walk(client, q=literal) == [], literal
+
 
 def test_the_html_directory_searches_filters_pages_and_has_empty_states(client):
     empty = client.get("/members")
