@@ -8,20 +8,53 @@ for a long time; only the latest checkpoint is fresh.
 from __future__ import annotations
 
 import base64
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.consent import log as consent_log
 from app.consent.merkle import ProofRequestError
 from app.db import SessionDep
 
-router = APIRouter(prefix="/consent-log", tags=["consent log"])
-
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 FRESH = {"Cache-Control": "public, max-age=2"}
+# A refusal is no answer to keep: a size unknown now is signed a moment later.
+UNCACHED = "no-store"
+
+
+class _LogRoute(APIRoute):
+    """Renders this API's refusals (404, 400, 422) with the app's own handlers and marks
+    them `no-store`, so that no cache keeps one in place of the immutable answer."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        answer = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await answer(request)
+            except (StarletteHTTPException, RequestValidationError) as exc:
+                render = next(
+                    request.app.exception_handlers[kind]
+                    for kind in type(exc).__mro__
+                    if kind in request.app.exception_handlers
+                )
+                response = render(request, exc)
+                if inspect.isawaitable(response):
+                    response = await response
+                response.headers["Cache-Control"] = UNCACHED
+                return response
+
+        return handler
+
+
+router = APIRouter(prefix="/consent-log", tags=["consent log"], route_class=_LogRoute)
 Size = Annotated[int, Query(ge=0, le=2**53, description="a tree size")]
 
 
@@ -91,6 +124,7 @@ def checkpoint_of_size(size: int, session: SessionDep) -> PlainTextResponse:
 )
 def inclusion(
     session: SessionDep,
+    response: Response,
     index: Annotated[int, Query(ge=0, le=2**53)],
     size: Size,
 ) -> InclusionProof:
@@ -98,6 +132,7 @@ def inclusion(
         proof = consent_log.prove_inclusion(session, index, size)
     except (ProofRequestError, consent_log.UnknownSize) as exc:
         raise _refuse(exc) from exc
+    response.headers.update(IMMUTABLE)  # (index, size) names a signed tree: it never changes
     return InclusionProof(index=index, size=size, proof=_b64(proof))
 
 
@@ -106,11 +141,12 @@ def inclusion(
     summary="Proof that the tree of `size` extends the tree of `old`",
     responses={400: {"description": "Impossible inputs"}, 404: {"description": "Unknown size"}},
 )
-def consistency(session: SessionDep, old: Size, size: Size) -> ConsistencyProof:
+def consistency(session: SessionDep, response: Response, old: Size, size: Size) -> ConsistencyProof:
     try:
         proof = consent_log.prove_consistency(session, old, size)
     except (ProofRequestError, consent_log.UnknownSize) as exc:
         raise _refuse(exc) from exc
+    response.headers.update(IMMUTABLE)
     return ConsistencyProof(old=old, size=size, proof=_b64(proof))
 
 
@@ -121,6 +157,7 @@ def consistency(session: SessionDep, old: Size, size: Size) -> ConsistencyProof:
 )
 def leaves(
     session: SessionDep,
+    response: Response,
     start: Annotated[int, Query(ge=0, le=2**53)],
     end: Annotated[int, Query(ge=1, le=2**53)],
 ) -> Leaves:
@@ -129,4 +166,8 @@ def leaves(
         page = consent_log.leaves(session, start, end)
     except ProofRequestError as exc:
         raise _refuse(exc) from exc
+    # A full page lies below a signed size (leaves and their checkpoint are committed
+    # together) and never changes; a short one reached the end of the log, which grows.
+    full = len(page) == min(end - start, consent_log.LEAVES_PAGE)
+    response.headers.update(IMMUTABLE if full else FRESH)
     return Leaves(start=start, leaves=_b64(page))

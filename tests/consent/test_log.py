@@ -122,11 +122,11 @@ def test_a_receipt_verifies_offline_and_refuses_tampering(client, smtp, run_jobs
     def set_time(r):
         r["consentTimestamp"] = "2020-01-01T00:00:00.000000Z"
 
-    def flip_leaf(r):
+    def move_in_log(r):  # the receipt's signature covers its place in the log too
         r["services"][0]["purposes"][0]["log"]["index"] += 1
 
     assert "altered after it was signed" in tampered(set_time)
-    assert "altered after it was signed" in tampered(flip_leaf)
+    assert "altered after it was signed" in tampered(move_in_log)
     stranger = NoteSigner.generate("testserver/consent-log").verifier.encode()
     assert "signed by another key" in offline(good, stranger).output
     # A checkpoint from another log, even well signed by its own key, is refused.
@@ -136,6 +136,39 @@ def test_a_receipt_verifies_offline_and_refuses_tampering(client, smtp, run_jobs
         open_checkpoint(foreign, NoteVerifier.parse(key.read_text()))
     verdict = client.post("/api/v1/receipts/verify", json=receipt).json()
     assert verdict["genuine"] is True and "included in the log at checkpoint" in verdict["reason"]
+
+
+def test_an_edited_event_no_longer_matches_the_log(client, smtp, run_jobs):
+    """The operator, as the schema's owner, lifts the append-only trigger and edits a
+    sequenced event's content (a confirmation becomes a withdrawal). `consent verify`
+    names it, and a monitor holding the checkpoint from before finds that the leaves the
+    log now serves no longer hash to it, nor does the edited leaf's inclusion proof."""
+    _some_history(client, smtp, run_jobs)
+    verifier = NoteVerifier.parse(client.get("/consent-log/key").text)
+    held = _checkpoint(client, verifier)  # what the monitor kept from its last look
+    with session_scope() as session:
+        index, event_id = session.exec(
+            select(ConsentLogEntry.log_index, ConsentEvent.id)
+            .join(ConsentEvent, ConsentLogEntry.event_id == ConsentEvent.id)
+            .where(ConsentEvent.action == "confirmed")
+            .order_by(ConsentLogEntry.log_index)
+        ).first()
+    _edit(f"UPDATE consent_event SET action = 'withdrawn' WHERE id = {event_id}")
+
+    verdict = CliRunner().invoke(cli, ["consent", "verify"])
+    assert verdict.exit_code == 1
+    assert f"event {event_id} (log index {index})" in verdict.output
+    assert "contents were changed after it was logged" in verdict.output
+
+    # The monitor, offline but for the public API.
+    page = client.get("/consent-log/leaves", params={"start": 0, "end": held.size}).json()
+    raw = [base64.b64decode(leaf) for leaf in page["leaves"]]
+    assert json.loads(raw[index])["action"] == "withdrawn"  # the edit shows
+    assert MemoryTree(raw).root() != held.root_hash
+    proof = client.get("/consent-log/proof/inclusion", params={"index": index, "size": held.size})
+    hashes = [base64.b64decode(h) for h in proof.json()["proof"]]
+    with pytest.raises(LogVerificationError):
+        verify_inclusion(index, held.size, leaf_hash(raw[index]), hashes, held.root_hash)
 
 
 def test_an_auditor_catches_the_operator_rewriting_history(
@@ -174,3 +207,32 @@ def test_an_auditor_catches_the_operator_rewriting_history(
     caught = audit()
     assert caught.exit_code == 1
     assert "rewritten" in caught.output or "does not lead" in caught.output, caught.output
+
+
+def test_answers_about_a_signed_size_are_cached_and_refusals_are_not(client, smtp, run_jobs):
+    _some_history(client, smtp, run_jobs)
+    size = _integrate().size
+    immutable = "public, max-age=31536000, immutable"
+
+    def cache(url, **params):
+        response = client.get(url, params=params)
+        return response.status_code, response.headers.get("cache-control")
+
+    assert cache("/consent-log/proof/inclusion", index=3, size=size) == (200, immutable)
+    assert cache("/consent-log/proof/consistency", old=5, size=size) == (200, immutable)
+    assert cache("/consent-log/leaves", start=0, end=size) == (200, immutable)
+    assert cache(f"/consent-log/checkpoint/{size}") == (200, immutable)
+    # A page reaching past the end of the log grows with it: only briefly cached.
+    assert cache("/consent-log/leaves", start=size - 2, end=size + 5) == (200, "public, max-age=2")
+    assert cache("/consent-log/checkpoint") == (200, "public, max-age=2")
+    # Refusals: a size not signed yet (404) may be signed a moment later; nothing keeps them.
+    refusals = [
+        cache("/consent-log/proof/inclusion", index=0, size=size + 1),
+        cache("/consent-log/proof/consistency", old=1, size=size + 1),
+        cache(f"/consent-log/checkpoint/{size + 1}"),
+        cache("/consent-log/proof/inclusion", index=size, size=size),
+        cache("/consent-log/leaves", start=5, end=2),
+        cache("/consent-log/proof/inclusion", index=-1, size=size),
+        cache("/consent-log/leaves", start="x", end=2),
+    ]
+    assert refusals == [(404, "no-store")] * 3 + [(400, "no-store")] * 2 + [(422, "no-store")] * 2
