@@ -9,26 +9,29 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 COOPCLUB = [sys.executable, "-c", "from app.cli import main; main()"]
 
 
-def start(*args: str, **env: str) -> subprocess.Popen:
-    """`coopclub ARGS…` in its own process group, with COOPCLUB_* overrides from `env`."""
-    return subprocess.Popen(
-        [*COOPCLUB, *args],
-        env=dict(os.environ, **env),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def start(*args: str, log: Path | None = None, **env: str) -> subprocess.Popen:
+    """`coopclub ARGS…` in its own process group, with COOPCLUB_* overrides from `env`;
+    its log (stderr) goes to the file `log` if given."""
+    with open(log or os.devnull, "ab") as stderr:
+        return subprocess.Popen(
+            [*COOPCLUB, *args],
+            env=dict(os.environ, **env),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
 
 
-def serve(port: int, *args: str, **env: str) -> subprocess.Popen:
+def serve(port: int, *args: str, log: Path | None = None, **env: str) -> subprocess.Popen:
     """`coopclub serve` on 127.0.0.1:PORT, returned once /healthz answers 200."""
-    process = start("serve", "--port", str(port), *args, **env)
+    process = start("serve", "--port", str(port), *args, log=log, **env)
     wait_healthy(f"http://127.0.0.1:{port}", process)
     return process
 
