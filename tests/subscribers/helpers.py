@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import time
 
+from click.testing import CliRunner
 from sqlmodel import select
 
 from app import signing
+from app.cli import cli
 from app.db import session_scope
 from app.members.models import Member, MemberStatus
 from app.subscribers.models import Subscriber, Subscription, Topic
@@ -102,3 +104,12 @@ def statuses(email: str) -> dict[str, tuple[str, str | None]]:
             .where(Subscription.subscriber_id == subscriber.id)
         ).all()
         return {t.slug: (str(s.status), str(s.sharing) if s.sharing else None) for s, t in rows}
+
+
+def assert_ledger_verifies(run_jobs) -> None:
+    """`coopclub consent verify` passes: the log matches its signed checkpoint and every
+    active consent was confirmed after its last request. The jobs run first, so the
+    sequencer has sealed the latest events into the log."""
+    run_jobs()
+    result = CliRunner().invoke(cli, ["consent", "verify"])
+    assert result.exit_code == 0, result.output

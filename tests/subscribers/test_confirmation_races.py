@@ -12,17 +12,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from sqlmodel import select
 
-from app.cli import cli
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentSource
 from app.db import session_scope
 from app.subscribers.models import Subscriber, Topic
 from app.subscribers.signup import Signup, request_subscription
 from tests.members.factories import CSRF_INPUT
 from tests.payments.conftest import live_app  # noqa: F401  (the server fixture)
-from tests.subscribers.helpers import make_topics, sharing_choices, statuses
+from tests.subscribers.helpers import (
+    assert_ledger_verifies,
+    make_topics,
+    sharing_choices,
+    statuses,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -95,6 +98,4 @@ def test_simultaneous_confirmations_confirm_each_consent_once(live_app, run_jobs
         (str(ConsentScope.sharing), "food"): 1,
         (str(ConsentScope.topic), "housing"): 1,
     }
-    run_jobs()  # the sequencer seals the confirmations into the log
-    verdict = CliRunner().invoke(cli, ["consent", "verify"])
-    assert verdict.exit_code == 0, verdict.output
+    assert_ledger_verifies(run_jobs)

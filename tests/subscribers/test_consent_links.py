@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope, ConsentText
 from app.db import session_scope
 from tests.subscribers.helpers import (
+    assert_ledger_verifies,
     confirm_from_mail,
     confirm_link,
     hidden,
@@ -55,6 +56,7 @@ def test_finding_1_nobody_can_switch_on_someone_elses_sharing(client, smtp, run_
     client.post(url, data={"csrf_token": hidden(page.text, "csrf_token")})
     assert statuses("p@example.org")["housing"][1] != "active"
     assert ("confirmed", "sharing", ids["housing"]) not in _ledger()
+    assert_ledger_verifies(run_jobs)
 
 
 def test_ticking_sharing_on_the_confirmation_page_confirms_it(client, smtp, run_jobs):
@@ -69,6 +71,7 @@ def test_ticking_sharing_on_the_confirmation_page_confirms_it(client, smtp, run_
         "food": ("active", "active"),
         "housing": ("active", None),  # left unticked: declined, so never given
     }
+    assert_ledger_verifies(run_jobs)
 
 
 def test_finding_2_an_earlier_link_survives_a_second_signup(client, smtp, run_jobs):
@@ -81,6 +84,7 @@ def test_finding_2_an_earlier_link_survives_a_second_signup(client, smtp, run_jo
     confirmed = confirm_link(client, first)
     assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
     assert statuses("p@example.org") == {"food": ("active", None)}
+    assert_ledger_verifies(run_jobs)
 
 
 def test_two_links_for_different_topics_each_confirm_only_their_own(client, smtp, run_jobs):
@@ -101,6 +105,7 @@ def test_two_links_for_different_topics_each_confirm_only_their_own(client, smtp
     assert statuses("p@example.org") == {"food": ("active", None), "housing": ("active", None)}
     confirmed = [(s, t) for a, s, t in _ledger() if a == "confirmed"]
     assert confirmed == [("topic", ids["housing"]), ("topic", ids["food"])]
+    assert_ledger_verifies(run_jobs)
 
 
 def test_a_later_request_never_adds_to_an_earlier_link(client, smtp, run_jobs):
@@ -118,6 +123,7 @@ def test_a_later_request_never_adds_to_an_earlier_link(client, smtp, run_jobs):
         "food": ("active", None),
         "housing": ("pending", "pending"),
     }
+    assert_ledger_verifies(run_jobs)
 
 
 def test_a_link_confirmed_twice_records_nothing_the_second_time(client, smtp, run_jobs):
@@ -132,6 +138,7 @@ def test_a_link_confirmed_twice_records_nothing_the_second_time(client, smtp, ru
     again = client.post(url, data={"csrf_token": csrf})
     assert again.status_code == 200 and "already used" in again.text
     assert _ledger() == before
+    assert_ledger_verifies(run_jobs)
 
 
 def test_confirmations_quote_the_words_their_email_showed(client, smtp, run_jobs):
@@ -151,6 +158,7 @@ def test_confirmations_quote_the_words_their_email_showed(client, smtp, run_jobs
         assert text.scope == ConsentScope.topic and "sponsored blocks" in text.body
         assert f"version {text.version}" in mail.text()
         assert confirmation.action == ConsentAction.confirmed
+    assert_ledger_verifies(run_jobs)
 
 
 def test_finding_7_the_api_refuses_missing_and_unknown_topics(client, smtp, run_jobs):

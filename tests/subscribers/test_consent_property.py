@@ -25,7 +25,7 @@ from tests.members.factories import make_member
 from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
 from tests.sending import factories as people
 from tests.sharing.helpers import agreement, approve, owned_topic, submitted_mailing
-from tests.subscribers.helpers import hidden, sharing_choices
+from tests.subscribers.helpers import assert_ledger_verifies, hidden, sharing_choices
 
 PEOPLE = ("ana@example.org", "ben@example.org")
 TOPICS = ("food", "orchard-news")
@@ -208,3 +208,4 @@ def test_no_consent_without_its_confirmation_and_no_mail_without_consent(
         approve(submitted_mailing(bakery, subject=MAILING_SUBJECT))
     run_jobs()
     _check_bulk_mail(smtp, food, orchard_news)
+    assert_ledger_verifies(run_jobs)
