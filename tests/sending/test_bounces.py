@@ -11,10 +11,18 @@ from app.consent.models import ConsentAction, ConsentEvent
 from app.db import session_scope
 from app.mailing.models import TransactionalEmail
 from app.mailing.verp import parse as parse_verp
+from app.newsletters.models import Newsletter
 from app.sending.models import BounceReport, Delivery, DeliveryStatus
-from app.subscribers.service import is_suppressed
+from app.subscribers.models import Subscriber
+from app.subscribers.service import is_suppressed, suppression_for
 from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
 from tests.sending import factories as people
+from tests.subscribers.helpers import (
+    assert_ledger_verifies,
+    confirm_link,
+    link_in,
+    statuses,
+)
 
 SECRET = "bounce-secret-for-tests"
 
@@ -322,3 +330,73 @@ def test_stored_reports_keep_no_address(client, sent):
     for report in _reports():
         stored = f"{report.detail} {report.raw or ''}"
         assert "@example.org" not in stored and "@example.net" not in stored
+
+
+def _send_an_issue(run_jobs, subject: str) -> None:
+    with session_scope() as session:
+        newsletter = session.exec(select(Newsletter).where(Newsletter.slug == "commons")).one()
+    issue = schedule_soon(make_issue(newsletter, subject=subject))
+    run_jobs()
+    people.start_now(issue)
+    run_jobs()
+
+
+def _hard_bounce(verp: str, address: str) -> str:
+    return DSN.format(verp=verp, address=address, action="failed", status="5.1.1", code="550")
+
+
+def _complaint(verp: str, address: str) -> str:
+    return ARF.format(verp=verp, address=address)
+
+
+@pytest.mark.parametrize(
+    ("address", "report", "reason"),
+    [
+        ("hard@example.org", _hard_bounce, "hard-bounce"),
+        ("angry@example.org", _complaint, "complaint"),
+    ],
+)
+def test_after_a_hard_bounce_or_a_complaint_only_a_confirmed_signup_brings_mail_back(
+    client, smtp, run_jobs, sent, address, report, reason
+):
+    assert _post(client, report(sent[address], address)).status_code == 202
+    with session_scope() as session:
+        assert suppression_for(session, address).reason == reason
+    smtp.clear()
+    # Suppressed, nothing reaches them (a hard bounce leaves the subscription active).
+    _send_an_issue(run_jobs, "While suppressed")
+    assert "While suppressed" in smtp.wait_for("soft@example.org")[0].message["Subject"]
+    assert smtp.to(address) == []
+    smtp.clear()
+    again = client.post("/api/v1/subscribe", json={"email": address, "topics": ["food"]})
+    assert again.status_code == 202
+    run_jobs()
+    (confirmation,) = smtp.wait_for(address)
+
+    # Until they confirm, the suppression holds: the next issue reaches everyone else.
+    _send_an_issue(run_jobs, "Before confirming")
+    assert "Before confirming" in smtp.wait_for("soft@example.org")[0].message["Subject"]
+    assert smtp.to(address) == [confirmation]
+    with session_scope() as session:
+        assert suppression_for(session, address).reason == reason
+
+    confirmed = confirm_link(client, link_in(confirmation, "confirm"))
+    assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
+    assert statuses(address) == {"food": ("active", None)}
+    with session_scope() as session:
+        assert not is_suppressed(session, address)
+        key = session.exec(select(Subscriber.key).where(Subscriber.email == address)).one()
+        events = session.exec(
+            select(ConsentEvent).where(ConsentEvent.subscriber_key == key).order_by(ConsentEvent.id)
+        ).all()
+    confirmation_event, lift = events[-2:]
+    assert confirmation_event.action == ConsentAction.confirmed
+    # The lift is in the ledger, made by this confirmation (its link's digest).
+    assert lift.action == ConsentAction.lifted
+    assert lift.token_digest == confirmation_event.token_digest is not None
+    assert sum(e.action == ConsentAction.lifted for e in events) == 1
+
+    _send_an_issue(run_jobs, "After confirming")
+    (issue,) = smtp.wait_for(address, count=2)[1:]
+    assert issue.message["Subject"] == "After confirming"
+    assert_ledger_verifies(run_jobs)
