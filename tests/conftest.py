@@ -114,6 +114,7 @@ from sqlmodel import SQLModel  # noqa: E402
 import workers  # noqa: E402, F401  (declares the actors)
 from app import jobs, ratelimit  # noqa: E402
 from app.config import get_settings  # noqa: E402
+from app.consent import logscan  # noqa: E402
 from app.consent.service import forget_known_texts  # noqa: E402
 from app.db import get_engine, make_engine  # noqa: E402
 from app.migrations import grant_app_role, upgrade  # noqa: E402
@@ -287,6 +288,7 @@ def reset_transient_state() -> None:
     forget_known_texts()
     forget_open_topics()
     jobs.forget_sweep()
+    logscan.forget()
     SMTP_SINK.clear()
 
 

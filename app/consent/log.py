@@ -28,6 +28,7 @@ from sqlalchemy import insert, text
 from sqlmodel import Session, col, func, select
 
 from app.config import get_settings
+from app.consent import logscan
 from app.consent.logverify import Checkpoint, NoteVerifier
 from app.consent.merkle import (
     NoteSigner,
@@ -40,13 +41,14 @@ from app.consent.merkle import (
 from app.consent.models import ConsentCheckpoint, ConsentEvent, ConsentLogEntry, ConsentLogNode
 from app.consent.service import event_fields
 from app.db import utcnow
+from app.jobs import register_sweep
 
 log = logging.getLogger(__name__)
 
 # Any fixed 64-bit number: the key of the sequencer's PostgreSQL advisory lock.
 SEQUENCER_LOCK_KEY = 0x436F6F70_53657175  # "CoopSequ"
 # An event whose transaction stayed open longer than this after it was inserted could
-# be passed over by the regular runs; `integrate(full_scan=True)` finds it.
+# be passed over by the regular runs; the full scan (app.consent.logscan) finds it.
 SCAN_HORIZON = timedelta(minutes=10)
 LEAVES_PAGE = 1000
 
@@ -150,8 +152,9 @@ def checkpoint_at(session: Session, size: int) -> ConsentCheckpoint | None:
 
 def oldest_unsequenced(session: Session) -> datetime | None:
     """When the oldest committed event still waiting for its place in the log was
-    recorded (None: all are in). Looks only as far back as the sequencer does, through
-    the index on occurred_at, so it stays cheap however long the ledger grows."""
+    recorded (None: all are in). Looks as far back as the sequencer does, through the
+    index on occurred_at, and at what the full scan would find (from its floor up), so
+    that an event the sequencer's window passed over shows as lag until it is in."""
     previous = latest_checkpoint(session)
     since = previous.scan_from if previous is not None else None
     query = (
@@ -161,7 +164,14 @@ def oldest_unsequenced(session: Session) -> datetime | None:
     )
     if since is not None:
         query = query.where(col(ConsentEvent.occurred_at) >= since)
-    return session.exec(query).one()
+    recent = session.exec(query).one()
+    passed_over = logscan.missing_ids(session, 100)
+    if not passed_over:
+        return recent
+    older = session.exec(
+        select(func.min(ConsentEvent.occurred_at)).where(col(ConsentEvent.id).in_(passed_over))
+    ).one()
+    return min(t for t in (recent, older) if t is not None)
 
 
 # --- the sequencer -----------------------------------------------------------------------
@@ -187,7 +197,15 @@ def _take_lock(session: Session, wait: bool) -> bool:
     )
 
 
-def _unsequenced(session: Session, since: datetime | None, limit: int) -> list[ConsentEvent]:
+def _unsequenced(
+    session: Session, since: datetime | None, limit: int, *, full_scan: bool
+) -> list[ConsentEvent]:
+    if full_scan:  # ids first, from the index alone; then only the missing rows
+        ids = logscan.missing_ids(session, limit)
+        if not ids:
+            return []
+        found = select(ConsentEvent).where(col(ConsentEvent.id).in_(ids))
+        return list(session.exec(found.order_by(col(ConsentEvent.id))).all())
     query = (
         select(ConsentEvent)
         .outerjoin(ConsentLogEntry, col(ConsentLogEntry.event_id) == col(ConsentEvent.id))
@@ -211,7 +229,7 @@ def integrate(
     started = utcnow()
     previous = latest_checkpoint(session)
     since = None if full_scan or previous is None else previous.scan_from
-    events = _unsequenced(session, since, batch)
+    events = _unsequenced(session, since, batch, full_scan=since is None)
     size = tree_size(session)
     if not events:
         if previous is None or previous.size != size:  # first run, or a lost checkpoint
@@ -244,6 +262,25 @@ def _sign_checkpoint(
     session.add(checkpoint)
     session.flush()
     return checkpoint
+
+
+@register_sweep("consent-log-full-scan")
+def full_scan(session: Session) -> None:
+    """Every few minutes: sequence the events the regular runs passed over (a
+    transaction open longer than SCAN_HORIZON), then move the full scan's floor up."""
+    if logscan.due():
+        scan_all(session)
+
+
+def scan_all(session: Session) -> int:
+    """One full scan, then a mark for the floor; returns how many events it sequenced.
+    Cheap when nothing is missing: one anti-join from the floor, and no sequencer run."""
+    integrated = 0
+    if logscan.missing_ids(session, 1):
+        integrated = integrate(session, full_scan=True, wait=True).integrated
+        log.info("consent log: the full scan sequenced %d events", integrated)
+    logscan.advance_floor(session)
+    return integrated
 
 
 # --- proofs ------------------------------------------------------------------------------
