@@ -8,12 +8,19 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.datastructures import FormData
+
 from app.config import SigningDomain
 from app.db import session_scope
 from app.mailing.service import queue_transactional
+from app.members import applications, suggestions
+from app.members.forms import form_values
+from app.members.models import Member, Role
+from app.members.pages import APPLY_TEXT_FIELDS
 from app.newsletters.models import Issue
 from app.sending.test_copy import send_test_copy
-from tests.members.factories import make_member
+from tests.members.factories import make_account, make_member
+from tests.members.test_applications import APPLICATION
 from tests.newsletters.factories import make_issue, make_newsletter, make_topic, schedule_soon
 from tests.sending import factories as people
 from tests.sharing.helpers import approve, owned_topic, person, submitted_mailing
@@ -83,7 +90,26 @@ TRANSACTIONAL = [
         },
     ),
 ]
+# Made by the product's own flows (`start_every_flow`), each to <label>@example.org:
+# label -> (kind, template). An application's two answers share the kind "application".
+FLOWS = {
+    "application": ("application", "confirm_application"),
+    "application-account-exists": ("application", "application_account_exists"),
+    "directory-suggestion": ("directory-suggestion", "directory_suggestion"),
+}
+# Written in the asker's language (the others in the Club's: accounts have none).
+IN_ASKERS_LANGUAGE = ("application", "application-account-exists")
 BULK = ("newsletter", "member-mailing", "issue-test")
+BULK_TEMPLATE = "newsletter"
+
+
+def listed_kinds() -> set[str]:
+    return {kind for kind, *_ in TRANSACTIONAL} | {kind for kind, _ in FLOWS.values()} | {*BULK}
+
+
+def listed_templates() -> set[str]:
+    made = {template for _, _, template, _ in TRANSACTIONAL}
+    return made | {template for _, template in FLOWS.values()} | {BULK_TEMPLATE}
 
 
 @dataclass(frozen=True)
@@ -137,9 +163,43 @@ def queue_every_transactional(language: str | None = None) -> None:
             )
 
 
+def _application_form(owner_email: str) -> dict:
+    """What `POST /apply` hands the intake, from the form as a browser sends it."""
+    form = {**APPLICATION, "owner_email": owner_email}
+    return form_values(FormData(list(form.items())), APPLY_TEXT_FIELDS)
+
+
+def start_every_flow(language: str | None = None) -> None:
+    """Start each of FLOWS as a person would (the jobs then mail them): an application
+    from a new address and one from an address with a login, and a suggested correction
+    to a listing, which its owner gets. With `language`, only IN_ASKERS_LANGUAGE, to
+    <label>-<language>@example.org, applied for from a page in that language."""
+    suffix = f"-{language}" if language else ""
+    member = make_member(f"riverside{suffix}", name="Riverside Food Co-op", city="Toronto")
+    staff = f"application-account-exists{suffix}@example.org"
+    make_account(staff, role=Role.staff, member=member)  # on a team: no suggestion mail
+    for label in IN_ASKERS_LANGUAGE:
+        with session_scope() as session:
+            values = _application_form(f"{label}{suffix}@example.org")
+            applications.accept(session, values=values, language=language)
+    if language:
+        return
+    make_account("directory-suggestion@example.org", member=member)
+    with session_scope() as session:
+        suggestions.suggest(
+            session,
+            member=session.get(Member, member.id),
+            field="city",
+            value="Mississauga",
+            note="They moved to the new market hall in March.",
+            from_email="neighbour@example.net",
+        )
+
+
 def every_kind(smtp, run_jobs) -> dict[str, Received]:
-    """Send one message of each kind and return them by kind."""
+    """Send one message of each kind and return them by kind (FLOWS by label)."""
     queue_every_transactional()
+    start_every_flow()
     food = make_topic("food", "Food co-ops")
     people.active("newsletter@example.org", [food], first_name="Ana")
     issue = schedule_soon(make_issue(make_newsletter("commons", topics=[food])))
@@ -152,7 +212,7 @@ def every_kind(smtp, run_jobs) -> dict[str, Received]:
     approve(submitted_mailing(bakery))
     run_jobs()
     kinds = {}
-    for kind, *_ in TRANSACTIONAL:
+    for kind in [kind for kind, *_ in TRANSACTIONAL] + list(FLOWS):
         (kinds[kind],) = smtp.to(f"{kind}@example.org")
     for kind in BULK:  # these people also had a confirmation when they signed up
         (kinds[kind],) = [m for m in smtp.to(f"{kind}@example.org") if m.message["List-Id"]]

@@ -35,7 +35,7 @@ def _tags(message) -> dict[str, str]:
 
 def test_every_kind_is_signed_relaxed_and_verifies(signed_kinds):
     setup, kinds = signed_kinds
-    assert len(kinds) == 11
+    assert len(kinds) == 14
     for kind, received in kinds.items():
         tags = _tags(received)
         assert tags["c"] == "relaxed/relaxed", kind
