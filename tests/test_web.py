@@ -45,3 +45,38 @@ def test_input_the_database_cannot_store_is_a_422_not_a_500(client):
     assert response.status_code in (200, 422)
     if response.status_code == 422:
         assert "cannot be stored" in response.json()["detail"]
+
+
+def test_no_handler_that_uses_the_database_blocks_the_event_loop():
+    """A handler that takes a database session does synchronous work: as `async def` it
+    would run on the event loop and stall every other request while it waits (a 5,000-row
+    import once did). Such handlers are plain `def`, which FastAPI runs in a thread, and
+    read a form through a dependency (app.members.forms.FormDep); or they await their
+    work in a thread (`run_in_threadpool`)."""
+    import inspect
+
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from app.db import get_session
+    from app.main import create_app
+
+    def calls(route: APIRoute) -> set:
+        pending, seen = list(route.dependant.dependencies), set()
+        while pending:
+            dependency = pending.pop()
+            seen.add(dependency.call)
+            pending.extend(dependency.dependencies)
+        return seen
+
+    routes = [context.original_route for context in iter_route_contexts(create_app().routes)]
+    assert len(routes) > 100  # every router's routes, not only the app's own
+    blocking = sorted(
+        f"{route.path} ({route.endpoint.__module__}.{route.endpoint.__name__})"
+        for route in routes
+        if isinstance(route, APIRoute)
+        and inspect.iscoroutinefunction(route.endpoint)
+        and get_session in calls(route)
+        # An async handler that reads the raw body first, then does its work in a thread.
+        and "await run_in_threadpool(" not in inspect.getsource(route.endpoint)
+    )
+    assert blocking == []

@@ -14,6 +14,7 @@ from app.auth.deps import RequireAdmin
 from app.db import SessionDep
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext
+from app.members.forms import FormDep
 from app.newsletters import forms, report, service
 from app.newsletters.models import (
     Issue,
@@ -103,11 +104,14 @@ def edit_newsletter(
 
 @router.post("/newsletters/new", dependencies=[CsrfProtected])
 @router.post("/newsletters/{newsletter_id}/edit", dependencies=[CsrfProtected])
-async def save_newsletter(
-    request: Request, session: SessionDep, admin: RequireAdmin, newsletter_id: int | None = None
+def save_newsletter(
+    request: Request,
+    session: SessionDep,
+    admin: RequireAdmin,
+    form: FormDep,
+    newsletter_id: int | None = None,
 ) -> Response:
     existing = _newsletter(session, newsletter_id) if newsletter_id else None
-    form = await request.form()
     topic_ids = {int(v) for v in form.getlist("topics") if str(v).isdigit()}
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     values, errors = forms.read_newsletter_form(session, fields, newsletter_id=newsletter_id)

@@ -15,12 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, func, select
+from starlette.datastructures import FormData
 
 from app.auth.deps import MemberContext, MemberOwner, MemberStaff, RequireAdmin, Right
 from app.consent.models import ConsentAction, ConsentEvent, ConsentScope
 from app.db import SessionDep
 from app.i18n import format_datetime
 from app.i18n import gettext as _
+from app.members.forms import FormDep
 from app.members.models import Member
 from app.sharing import audience, mailings, service
 from app.sharing.models import MemberMailing, PurposeCategory
@@ -289,26 +291,31 @@ def mailing_preview(session: SessionDep, context: MemberStaff, mailing_id: int) 
 
 
 @router.post("/member/mailings/{mailing_id}", dependencies=[CsrfProtected])
-async def mailing_save(
-    request: Request, session: SessionDep, context: MemberStaff, mailing_id: int
+def mailing_save(
+    request: Request, session: SessionDep, context: MemberStaff, mailing_id: int, form: FormDep
 ) -> Response:
     """Save the draft (owners and staff)."""
-    return await _save_mailing(request, session, context, mailing_id, submit=False)
+    return _save_mailing(request, session, context, mailing_id, form, submit=False)
 
 
 @router.post("/member/mailings/{mailing_id}/submit", dependencies=[CsrfProtected])
-async def mailing_submit(
-    request: Request, session: SessionDep, context: MemberOwner, mailing_id: int
+def mailing_submit(
+    request: Request, session: SessionDep, context: MemberOwner, mailing_id: int, form: FormDep
 ) -> Response:
     """Save and submit the mailing for the Club's review (owners: it is then sent)."""
-    return await _save_mailing(request, session, context, mailing_id, submit=True)
+    return _save_mailing(request, session, context, mailing_id, form, submit=True)
 
 
-async def _save_mailing(
-    request: Request, session: Session, context: MemberContext, mailing_id: int, *, submit: bool
+def _save_mailing(
+    request: Request,
+    session: Session,
+    context: MemberContext,
+    mailing_id: int,
+    form: FormData,
+    *,
+    submit: bool,
 ) -> Response:
     mailing = _mailing_or_404(session, context, mailing_id)
-    form = await request.form()
     bodies = {
         int(key[5:]): str(value)[:20_000]
         for key, value in form.items()
