@@ -19,9 +19,20 @@ from tests.e2e.browser import CHROMIUM, DESKTOP, PHONE, launch
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-# (file name, who is logged in, path or a callable giving it, viewport[, browser locale])
+# (file name, who is logged in, path, viewport[, browser locale][, options]): options may
+# name a button to click first ({"click": ...}) or ask for the whole page ({"full_page": True}).
 ADMIN = "admin@coopdata.example.org"
 OWNER = "owner@riverside-food.example.org"
+
+# Signups written down at a market stall: two new people, one already subscribed, one
+# address mistyped, one written twice.
+IMPORT_CSV = """email,first_name
+marta.lopez@example.org,Marta
+kwame@example.org,Kwame
+priya@example.org,Priya
+jo.at.example.org,Jo
+kwame@example.org,
+"""
 
 
 def main() -> int:
@@ -48,7 +59,7 @@ def main() -> int:
     from sqlmodel import select
 
     import workers  # noqa: F401  (declares the actors: the demo's booking queues mail)
-    from app import demo
+    from app import demo, jobs
     from app.auth.service import issue_login_link
     from app.db import session_scope
     from app.main import create_app
@@ -56,7 +67,8 @@ def main() -> int:
     from app.members.models import Account
     from app.migrations import upgrade
     from app.newsletters.models import Issue, IssueStatus
-    from app.subscribers.models import Subscriber
+    from app.subscribers.importer import start_import
+    from app.subscribers.models import Subscriber, Topic
     from app.subscribers.service import preferences_url
 
     upgrade()
@@ -72,18 +84,41 @@ def main() -> int:
         ).one()
         preferences = preferences_url(priya).removeprefix(base)
         priya_id = priya.id
+        scheduled = session.exec(select(Issue).where(Issue.status == IssueStatus.scheduled)).first()
+        scheduled_id = scheduled.id if scheduled else None
+        admin_id = session.exec(select(Account).where(Account.email == ADMIN)).one().id
+        topics = list(session.exec(select(Topic).where(Topic.slug == "food-coops")).all())
+        # A list brought from another tool: its import runs when this session commits,
+        # and its page then shows what was added and what was skipped, and why.
+        imported = start_import(
+            session,
+            content=IMPORT_CSV,
+            filename="market-stall-signups.csv",
+            topics=topics,
+            account_id=admin_id,
+        )
+        import_id = imported.id
 
     def login_link(email: str) -> str:
         with session_scope() as session:
             account = session.exec(select(Account).where(Account.email == email)).one()
             return issue_login_link(session, account=account)
 
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    # The app's own worker threads run the jobs the seed queued (the first issue's send,
+    # the import), as `make demo` does; the pages are photographed once they are done.
+    app = create_app(run_jobs_in_process=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
+    for queue in list(jobs.broker.get_declared_queues()):
+        jobs.broker.join(queue, timeout=60_000)
+    with session_scope() as session:
+        sent = session.exec(select(Issue).where(Issue.status == IssueStatus.sent)).first()
+        sent_id = sent.id if sent else None
 
+    start = f"/admin/issues/{scheduled_id}/sending"
     shots = [
         ("home", None, "/", DESKTOP),
         ("subscribe", None, "/subscribe", DESKTOP),
@@ -110,6 +145,12 @@ def main() -> int:
         ("admin-subscriber", ADMIN, f"/admin/subscribers/{priya_id}", DESKTOP),
         ("admin-suppressions", ADMIN, "/admin/suppressions", DESKTOP),
         ("archive", None, "/archive/commons/1", DESKTOP),
+        ("issue-report", ADMIN, f"/admin/issues/{sent_id}/report", DESKTOP, {"full_page": True}),
+        ("issue-report-phone", ADMIN, f"/admin/issues/{sent_id}/report", PHONE),
+        ("admin-import", ADMIN, f"/admin/imports/{import_id}", DESKTOP),
+        # The question asked before an issue goes out, with the number of people it goes to.
+        ("confirm-send", ADMIN, start, DESKTOP, {"click": "Start sending now"}),
+        ("confirm-send-phone", ADMIN, start, PHONE, {"click": "Start sending now"}),
         # The same pages as a reader whose browser asks for French or Spanish sees them.
         ("subscribe-fr", None, "/subscribe", DESKTOP, "fr-CA"),
         ("preferences-fr", None, preferences, DESKTOP, "fr-CA"),
@@ -120,8 +161,10 @@ def main() -> int:
         with sync_playwright() as playwright:
             browser = launch(playwright)
             contexts = {}
-            for name, who, path, viewport, *language in shots:
-                locale = language[0] if language else "en-US"
+            for name, who, path, viewport, *extra in shots:
+                locale = next((e for e in extra if isinstance(e, str)), "en-US")
+                options = next((e for e in extra if isinstance(e, dict)), {})
+                click = options.get("click")
                 key = (who, viewport["width"], locale)
                 if key not in contexts:
                     contexts[key] = browser.new_context(
@@ -136,7 +179,12 @@ def main() -> int:
                 page = contexts[key].new_page()
                 page.goto(path)
                 page.wait_for_load_state("networkidle")
-                page.screenshot(path=str(OUT / f"{name}.png"))
+                if click:
+                    page.get_by_role("button", name=click).click()
+                    page.get_by_role("dialog").wait_for(state="visible")
+                page.screenshot(
+                    path=str(OUT / f"{name}.png"), full_page=options.get("full_page", False)
+                )
                 page.close()
                 print(f"docs/screenshots/{name}.png")
             browser.close()
