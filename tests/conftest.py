@@ -14,6 +14,7 @@ import os
 import secrets
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,12 @@ from tests.smtp_sink import SmtpSink  # noqa: E402
 
 RUN_ID = secrets.token_hex(4)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SERVER_DATABASE_URL = os.environ.get("COOPCLUB_DATABASE_URL", "")
+# Below, this process points COOPCLUB_DATABASE_URL at its own database; pytest-xdist's
+# workers inherit the controller's environment, so the server the user named is kept
+# aside for them: each worker (each process) makes a database of its own on it.
+SERVER_DATABASE_URL = os.environ.setdefault(
+    "COOPCLUB_TEST_SERVER_DATABASE_URL", os.environ.get("COOPCLUB_DATABASE_URL", "")
+)
 REDIS_URL = os.environ.get("COOPCLUB_REDIS_URL", "")
 TMP = Path(tempfile.mkdtemp(prefix=f"coopclub-test-{RUN_ID}-"))
 
@@ -36,9 +42,8 @@ SMTP_SINK = SmtpSink()
 SMTP_SINK.start()
 
 
-def _fresh_postgres_database(server_url: str) -> str:
-    """Create coopclub_test_<run> on the configured server and return its URL."""
-    import psycopg
+def _postgres_database_url(server_url: str) -> str:
+    """The URL of coopclub_test_<run> on the configured server (made by `database`)."""
     from sqlalchemy.engine import make_url
 
     url = make_url(
@@ -46,11 +51,16 @@ def _fresh_postgres_database(server_url: str) -> str:
             "postgres://", "postgresql+psycopg://", 1
         )
     )
-    name = f"coopclub_test_{RUN_ID}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
+    return url.set(database=f"coopclub_test_{RUN_ID}").render_as_string(hide_password=False)
+
+
+def _create_postgres_database(server_url: str, url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(server_url).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{make_url(url).database}"')
 
 
 def _drop_postgres_database(url: str) -> None:
@@ -72,21 +82,28 @@ APP_ROLE = "coopclub_app"
 
 
 def _app_role_url(owner_url: str) -> str:
-    import psycopg
     from sqlalchemy.engine import make_url
 
     parsed = make_url(owner_url)
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN; "
-            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        )
     return parsed.set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
 
 
+def _create_app_role(owner_url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(owner_url).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(
+            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
+
+
+# Named now (the app reads its settings on import), made when the first test needs it:
+# under pytest-xdist the controller process runs no test and so makes no database.
 OWNER_DATABASE_URL = (
-    _fresh_postgres_database(SERVER_DATABASE_URL)
+    _postgres_database_url(SERVER_DATABASE_URL)
     if SERVER_DATABASE_URL
     else f"sqlite:///{TMP / 'test.sqlite3'}"
 )
@@ -138,7 +155,21 @@ def browser_missing() -> str | None:
     return None
 
 
+def _unique_node_ids(items: list[pytest.Item]) -> None:
+    """Schemathesis (4.32) names each API operation's test test_x[GET /healthz], but
+    pytest 9.2 builds the node id from the bare name, so all of them shared one id; and
+    pytest-xdist, which hands out tests by id, ran only the first operation. Put the
+    operation back into the id, and refuse to run with any id that is still shared."""
+    for item in items:
+        if "[" in item.name and not item.nodeid.endswith(item.name) and item.id.params is None:
+            item._id = item.id.with_params(item.name.partition("[")[2].removesuffix("]"))
+    shared = [nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1]
+    if shared:
+        raise pytest.UsageError(f"tests share a node id (xdist would run one): {shared[:5]}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _unique_node_ids(items)
     missing = {
         "postgres": None if ON_POSTGRES else "set COOPCLUB_DATABASE_URL",
         "redis": None if ON_REDIS else "set COOPCLUB_REDIS_URL",
@@ -165,6 +196,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session", autouse=True)
 def database():
     """Build the schema the only way it is ever built: by running the migrations."""
+    if ON_POSTGRES:
+        _create_postgres_database(SERVER_DATABASE_URL, OWNER_DATABASE_URL)
+        _create_app_role(OWNER_DATABASE_URL)
     upgrade(url=OWNER_DATABASE_URL)
     if ON_POSTGRES:
         grant_app_role(APP_ROLE, url=OWNER_DATABASE_URL)
@@ -309,3 +343,24 @@ def client():
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     SMTP_SINK.stop()
+    # A pytest-xdist worker hands its security figures to the controller, which prints them.
+    if hasattr(session.config, "workeroutput"):
+        from tests.security.conftest import FIGURES
+
+        session.config.workeroutput["security_figures"] = dict(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # pytest-xdist's controller: a worker is done
+    from tests.security.conftest import FIGURES
+
+    FIGURES.update(getattr(node, "workeroutput", {}).get("security_figures", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.security.conftest import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("security figures")
+        for name, value in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {value}")

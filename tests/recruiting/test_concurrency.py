@@ -120,7 +120,8 @@ def _wait_until_blocked(application_name: str, thread: threading.Thread) -> None
             waiting = session.exec(
                 text(
                     "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE application_name = :name AND wait_event_type = 'Lock'"
+                    "WHERE application_name = :name AND wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
                 ).bindparams(name=application_name)
             ).one()[0]
         if waiting:

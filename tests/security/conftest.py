@@ -1,4 +1,5 @@
-"""Figures the security tests report at the end of the run (the lead quotes them)."""
+"""Figures the security tests report at the end of the run (the lead quotes them;
+tests/conftest.py prints them, summed over pytest-xdist's workers)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,6 @@ import uvicorn
 from tests.smtp_sink import free_port
 
 FIGURES: Counter[str] = Counter()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if FIGURES:
-        terminalreporter.section("security figures")
-        for name, value in sorted(FIGURES.items()):
-            terminalreporter.write_line(f"{name}: {value}")
 
 
 @pytest.fixture
