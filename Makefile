@@ -63,9 +63,15 @@ spamassassin:
 	@command -v spamassassin >/dev/null || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends spamassassin; }
 
+# The suite mostly waits (subprocesses, SMTP, Chromium, PostgreSQL), so it runs in two
+# processes (pytest-xdist), each test file whole in one of them; each process has its own
+# database, Redis namespace and SMTP sink. `make test TEST_PROCESSES=0` runs it in one.
+# Not `-n auto`: one PostgreSQL and Redis serve them all, and more cores do not add more.
+TEST_PROCESSES ?= 2
+
 test: $(STAMP) $(CATALOGS)
 	@test -f $(AXE) || $(MAKE) --no-print-directory $(AXE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 # Regenerates docs/screenshots/*.png (shown in the README) from the demo in a real browser.
 screenshots: $(STAMP) $(CATALOGS)
