@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "COOPCLUB_"
@@ -99,11 +106,19 @@ class Settings(BaseSettings):
     # Transactional mail (confirmations, login links) has worker threads of its own in
     # every worker process, so a long newsletter send never delays it.
     transactional_worker_threads: int = Field(default=2, ge=1, le=64)
-    # `coopclub worker` runs its transactional processes (the jobs after a signup or a
-    # login request, and their mail) this much lower in CPU priority (nice; 0 = as
-    # started), so on a machine that also runs web processes a request waiting for the
-    # CPU runs first (docs/deploy.md, "Web and worker on one machine").
-    transactional_worker_nice: int = Field(default=0, ge=0, le=19)
+    # `coopclub worker` runs its Dramatiq processes (every job) this much lower in CPU
+    # priority (nice, and on Linux their autogroup's too; 0 = as started), so on a
+    # machine that also runs web processes a request waiting for the CPU runs first
+    # (docs/deploy.md, "Web and worker on one machine"). Its earlier name,
+    # COOPCLUB_TRANSACTIONAL_WORKER_NICE, is still read.
+    worker_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        validation_alias=AliasChoices(
+            f"{ENV_PREFIX}WORKER_NICE", f"{ENV_PREFIX}TRANSACTIONAL_WORKER_NICE", "worker_nice"
+        ),
+    )
     # Sent and failed transactional mail rows (address, subject; the body is dropped
     # once sent) are deleted after this many days.
     transactional_retention_days: int = Field(default=7, ge=1)
@@ -356,7 +371,8 @@ def _one_line(error: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:  # a check across several variables names them itself
         return message
-    return f"{ENV_PREFIX}{str(first['loc'][0]).upper()}: {message}"
+    name = str(first["loc"][0]).upper()  # a field's name, or an alias: the full name
+    return f"{name if name.startswith(ENV_PREFIX) else ENV_PREFIX + name}: {message}"
 
 
 def _embedded_secret(var_dir: Path, name: str) -> str:

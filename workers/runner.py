@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from app import jobs
 from app.config import get_settings
@@ -28,18 +30,57 @@ def _dramatiq(
 
 def start(command: list[str], *, nice: int = 0) -> subprocess.Popen:
     """Start `command` (our own interpreter and module) with its CPU priority lowered by
-    `nice`; the processes it starts inherit it."""
+    `nice`; the processes it starts inherit it.
+
+    A nice value ranks a process only against the processes of its own scheduling
+    group. On Linux with autogroups (on by default in Debian's and Ubuntu's kernels:
+    /proc/sys/kernel/sched_autogroup_enabled) every session is such a group, and the
+    CPUs are shared fairly between groups whatever the nice values inside them; web and
+    worker processes started from different shells or as different systemd units are in
+    different sessions, so a nice value alone left a signup request waiting behind the
+    jobs as before (bench/RESULTS.md: p99 1.0 s at 170 signups/s with it, 18 ms with the
+    group lowered too). So a lowered process starts a session of its own and lowers that
+    session's group as well; as it is then outside this process's process group, it is
+    sent SIGTERM if this process dies."""
+    if nice <= 0:
+        return subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+    parent = os.getpid()
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command,
-        preexec_fn=(lambda: lower_priority(nice)) if nice > 0 else None,  # noqa: PLW1509
+        start_new_session=True,
+        preexec_fn=lambda: lower_priority(nice, parent=parent),  # noqa: PLW1509
     )
 
 
-def lower_priority(nice: int) -> None:
-    """Lower this process's CPU priority by `nice` (nothing to say if it cannot: it runs
-    in a child before exec, where logging is not safe)."""
+_PR_SET_PDEATHSIG = 1
+_libc = None
+with contextlib.suppress(OSError):
+    _libc = ctypes.CDLL(None, use_errno=True)  # loaded here: not in a child before exec
+
+
+def lower_priority(nice: int, *, parent: int | None = None) -> None:
+    """In a child before exec (where logging is not safe, so nothing is said if the
+    system refuses): lower this process's CPU priority by `nice`, and its session's
+    autogroup's to `nice`; with `parent`, ask for SIGTERM when that process dies (and
+    stop at once if it already has)."""
     with contextlib.suppress(OSError, AttributeError):
         os.nice(nice)
+    if parent is not None:
+        if _libc is not None:
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+    # The kernel takes one such write every 100 ms from an unprivileged process
+    # (EAGAIN otherwise); another worker may be starting at the same moment.
+    for _ in range(10):
+        try:
+            with open("/proc/self/autogroup", "w") as group:
+                group.write(str(nice))
+            return
+        except BlockingIOError:
+            time.sleep(0.11)
+        except OSError:
+            return  # no autogroups in this kernel: the nice value is all there is
 
 
 def serve_metrics(port: int) -> None:
@@ -67,17 +108,17 @@ def run(processes: int, threads: int, *, metrics_port: int | None = None) -> int
 
     settings = get_settings()
     others = sorted(set(jobs.broker.get_declared_queues()) - {jobs.TRANSACTIONAL_QUEUE})
-    # The transactional processes do the work that follows a person's request (a
-    # signup's or login's job and its mail) at a lower CPU priority, so that on a
-    # machine shared with web processes the next request runs first (docs/deploy.md);
-    # the others (the consent log's sequencer among them) keep theirs.
+    # On a machine shared with web processes, every worker process can run at a lower
+    # CPU priority (COOPCLUB_WORKER_NICE), so that the next request runs first and the
+    # jobs take what the requests leave (docs/deploy.md). Lowering only the transactional
+    # processes was not enough: with the sequencer's and the sends' processes at the web
+    # processes' priority, signups paced at 200/s got p99 0.1-3.8 s; with all of them
+    # lowered, 24-60 ms (bench/RESULTS.md). This process only ticks and keeps its own.
+    nice = settings.worker_nice
     children = [
-        _dramatiq(processes, threads, others),
+        _dramatiq(processes, threads, others, nice=nice),
         _dramatiq(
-            processes,
-            settings.transactional_worker_threads,
-            [jobs.TRANSACTIONAL_QUEUE],
-            nice=settings.transactional_worker_nice,
+            processes, settings.transactional_worker_threads, [jobs.TRANSACTIONAL_QUEUE], nice=nice
         ),
     ]
     tickers = jobs.tickers(settings.sweep_interval_seconds)
