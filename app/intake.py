@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, delete, update
+from sqlalchemy import Text, delete, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from app import ratelimit
@@ -100,15 +100,20 @@ def accept(session: Session, kind: str, payload: dict[str, Any]) -> None:
     if kind not in _handlers:
         raise ValueError(f"no handler for {kind!r} requests")
     now = utcnow()
-    request = IntakeRequest(
-        kind=kind,
-        payload=json.dumps(payload, separators=(",", ":")),
-        created_at=now,
-        enqueued_at=now,
-    )
-    session.add(request)
-    session.flush()
-    enqueue(session, PROCESS_INTAKE, request.id)
+    # One Core INSERT ... RETURNING: the ORM's unit of work for this one row was a
+    # fifth of a signup request's CPU.
+    request_id = session.execute(
+        insert(IntakeRequest)
+        .values(
+            kind=kind,
+            payload=json.dumps(payload, separators=(",", ":")),
+            created_at=now,
+            enqueued_at=now,
+            attempts=0,
+        )
+        .returning(col(IntakeRequest.id))
+    ).scalar_one()
+    enqueue(session, PROCESS_INTAKE, request_id)
 
 
 def run(request_id: int) -> None:
