@@ -149,8 +149,7 @@ def create_app(*, run_jobs_in_process: bool = False) -> FastAPI:
             worker.start()
         # Everything built so far (the modules, this app and its routes: some 185,000
         # objects) is left out of the garbage collector's full collections from now on:
-        # one took 80 ms, and every request in the process waited for it (a stall in the
-        # signup latency's 99th percentile, bench/RESULTS.md).
+        # one took 80 ms, and every request the process was answering waited for it.
         gc.freeze()
         try:
             yield
