@@ -1,48 +1,59 @@
-"""Fixed-window rate limits, shared through Redis when configured, in-process otherwise.
+"""Rate limits over a moving window (the `limits` library), shared through Redis when
+configured, in-process otherwise.
+
+A moving window allows at most `limit` attempts in any `window_seconds` span: unlike
+fixed windows, which start again at every multiple of the window, a client cannot get
+twice the limit through by sending half before and half after a window's edge.
 
 Keys are client addresses and account email addresses: Redis stores only an HMAC of
 each (under the suppression pepper), never the address itself."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
-import threading
-import time
+
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
 
 from app import jobs
 from app.config import get_settings
 
-_local_counts: dict[str, tuple[int, float]] = {}
-_local_lock = threading.Lock()
+
+@functools.cache
+def _storage() -> Storage:
+    settings = get_settings()
+    client = jobs.redis_client()
+    if client is None:
+        return MemoryStorage()
+    # The broker's connections; keys are "<namespace>:app:rl:LIMITER/<scope>/<hmac>/…".
+    return RedisStorage(
+        settings.redis_url,
+        connection_pool=client.connection_pool,
+        key_prefix=f"{settings.redis_namespace}:app:rl",
+    )
+
+
+@functools.cache
+def _limiter() -> MovingWindowRateLimiter:
+    return MovingWindowRateLimiter(_storage())
 
 
 def hit(scope: str, key: str, *, limit: int, window_seconds: int) -> bool:
-    """Count one attempt for (scope, key); True while within `limit` per window."""
-    settings = get_settings()
-    window = int(time.time() // window_seconds)
+    """Count one attempt for (scope, key); True while within `limit` attempts in the last
+    `window_seconds`. A refused attempt is not counted."""
     digest = hmac.new(
-        (settings.suppression_pepper or "").encode(), f"{scope}\n{key}".encode(), hashlib.sha256
+        (get_settings().suppression_pepper or "").encode(),
+        f"{scope}\n{key}".encode(),
+        hashlib.sha256,
     ).hexdigest()[:32]
-    name = f"{settings.redis_namespace}:app:rl:{scope}:{digest}:{window}"
-    client = jobs.redis_client()
-    if client is not None:
-        pipe = client.pipeline()
-        pipe.incr(name)
-        pipe.expire(name, window_seconds + 1)
-        count = pipe.execute()[0]
-        return int(count) <= limit
-    now = time.time()
-    with _local_lock:
-        if len(_local_counts) > 50_000:  # forget finished windows
-            for stale in [k for k, (_, exp) in _local_counts.items() if exp < now]:
-                del _local_counts[stale]
-        count, expires = _local_counts.get(name, (0, now + window_seconds + 1))
-        _local_counts[name] = (count + 1, expires)
-    return count + 1 <= limit
+    return _limiter().hit(RateLimitItemPerSecond(limit, window_seconds), scope, digest)
 
 
 def reset_local() -> None:
     """Forget in-process counts (tests start each case from zero)."""
-    with _local_lock:
-        _local_counts.clear()
+    storage = _storage()
+    if isinstance(storage, MemoryStorage):
+        storage.reset()

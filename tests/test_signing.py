@@ -47,3 +47,17 @@ def test_rate_limit_counts_per_scope_and_key():
     assert results == [True, True, True, False, False]
     assert ratelimit.hit("test", "b", limit=3, window_seconds=60) is True
     assert ratelimit.hit("other", "a", limit=3, window_seconds=60) is True
+
+
+def test_rate_limit_window_moves_so_a_burst_across_its_edge_gets_no_more_than_the_limit():
+    # A fixed window started again at each multiple of its length: two attempts just
+    # before the edge and three just after all passed a limit of 3 (CI saw it happen).
+    # Here the window is 2 s and the edge is crossed on purpose.
+    time.sleep(2 - time.time() % 2 + 0.05)  # just after an edge of a 2 s fixed window
+    time.sleep(1.5)
+    before_edge = [ratelimit.hit("edge", "a", limit=3, window_seconds=2) for _ in range(2)]
+    time.sleep(2 - time.time() % 2 + 0.05)  # just after the next edge
+    after_edge = [ratelimit.hit("edge", "a", limit=3, window_seconds=2) for _ in range(3)]
+    assert before_edge + after_edge == [True, True, True, False, False]
+    time.sleep(2)  # the whole window later, the attempts have moved out of it
+    assert ratelimit.hit("edge", "a", limit=3, window_seconds=2) is True
