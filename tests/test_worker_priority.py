@@ -46,7 +46,7 @@ def test_a_transactional_process_runs_lower_and_its_children_too(tmp_path):
 
 
 def _autogroup() -> str:
-    """"/autogroup-123 nice 0"; empty where the scheduler puts this process in no
+    """ "/autogroup-123 nice 0"; empty where the scheduler puts this process in no
     autogroup (autogroups off, or a CPU cgroup of its own, as on the CI machines), and
     then the nice value alone ranks the worker against the web."""
     return AUTOGROUP.read_text().strip() if AUTOGROUP.exists() else ""
