@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -69,6 +70,46 @@ def ping_broker() -> None:
     client = redis_client()
     if client is not None:
         client.ping()
+
+
+# A job is enqueued when the transaction that wrote its row commits: within this time
+# of the row's timestamp, as a rule (one that takes longer may be sent twice, harmlessly).
+ENQUEUE_MARGIN = timedelta(seconds=5)
+
+
+def backlog_start(queue: str) -> datetime | None:
+    """The moment before which work written to the database no longer waits in `queue`
+    (its job is done, running, or lost); None when no job waits.
+
+    The queues are first in, first out, so that is when the oldest waiting job was
+    enqueued (less ENQUEUE_MARGIN). A sweep looking for lost jobs looks only before it:
+    during a backlog longer than the sweep's grace time (a burst of signups), sending the
+    waiting jobs again only lengthened the backlog they wait in (bench/RESULTS.md). Reads
+    Dramatiq's own structures: for Redis, the queue's list of message ids (pushed at its
+    tail, fetched from its head) and its hash of encoded messages; for the in-process
+    broker, its queue of encoded messages; tests/test_jobs_backlog.py checks both."""
+    if isinstance(broker, RedisBroker):
+        name = f"{broker.namespace}:{queue}"
+        data = None
+        for _ in range(3):  # the head may be fetched between the two reads
+            head = broker.client.lindex(name, 0)
+            if head is None:
+                return None
+            data = broker.client.hget(f"{name}.msgs", head)
+            if data is not None:
+                break
+        if data is None:
+            return None
+    elif isinstance(broker, StubBroker) and queue in broker.queues:
+        waiting = broker.queues[queue].queue
+        try:
+            data = waiting[0]
+        except IndexError:
+            return None
+    else:
+        return None
+    message = dramatiq.Message.decode(data)
+    return datetime.fromtimestamp(message.message_timestamp / 1000, UTC) - ENQUEUE_MARGIN
 
 
 # Enqueue after commit ----------------------------------------------------------------
