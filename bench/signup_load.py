@@ -21,6 +21,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import aiohttp
 import httpx
 import psycopg
 
@@ -73,9 +74,12 @@ async def paced(port: int, *, rate: int, seconds: int, prefix: str, clients: int
     latencies: list[float] = []
     accepted = 0
     next_request = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+    # aiohttp, not httpx: on 2 cores shared with the server, httpx's client took about
+    # 4 ms of CPU per request (two thirds of a core at 167/s), aiohttp a quarter of that.
+    async with aiohttp.ClientSession(
+        f"http://127.0.0.1:{port}",
+        connector=aiohttp.TCPConnector(limit=clients),
+        timeout=aiohttp.ClientTimeout(total=30),
     ) as client:
         start = time.perf_counter()
         deadline = start + seconds + 30
@@ -87,15 +91,16 @@ async def paced(port: int, *, rate: int, seconds: int, prefix: str, clients: int
                 due = start + n / rate
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 try:
-                    response = await client.post(
+                    async with client.post(
                         "/api/v1/subscribe",
                         json={"email": f"{prefix}{n}@example.org", "topics": ["food"]},
-                    )
-                except httpx.HTTPError:
+                    ) as response:
+                        await response.read()
+                except (aiohttp.ClientError, TimeoutError):
                     latencies.append(float("inf"))
                     continue
                 latencies.append(time.perf_counter() - due)
-                accepted += response.status_code == 202
+                accepted += response.status == 202
 
         await asyncio.gather(*(connection() for _ in range(clients)))
         elapsed = time.perf_counter() - start
