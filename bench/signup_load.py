@@ -5,7 +5,7 @@ client at half the measured rate for the latency target; then a check that every
 accepted signup's confirmation was delivered (by `coopclub worker`, into smtp-sink) and
 every consent event sequenced into the log, with its lag.
 
-    .venv/bin/python -m bench.signup_load [--seconds 30] [--worker-nice 10]
+    .venv/bin/python -m bench.signup_load [--seconds 30] [--worker-nice 10]  (10 is the default)
 """
 
 from __future__ import annotations
@@ -226,10 +226,12 @@ def main() -> None:
     parser.add_argument(
         "--worker-nice",
         type=int,
-        default=0,
-        help="COOPCLUB_WORKER_NICE for the worker (docs/deploy.md: web and worker on one machine)",
+        default=10,
+        help="COOPCLUB_WORKER_NICE for the worker (default 10: the bench runs web and worker on"
+        " one machine, where docs/deploy.md says to set it; 0 to run them alike)",
     )
     args = parser.parse_args()
+    log(f"worker: COOPCLUB_WORKER_NICE={args.worker_nice}")
 
     settings = {"COOPCLUB_WORKER_NICE": str(args.worker_nice)}
     with running_server("signup_load", **settings) as (port, database_url):
