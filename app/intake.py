@@ -41,7 +41,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from app import ratelimit
 from app.db import session_scope, utcnow
 from app.i18n import lazy_gettext
-from app.jobs import TRANSACTIONAL_QUEUE, Job, backlog_start, enqueue, register_sweep
+from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue, lost_before, register_sweep
 
 log = logging.getLogger(__name__)
 
@@ -257,11 +257,8 @@ def process_batch(session: Session, request_id: int, size: int | None = None) ->
 def sweep_intake(session: Session) -> None:
     """Send again every request whose job should have finished by now."""
     now = utcnow()
-    stale_before = now - STALE_AFTER
     # A request whose job still waits behind a backlog is not lost (app.jobs).
-    backlog = backlog_start(PROCESS_INTAKE.queue)
-    if backlog is not None:
-        stale_before = min(stale_before, backlog)
+    stale_before = lost_before(PROCESS_INTAKE.queue, now - STALE_AFTER)
     stale = session.exec(
         select(IntakeRequest.id)
         .where(col(IntakeRequest.enqueued_at) < stale_before)

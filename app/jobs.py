@@ -112,6 +112,13 @@ def backlog_start(queue: str) -> datetime | None:
     return datetime.fromtimestamp(message.message_timestamp / 1000, UTC) - ENQUEUE_MARGIN
 
 
+def lost_before(queue: str, cutoff: datetime) -> datetime:
+    """`cutoff`, or the start of the queue's backlog if that is earlier: work written
+    before the returned moment whose job has not finished is lost, not waiting."""
+    backlog = backlog_start(queue)
+    return cutoff if backlog is None else min(cutoff, backlog)
+
+
 # Enqueue after commit ----------------------------------------------------------------
 
 

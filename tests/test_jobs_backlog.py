@@ -63,9 +63,11 @@ def test_the_backlog_starts_at_the_oldest_waiting_job(paused):
     jobs.broker.flush(QUEUE)
 
 
-def _age_and_requeue(rows: list[tuple[int, object]], job: jobs.Job, *, waiting: bool) -> None:
-    """The rows' jobs were enqueued ten minutes ago: still waiting behind a backlog, or
-    lost."""
+def _jobs_were_enqueued_then(
+    rows: list[tuple[int, object]], job: jobs.Job, *, waiting: bool
+) -> None:
+    """The queue holds the rows' jobs as enqueued just after the rows were written (ten
+    minutes ago): still waiting behind a backlog, or, with `waiting=False`, lost."""
     jobs.broker.flush(QUEUE)
     if waiting:
         for row_id, at in rows:
@@ -91,12 +93,12 @@ def test_confirmations_waiting_behind_a_backlog_are_not_sent_again_but_lost_ones
         )
     rows = [(i, then) for i in ids]
 
-    _age_and_requeue(rows, mail.DELIVER_TRANSACTIONAL, waiting=True)
+    _jobs_were_enqueued_then(rows, mail.DELIVER_TRANSACTIONAL, waiting=True)
     with session_scope() as session:
         outage.sweep_transactional(session)
     assert _waiting() == 3  # nothing added: their jobs are still in the queue
 
-    _age_and_requeue(rows, mail.DELIVER_TRANSACTIONAL, waiting=False)
+    _jobs_were_enqueued_then(rows, mail.DELIVER_TRANSACTIONAL, waiting=False)
     with session_scope() as session:
         outage.sweep_transactional(session)
     assert _waiting() == 3  # lost: each sent again
@@ -123,12 +125,12 @@ def test_signups_waiting_behind_a_backlog_are_not_sent_again_but_lost_ones_are(
         ids = list(session.scalars(select(intake.IntakeRequest.id)))
     rows = [(i, then) for i in ids]
 
-    _age_and_requeue(rows, intake.PROCESS_INTAKE, waiting=True)
+    _jobs_were_enqueued_then(rows, intake.PROCESS_INTAKE, waiting=True)
     with session_scope() as session:
         intake.sweep_intake(session)
     assert _waiting() == 3
 
-    _age_and_requeue(rows, intake.PROCESS_INTAKE, waiting=False)
+    _jobs_were_enqueued_then(rows, intake.PROCESS_INTAKE, waiting=False)
     with session_scope() as session:
         intake.sweep_intake(session)
     assert _waiting() == 3

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from app.config import get_settings
 from app.db import utcnow
 from app.i18n import lazy_gettext
-from app.jobs import backlog_start, register_sweep
+from app.jobs import lost_before, register_sweep
 from app.mailing.models import MailPause, TransactionalEmail, TransactionalStatus
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,8 @@ def sweep_transactional(session: Session) -> None:
     now = utcnow()
     if not paused(session):
         grace = timedelta(seconds=settings.transactional_retry_after_seconds)
-        due_before = now - grace
         # Rows whose jobs still wait behind a backlog are not lost (app.jobs).
-        backlog = backlog_start(DELIVER_TRANSACTIONAL.queue)
-        if backlog is not None:
-            due_before = min(due_before, backlog)
+        due_before = lost_before(DELIVER_TRANSACTIONAL.queue, now - grace)
         _send_again(session, DELIVER_TRANSACTIONAL, due_before=due_before)
     keep = timedelta(days=settings.transactional_retention_days)
     session.execute(
