@@ -268,7 +268,9 @@ class Ticker(threading.Thread):
     def tick(self) -> bool:
         client = redis_client()
         if client is not None:
-            key = f"{get_settings().redis_namespace}:{self.job.name}-tick"
+            # Under the app's own prefix with its other transient keys: a test starts
+            # without the lock a worker from an earlier test took for its own interval.
+            key = f"{get_settings().redis_namespace}:app:tick:{self.job.name}"
             if not client.set(key, "1", nx=True, px=max(1, int(self.interval * 1000) - 50)):
                 return False
         send_now(self.job)

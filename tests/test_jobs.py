@@ -7,7 +7,6 @@ import pytest
 from sqlmodel import Session
 
 from app import jobs
-from app.config import get_settings
 from app.db import get_engine, session_scope
 
 RECORDED: list[str] = []
@@ -94,10 +93,8 @@ def test_sweeps_run_each_in_its_own_transaction_and_survive_failures():
 
 @pytest.mark.redis
 def test_the_sweep_tick_is_cluster_wide_once_per_interval():
-    # A worker process an earlier test started (same namespace) may have ticked in the
-    # last 30 s and left the interval's lock: start from a fresh interval. (On
-    # PostgreSQL this test failed when run after tests/test_observability.py.)
-    jobs.redis_client().delete(f"{get_settings().redis_namespace}:{jobs.SWEEP.name}-tick")
+    # The interval's lock a worker process from an earlier test took is gone: each test
+    # starts without the app's transient Redis keys (tests/conftest.py).
     first, second = jobs.Ticker(30), jobs.Ticker(30)
     assert first.tick() is True
     assert second.tick() is False  # another process already ticked this interval
