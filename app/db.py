@@ -75,7 +75,16 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True)
+
+
+# Connections a process keeps open, and how many more it opens for a burst (each closed
+# again as soon as it is returned). A web process answers up to 40 requests at once
+# (AnyIO's thread limit); with 10 kept, 16 at once (32 clients over 2 processes) opened
+# and closed a connection for every request past the tenth: a new PostgreSQL backend
+# each time, which took more of PostgreSQL's CPU than the statements themselves.
+POOL_SIZE = 20
+POOL_OVERFLOW = 10
 
 
 @lru_cache
