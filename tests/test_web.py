@@ -80,3 +80,30 @@ def test_no_handler_that_uses_the_database_blocks_the_event_loop():
         and "await run_in_threadpool(" not in inspect.getsource(route.endpoint)
     )
     assert blocking == []
+
+
+def test_every_route_is_the_first_to_match_its_own_paths():
+    """FastAPI tries routes in order (app/main.py puts the busiest first): a route whose
+    paths an earlier one also matched would never be reached."""
+    import re
+
+    from fastapi.routing import APIRoute, iter_route_contexts
+    from starlette.routing import Match
+
+    from app.main import create_app
+
+    routes = [
+        context.original_route
+        for context in iter_route_contexts(create_app().routes)
+        if isinstance(context.original_route, APIRoute)
+    ]
+    assert len(routes) > 100
+    shadowed = []
+    for route in routes:
+        path = re.sub(r"\{[^}]+\}", "zz9", route.path)  # each parameter given a value
+        for method in route.methods:
+            scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+            first = next(r for r in routes if r.matches(scope)[0] == Match.FULL)
+            if first is not route:
+                shadowed.append(f"{method} {route.path} is taken by {first.path}")
+    assert shadowed == []
