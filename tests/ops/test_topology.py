@@ -172,9 +172,11 @@ def test_two_web_two_workers_behind_a_proxy(worker, smtp, run_jobs, tmp_path):
             assert answers == {a: [202] * LIMIT_PER_CLIENT + [429] for a in CLIENTS}
             signups = LIMIT_PER_CLIENT * len(CLIENTS)
             wait_until("confirmations", lambda: len(smtp.messages) >= signups, timeout=60)
-            # Ready once a worker has finished a sweep: the first one, started at boot,
-            # can still be running on a busy machine when the confirmations are in
-            # (CI saw "stale", no sweep yet, twice).
+            # Ready once a worker has finished a sweep. Each `coopclub worker` boots two
+            # Dramatiq processes on their own: the transactional one (which sent the
+            # confirmations) and the one for the other queues, which runs the sweep.
+            # Here the second was ready 1-2.5 s after the first; on a busy CI machine
+            # the confirmations were all in before it had swept ("stale", no sweep).
             wait_until(
                 "a sweep seen by /readyz through the proxy",
                 lambda: httpx.get(f"{proxy.url}/readyz").status_code == 200,
