@@ -81,6 +81,31 @@ def test_no_handler_that_uses_the_database_blocks_the_event_loop():
     )
     assert blocking == []
 
+    # The same for dependencies: an async one that takes the session (the app-wide
+    # `optional_account`) does its queries in a thread.
+    def session_users(route: APIRoute) -> set:
+        pending, found = list(route.dependant.dependencies), set()
+        while pending:
+            dependency = pending.pop()
+            if any(d.call is get_session for d in dependency.dependencies):
+                found.add(dependency.call)
+            pending.extend(dependency.dependencies)
+        return found
+
+    async_users = {
+        call
+        for route in routes
+        if isinstance(route, APIRoute)
+        for call in session_users(route)
+        if inspect.iscoroutinefunction(call)
+    }
+    assert async_users  # optional_account, on every route
+    assert [
+        call.__qualname__
+        for call in async_users
+        if "await run_in_threadpool(" not in inspect.getsource(call)
+    ] == []
+
 
 def test_every_route_is_the_first_to_match_its_own_paths():
     """FastAPI tries routes in order (app/main.py puts the busiest first): a route whose

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app import signing
 from app.auth import service
@@ -117,9 +119,15 @@ class AccountView:
         )
 
 
-def optional_account(request: Request, session: SessionDep) -> Account | None:
+async def optional_account(request: Request, session: SessionDep) -> Account | None:
+    # Every route depends on this: without a session cookie (signups, the API, every
+    # visitor) it answers on the event loop, with no hop to a thread.
     token = session_token(request)
-    account = service.session_account(session, token=token) if token else None
+    account = (
+        await run_in_threadpool(partial(service.session_account, session, token=token))
+        if token
+        else None
+    )
     request.state.account_view = AccountView.of(account)
     return account
 
