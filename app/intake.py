@@ -18,7 +18,9 @@ Batches: a job doing its request's first try also takes up to `BATCH_SIZE - 1` o
 requests that no job has tried yet (locked with SKIP LOCKED, so two jobs never share
 one) and does as many of them as it can in `BATCH_SECONDS`, in one transaction: one
 connection, one commit and one DELETE for the lot, and the topics and texts they name
-read once. The jobs of the requests
+read once. A kind registered with `register_many_handler` (signups) does all of its
+requests in the batch in one call: a few statements for all of them rather than a few
+each. The jobs of the requests
 it took wait for its locks and then find their rows gone. If anything in a batch
 fails, the whole batch rolls back, the job does its own request alone as before (its
 try was counted), and the others are left to their own jobs, where every failure is
@@ -80,7 +82,9 @@ class IntakeRequest(SQLModel, table=True):
 
 
 Handler = Callable[[Session, dict[str, Any]], None]
+ManyHandler = Callable[[Session, list[dict[str, Any]]], None]
 _handlers: dict[str, Handler] = {}
+_many_handlers: dict[str, ManyHandler] = {}
 
 
 def register_handler(kind: str) -> Callable[[Handler], Handler]:
@@ -89,6 +93,19 @@ def register_handler(kind: str) -> Callable[[Handler], Handler]:
 
     def decorator(fn: Handler) -> Handler:
         _handlers[kind] = fn
+        return fn
+
+    return decorator
+
+
+def register_many_handler(kind: str) -> Callable[[ManyHandler], ManyHandler]:
+    """Register `fn(session, payloads)`: the work of many `kind` requests at once, in a
+    few statements for all of them, each address's requests in the order given. A batch
+    hands it every such request it took; a request done alone is a list of one."""
+
+    def decorator(fn: ManyHandler) -> ManyHandler:
+        _many_handlers[kind] = fn
+        _handlers[kind] = lambda session, payload: fn(session, [payload])
         return fn
 
     return decorator
@@ -220,7 +237,8 @@ def process_batch(session: Session, request_id: int, size: int | None = None) ->
     transaction holds), and delete them, in `session`'s transaction; False when
     `request_id` is gone. Its own request first, then the others address by address (so
     two batches lock people in the same order; one address's requests in the order they
-    came), until `BATCH_SECONDS` have passed."""
+    came), until `BATCH_SECONDS` have passed. Requests next to each other whose kind has
+    a many-handler are done by it together, in a few statements for all of them."""
     size = BATCH_SIZE if size is None else size
     own = _locked(session, request_id)
     if own is None:
@@ -236,13 +254,16 @@ def process_batch(session: Session, request_id: int, size: int | None = None) ->
     work = [(request, json.loads(request.payload)) for request in others]
     work.sort(key=lambda item: (str(item[1].get("email", "")), item[0].id))
     started = time.monotonic()
-    done = [own]
-    _handlers[own.kind](session, json.loads(own.payload))
-    for request, payload in work:
-        if time.monotonic() - started > BATCH_SECONDS:
+    done: list[IntakeRequest] = []
+    for run in _runs([(own, json.loads(own.payload)), *work]):
+        if done and time.monotonic() - started > BATCH_SECONDS:
             break  # the rest go to their own jobs once this commits
-        _handlers[request.kind](session, payload)
-        done.append(request)
+        kind = run[0][0].kind
+        if kind in _many_handlers:
+            _many_handlers[kind](session, [payload for _, payload in run])
+        else:
+            _handlers[kind](session, run[0][1])
+        done.extend(request for request, _ in run)
     session.execute(
         delete(IntakeRequest)
         .where(col(IntakeRequest.id).in_([request.id for request in done]))
@@ -251,6 +272,21 @@ def process_batch(session: Session, request_id: int, size: int | None = None) ->
     for request in done:
         session.expunge(request)
     return True
+
+
+def _runs(
+    work: list[tuple[IntakeRequest, dict[str, Any]]],
+) -> list[list[tuple[IntakeRequest, dict[str, Any]]]]:
+    """The work in order, cut where a kind that can be done many at once begins or ends:
+    such runs go to their kind's handler together, any other request alone."""
+    runs: list[list[tuple[IntakeRequest, dict[str, Any]]]] = []
+    for item in work:
+        kind = item[0].kind
+        if runs and kind in _many_handlers and runs[-1][0][0].kind == kind:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 @register_sweep("intake-requests")

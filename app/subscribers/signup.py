@@ -304,30 +304,52 @@ def _get(session: Session, model: type[Any], row_id: int) -> Any:
     return held[1][key]
 
 
-@intake.register_handler("subscribe")
-def _do_signup(session: Session, payload: dict[str, Any]) -> None:
-    # Still open: the request may have seen a topic an admin closed moments before.
-    topics = [_get(session, Topic, topic_id) for topic_id in payload["topics"]]
-    topics = [t for t in topics if t is not None and t.status == TopicStatus.open]
-    shown = {
-        ConsentScope(scope): _get(session, ConsentText, text_id)
-        for scope, text_id in payload["texts"].items()
-    }
-    signup = Signup(
-        email=payload["email"],
-        topics=topics,
-        source=ConsentSource(payload["source"]),
-        first_name=payload["first_name"],
-        share_with_members=payload["share"],
-        member=_get(session, Member, payload["member"]) if payload["member"] else None,
-        language=payload.get("language"),
-    )
-    try:
-        request_subscription(
-            session, signup=signup, shown={k: v for k, v in shown.items() if v is not None}
+@intake.register_many_handler("subscribe")
+def _do_signups(session: Session, payloads: list[dict[str, Any]]) -> None:
+    """Signup requests, many at once: those that saw the same consent texts go to
+    `request_subscriptions` together, in rounds of one request per address (a person's
+    requests in the order they came), each round in address order, so that batches
+    running at once lock and insert people in the same order."""
+    together: dict[tuple[int, ...], tuple[dict[ConsentScope, ConsentText], list[Signup]]] = {}
+    for payload in payloads:
+        # Still open: the request may have seen a topic an admin closed moments before.
+        topics = [_get(session, Topic, topic_id) for topic_id in payload["topics"]]
+        topics = [t for t in topics if t is not None and t.status == TopicStatus.open]
+        shown = {
+            ConsentScope(scope): text
+            for scope, text_id in payload["texts"].items()
+            if (text := _get(session, ConsentText, text_id)) is not None
+        }
+        try:
+            email = usable_address(payload["email"])
+        except InvalidAddress:
+            continue  # the mail server stopped taking such addresses since: nothing to send
+        signup = Signup(
+            email=email,
+            topics=topics,
+            source=ConsentSource(payload["source"]),
+            first_name=payload["first_name"],
+            share_with_members=payload["share"],
+            member=_get(session, Member, payload["member"]) if payload["member"] else None,
+            language=payload.get("language"),
         )
-    except InvalidAddress:
-        return  # the mail server stopped taking such addresses since: nothing to send
+        seen = tuple(sorted(text.id or 0 for text in shown.values()))
+        together.setdefault(seen, (shown, []))[1].append(signup)
+    for shown, signups in together.values():
+        for round_ in _rounds(signups):
+            request_subscriptions(session, round_, shown=shown)
+
+
+def _rounds(signups: list[Signup]) -> list[list[Signup]]:
+    """Each address once per round, its signups in order; each round sorted by address."""
+    rounds: list[list[Signup]] = []
+    seen: dict[str, int] = {}
+    for signup in signups:
+        turn = seen[signup.email] = seen.get(signup.email, -1) + 1
+        if turn == len(rounds):
+            rounds.append([])
+        rounds[turn].append(signup)
+    return [sorted(round_, key=lambda signup: signup.email) for round_ in rounds]
 
 
 def request_subscription(
