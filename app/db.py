@@ -7,7 +7,7 @@ rest of the code. Whoever opens a session owns its transaction: a request throug
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,7 +21,6 @@ from fastapi import Depends
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
-from starlette.concurrency import run_in_threadpool
 
 from app.config import get_settings
 
@@ -116,15 +115,22 @@ async def get_session() -> AsyncIterator[Session]:
     try:
         yield session
         if session.in_transaction():
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(session.commit)
+            await _in_own_thread(session.commit)
     except BaseException:
         if session.in_transaction():
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(session.rollback)
+            await _in_own_thread(session.rollback)
         raise
     finally:
         session.close()  # the transaction has ended: nothing left to say to the database
+
+
+async def _in_own_thread(end: Callable[[], None]) -> None:
+    """End a request's transaction in a thread that does not wait for a free place among
+    the requests' threads (AnyIO's 40): the transaction holds a pooled connection (and
+    on SQLite the write lock) that those requests may be waiting for. Finishes even if
+    the client has gone."""
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(end, limiter=anyio.CapacityLimiter(1))
 
 
 # scope="function": the commit happens before the response is sent, so a client that

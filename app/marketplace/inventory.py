@@ -62,13 +62,27 @@ def ensure_slots(session: Session, issue: Issue) -> list[Slot]:
     existing = {s.position: s for s in slots_of(session, issue.id or 0)}
     if issue.status not in UPCOMING:
         return list(existing.values())
-    deadline = deadline_for(issue)
     layout = [b for b in newsletters.blocks_of(session, issue.id or 0) if b.kind in SLOT_KINDS]
     if any(block.position not in existing for block in layout):
         # Members, admins and the sweep may all look at a new issue at once: whoever
         # creates its slots holds the issue's row, and the others then find them made.
-        session.exec(select(Issue.id).where(col(Issue.id) == issue.id).with_for_update()).one()
+        # Read again once holding it: the issue may have been scheduled, or its blocks
+        # moved, while this waited.
+        session.exec(
+            select(Issue)
+            .where(col(Issue.id) == issue.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
         existing = {s.position: s for s in slots_of(session, issue.id or 0)}
+        if issue.status not in UPCOMING:
+            return list(existing.values())
+        layout = [
+            block
+            for block in newsletters.blocks_of(session, issue.id or 0, fresh=True)
+            if block.kind in SLOT_KINDS
+        ]
+    deadline = deadline_for(issue)
     for block in layout:
         slot = existing.get(block.position)
         if slot is None:

@@ -198,12 +198,14 @@ def create_issue(session: Session, newsletter: Newsletter, *, subject: str) -> I
     return issue
 
 
-def blocks_of(session: Session, issue_id: int) -> Sequence[IssueBlock]:
-    """The issue's blocks in order (without the ones removed in the editor)."""
+def blocks_of(session: Session, issue_id: int, *, fresh: bool = False) -> Sequence[IssueBlock]:
+    """The issue's blocks in order (without the ones removed in the editor); `fresh`:
+    as stored now, even those this session has read before."""
     return session.exec(
         select(IssueBlock)
         .where(IssueBlock.issue_id == issue_id, col(IssueBlock.removed_at).is_(None))
         .order_by(IssueBlock.position)
+        .execution_options(populate_existing=fresh)
     ).all()
 
 

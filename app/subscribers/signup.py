@@ -62,6 +62,9 @@ class Signup:
     # The language of the page or API call (app.i18n): the words shown were in it, so
     # the confirmation is too; a new subscriber keeps it as theirs.
     language: str | None = None
+    # The consent text versions the person saw when asking (the intake job knows them),
+    # used when they are in the email's language; else the current ones in it.
+    shown: dict[ConsentScope, ConsentText] | None = None
 
 
 @dataclass
@@ -190,6 +193,7 @@ class LinkRequest:
     subscriber: Subscriber
     asking: Requesting
     language: str | None = None  # the email's; None: the subscriber's
+    shown: dict[ConsentScope, ConsentText] | None = None  # see `Signup.shown`
 
 
 def send_links(
@@ -197,13 +201,11 @@ def send_links(
     requests: list[LinkRequest],
     *,
     repermission: bool,
-    shown: dict[ConsentScope, ConsentText] | None = None,
 ) -> list[Outcome]:
     """For each request: make a new link, bind exactly its `asking` to it in the ledger,
-    and mail it in its language (else the subscriber's). `shown`: the text versions the
-    person saw when asking, used when they are in the email's language (else the
-    current ones in it). The links, emails and ledger events of all the requests are
-    written together."""
+    and mail it in its language (else the subscriber's), with the text versions the
+    person saw (`shown`) where they are in that language, else the current ones in it.
+    The links, emails and ledger events of all the requests are written together."""
     outcomes, mails, changes = [], [], []
     texts: dict[tuple[ConsentScope, str], ConsentText] = {}
     tokens = new_links(session, [request.subscriber for request in requests])
@@ -213,7 +215,7 @@ def send_links(
         digest = token_digest(token)
         language = request.language or subscriber.language or i18n.default_language()
         for scope, *_ in request.asking:
-            seen = (shown or {}).get(scope)
+            seen = (request.shown or {}).get(scope)
             if seen and seen.language == language:
                 texts[(scope, language)] = seen
             elif (scope, language) not in texts:
@@ -306,11 +308,11 @@ def _get(session: Session, model: type[Any], row_id: int) -> Any:
 
 @intake.register_many_handler("subscribe")
 def _do_signups(session: Session, payloads: list[dict[str, Any]]) -> None:
-    """Signup requests, many at once: those that saw the same consent texts go to
-    `request_subscriptions` together, in rounds of one request per address (a person's
-    requests in the order they came), each round in address order, so that batches
-    running at once lock and insert people in the same order."""
-    together: dict[tuple[int, ...], tuple[dict[ConsentScope, ConsentText], list[Signup]]] = {}
+    """Signup requests, many at once: to `request_subscriptions` in rounds of one request
+    per address (a person's requests in the order they came), each round in address
+    order, so that batches running at once insert people in the same order (and lock
+    the ones already here in id order, in the first round's one statement)."""
+    signups: list[Signup] = []
     for payload in payloads:
         # Still open: the request may have seen a topic an admin closed moments before.
         topics = [_get(session, Topic, topic_id) for topic_id in payload["topics"]]
@@ -332,12 +334,11 @@ def _do_signups(session: Session, payloads: list[dict[str, Any]]) -> None:
             share_with_members=payload["share"],
             member=_get(session, Member, payload["member"]) if payload["member"] else None,
             language=payload.get("language"),
+            shown=shown,
         )
-        seen = tuple(sorted(text.id or 0 for text in shown.values()))
-        together.setdefault(seen, (shown, []))[1].append(signup)
-    for shown, signups in together.values():
-        for round_ in _rounds(signups):
-            request_subscriptions(session, round_, shown=shown)
+        signups.append(signup)
+    for round_ in _rounds(signups):
+        request_subscriptions(session, round_)
 
 
 def _rounds(signups: list[Signup]) -> list[list[Signup]]:
@@ -352,9 +353,7 @@ def _rounds(signups: list[Signup]) -> list[list[Signup]]:
     return [sorted(round_, key=lambda signup: signup.email) for round_ in rounds]
 
 
-def request_subscription(
-    session: Session, *, signup: Signup, shown: dict[ConsentScope, ConsentText] | None = None
-) -> Outcome:
+def request_subscription(session: Session, *, signup: Signup) -> Outcome:
     """Record the requests, bound to a new link, and queue the right mail; the caller
     answers the same either way. `request_subscriptions` for one person.
 
@@ -362,15 +361,10 @@ def request_subscription(
     its confirmation like anyone: only confirming lifts the suppression. An import
     never re-asks a suppressed address. Raises `InvalidAddress` for an unusable address
     (a 4xx, the same for everyone)."""
-    return request_subscriptions(session, [signup], shown=shown)[0]
+    return request_subscriptions(session, [signup])[0]
 
 
-def request_subscriptions(
-    session: Session,
-    signups: list[Signup],
-    *,
-    shown: dict[ConsentScope, ConsentText] | None = None,
-) -> list[Outcome]:
+def request_subscriptions(session: Session, signups: list[Signup]) -> list[Outcome]:
     """`request_subscription` for many people at once (each address once), each one's
     outcome in order: their suppressions, subscribers and subscriptions are read, and
     their subscribers, links, emails and ledger events written, a few statements for
@@ -419,12 +413,13 @@ def request_subscriptions(
             continue
         repermission = signup.source == ConsentSource.import_
         requests[repermission].append(
-            (email, LinkRequest(subscriber, asking, language=signup.language))
+            (
+                email,
+                LinkRequest(subscriber, asking, language=signup.language, shown=signup.shown),
+            )
         )
     for repermission, batch in requests.items():
         if batch:
-            sent = send_links(
-                session, [r for _, r in batch], repermission=repermission, shown=shown
-            )
+            sent = send_links(session, [r for _, r in batch], repermission=repermission)
             outcomes.update(zip([email for email, _ in batch], sent, strict=True))
     return [outcomes[email] for email in emails]

@@ -10,6 +10,7 @@ from sqlalchemy import event, update
 from sqlmodel import select
 
 from app import intake, jobs
+from app.config import get_settings
 from app.db import get_engine, session_scope, utcnow
 from app.intake import IntakeRequest
 from tests.subscribers.helpers import (
@@ -119,23 +120,32 @@ def test_a_request_that_always_fails_is_given_up_and_the_admins_told_once(
     assert "builtins.KeyError" in alert.text()
 
 
-def test_a_batch_does_its_signups_together_each_as_if_done_alone(client, smtp, run_jobs, worker):
+def test_a_batch_does_its_signups_together_each_as_if_done_alone(
+    client, smtp, run_jobs, worker, monkeypatch
+):
     """A job's batch hands all its signups to one call: a few statements for the lot
     (about ten for each round of distinct addresses), where it took about five per
     signup. Each person still gets what a signup done alone gives: a new address its
     confirmation, one asking twice two links, one already subscribed the "already
     subscribed" mail."""
+    monkeypatch.setattr(get_settings(), "signup_limit_per_client", 0)  # one client, 22 asks
     make_topics()
     client.post("/api/v1/subscribe", json={"email": "old@example.org", "topics": ["food"]})
     assert confirm_from_mail(client, smtp, "old@example.org", run_jobs).status_code == 200
     run_jobs()
     new = [f"new{n:02d}@example.org" for n in range(16)]
     asked = [*new[:8], "twice@example.org", "old@example.org", *new[8:], "twice@example.org"]
+    asked.insert(5, "lea@example.org")  # asks in French, in the same batch
     worker.pause()
     try:
         for address in asked:
             topics = ["food"] if address == "old@example.org" else ["food", "housing"]
-            answer = client.post("/api/v1/subscribe", json={"email": address, "topics": topics})
+            language = "fr" if address == "lea@example.org" else "en"
+            answer = client.post(
+                "/api/v1/subscribe",
+                json={"email": address, "topics": topics},
+                headers={"Accept-Language": language},
+            )
             assert answer.status_code == 202
         jobs.broker.flush_all()  # the requests' own jobs: they would find their rows gone
         statements: list[str] = []
@@ -161,6 +171,8 @@ def test_a_batch_does_its_signups_together_each_as_if_done_alone(client, smtp, r
         assert len(smtp.wait_for(address)) == 1
     first_link, second_link = (link_in(m, "confirm") for m in smtp.wait_for("twice@example.org", 2))
     assert first_link != second_link
+    (french,) = smtp.wait_for("lea@example.org")
+    assert french.message["Subject"] == "Veuillez confirmer votre abonnement"
     assert statuses("old@example.org") == {"food": ("active", None)}
     _confirmation, already = smtp.wait_for("old@example.org", 2)
     assert already.message["Subject"] == "You are already subscribed"

@@ -1,8 +1,8 @@
 """Signups under real concurrency, on PostgreSQL: many simultaneous requests to a real
-server, some people asking several times, then eight jobs at once doing them in batches
-(each batch a few statements for all its signups). Every request is done exactly once,
-no batch fails on another's locks, each person gets one confirmation per request, and
-`coopclub consent verify` passes."""
+server, some people asking several times and in two languages, then eight jobs at once
+doing them in batches (each batch a few statements for all its signups). Every request
+is done exactly once, no batch fails on another's locks, each person gets one
+confirmation per request, and `coopclub consent verify` passes."""
 
 from __future__ import annotations
 
@@ -47,14 +47,17 @@ def test_simultaneous_signups_done_by_simultaneous_batches_are_each_done_once(
     worker.pause()
     try:
         with ThreadPoolExecutor(max_workers=24) as pool, httpx.Client(base_url=live_app) as http:
+            # Every other request in French: a batch does English and French together.
             answers = list(
                 pool.map(
-                    lambda address: (
+                    lambda n: (
                         http.post(
-                            "/api/v1/subscribe", json={"email": address, "topics": ["food"]}
+                            "/api/v1/subscribe",
+                            json={"email": asked[n], "topics": ["food"]},
+                            headers={"Accept-Language": "fr" if n % 2 else "en"},
                         ).status_code
                     ),
-                    asked,
+                    range(len(asked)),
                 )
             )
         assert answers == [202] * len(asked)
