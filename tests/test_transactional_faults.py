@@ -111,6 +111,22 @@ def test_confirmations_survive_a_30_minute_outage(client, smtp, run_jobs):
     assert {r.status for r in _rows()} == {TransactionalStatus.sent}
 
 
+def test_while_delivery_is_paused_no_mail_is_tried_until_the_sweep_resumes_it(
+    client, smtp, run_jobs
+):
+    make_topics()
+    with session_scope() as session:
+        outage.pause(session, "the server did not answer")
+    client.post("/api/v1/subscribe", json={"email": "waits@example.org", "topics": ["food"]})
+    run_jobs()
+    assert smtp.to("waits@example.org") == []  # the server is up, but nobody tried it
+    assert [(r.status, r.attempts) for r in _rows()] == [(TransactionalStatus.queued, 0)]
+    jobs.send_now(jobs.SWEEP)  # the server answers: delivery resumes
+    run_jobs()
+    smtp.wait_for("waits@example.org")
+    assert {r.status for r in _rows()} == {TransactionalStatus.sent}
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_a_login_link_arrives_while_a_20000_message_send_runs(client, smtp, run_jobs):

@@ -21,7 +21,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from babel.support import LazyProxy
-from sqlalchemy import insert, or_, update
+from sqlalchemy import exists, insert, or_, update
 from sqlmodel import Session, col
 
 from app import i18n
@@ -37,7 +37,7 @@ from app.mailing.message import (
     needs_smtputf8,
     wire_address,
 )
-from app.mailing.models import TransactionalEmail, TransactionalStatus
+from app.mailing.models import MailPause, TransactionalEmail, TransactionalStatus
 from app.mailing.templates import render_email
 from app.mailing.transport import (
     DeliveryError,
@@ -135,14 +135,15 @@ class Claimed:
 def claim(session: Session, email_id: int) -> Claimed | None:
     """Take the row for sending; None when it is gone, sent, not yet due, held by
     another worker, or transactional delivery is paused (the server is down)."""
-    if outage.paused(session):
-        return None
     now = utcnow()
     token = secrets.token_hex(16)
     result = session.execute(
         update(TransactionalEmail)
         .where(
             col(TransactionalEmail.id) == email_id,
+            # Not paused, in the same statement (a read of its own was a tenth of the
+            # worker's time per signup).
+            ~exists().where(col(MailPause.channel) == outage.CHANNEL),
             or_(
                 (col(TransactionalEmail.status) == TransactionalStatus.queued)
                 & (
@@ -231,16 +232,30 @@ def backoff(attempts: int) -> timedelta:
 def record_outcome(session: Session, claimed: Claimed, outcome: Outcome) -> Outcome:
     """Store what happened, if this claim still holds the row (a job whose claim lapsed
     and was taken by another changes nothing). A sent message keeps no working link."""
+    if outcome.sent:  # the common case, in one statement
+        stored = session.execute(
+            update(TransactionalEmail)
+            .where(
+                col(TransactionalEmail.id) == claimed.email.id,
+                col(TransactionalEmail.claim_token) == claimed.token,
+            )
+            .values(
+                claim_token=None,
+                status=TransactionalStatus.sent,
+                sent_at=utcnow(),
+                last_error=None,
+                html="",  # its links worked once; nobody needs them again
+                text="",
+                raw=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return outcome if stored.rowcount else Outcome(sent=False)  # type: ignore[attr-defined]
     email = session.get(TransactionalEmail, claimed.email.id, with_for_update=True)
     if email is None or email.claim_token != claimed.token:
         return Outcome(sent=False)
     email.claim_token = None
     now = utcnow()
-    if outcome.sent:
-        email.status, email.sent_at, email.last_error = TransactionalStatus.sent, now, None
-        email.html = email.text = ""  # its links worked once; nobody needs them again
-        email.raw = None
-        return outcome
     email.last_error = str(outcome.error)[:500]
     if outcome.unreachable:
         # Pause everything rather than spend this message's tries on an outage.
