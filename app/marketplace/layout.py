@@ -95,6 +95,7 @@ def _held(
 def move_block(session: Session, issue: Issue, block_id: int, direction: int) -> None:
     """Swap a block with its neighbour; slots move with their blocks. Refused (BookedSlot)
     when either block is a booked slot: the member bought that place in the issue."""
+    blocks.lock_layout(session, issue)
     block = blocks.block_of(session, issue, block_id)
     other = blocks.neighbour(session, issue, block_id, direction)
     if other is None:

@@ -9,7 +9,7 @@ app/marketplace/layout.py for moves and removals that touch a slot).
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.i18n import gettext as _
@@ -26,8 +26,16 @@ def block_of(session: Session, issue: Issue, block_id: int) -> IssueBlock:
     return block
 
 
+def lock_layout(session: Session, issue: Issue) -> None:
+    """Hold the issue's row (on PostgreSQL) until commit: two admins changing one layout
+    at once take turns, so two new blocks never take the same position and a move never
+    swaps with a neighbour that has just moved."""
+    session.exec(select(Issue.id).where(col(Issue.id) == issue.id).with_for_update()).one()
+
+
 def add_block(session: Session, issue: Issue, kind: BlockKind) -> IssueBlock:
     require_draft(issue)
+    lock_layout(session, issue)
     last = session.exec(
         # Removed blocks count: their positions stay theirs (see the module docstring).
         select(func.max(IssueBlock.position)).where(IssueBlock.issue_id == issue.id)
@@ -59,8 +67,9 @@ def restore_block(session: Session, issue: Issue, block_id: int) -> IssueBlock:
 
 
 def neighbour(session: Session, issue: Issue, block_id: int, direction: int) -> IssueBlock | None:
-    """The block a move swaps places with (None at either end)."""
-    blocks = list(blocks_of(session, issue.id or 0))
+    """The block a move swaps places with (None at either end), from the positions as
+    stored now."""
+    blocks = list(blocks_of(session, issue.id or 0, fresh=True))
     index = next((i for i, b in enumerate(blocks) if b.id == block_id), None)
     if index is None:
         raise NewsletterError(_("that block is not part of this issue"))
