@@ -68,12 +68,7 @@ def ensure_slots(session: Session, issue: Issue) -> list[Slot]:
         # creates its slots holds the issue's row, and the others then find them made.
         # Read again once holding it: the issue may have been scheduled, or its blocks
         # moved, while this waited.
-        session.exec(
-            select(Issue)
-            .where(col(Issue.id) == issue.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+        blocks.lock_layout(session, issue)
         existing = {s.position: s for s in slots_of(session, issue.id or 0)}
         if issue.status not in UPCOMING:
             return list(existing.values())

@@ -27,15 +27,21 @@ def block_of(session: Session, issue: Issue, block_id: int) -> IssueBlock:
 
 
 def lock_layout(session: Session, issue: Issue) -> None:
-    """Hold the issue's row (on PostgreSQL) until commit: two admins changing one layout
-    at once take turns, so two new blocks never take the same position and a move never
-    swaps with a neighbour that has just moved."""
-    session.exec(select(Issue.id).where(col(Issue.id) == issue.id).with_for_update()).one()
+    """Hold the issue's row (on PostgreSQL) until commit, and read it again as stored:
+    whoever changes a layout (or creates its slots) at the same time takes turns, so two
+    new blocks never take the same position and a move never swaps with a neighbour that
+    has just moved."""
+    session.exec(
+        select(Issue)
+        .where(col(Issue.id) == issue.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def add_block(session: Session, issue: Issue, kind: BlockKind) -> IssueBlock:
-    require_draft(issue)
     lock_layout(session, issue)
+    require_draft(issue)
     last = session.exec(
         # Removed blocks count: their positions stay theirs (see the module docstring).
         select(func.max(IssueBlock.position)).where(IssueBlock.issue_id == issue.id)
