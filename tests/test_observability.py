@@ -150,7 +150,8 @@ def test_metrics_need_the_token_and_show_the_counts_that_happened(client, monkey
 
     assert grew('coopclub_consent_events_total{action="requested"}') == 3
     assert grew('coopclub_messages_total{outcome="sent",queue="transactional"}') == 3
-    assert grew('coopclub_jobs_total{actor="deliver_transactional",outcome="ok"}') >= 3
+    # One delivery job sends the confirmations its intake batch wrote: one to three jobs.
+    assert 1 <= grew('coopclub_jobs_total{actor="deliver_transactional",outcome="ok"}') <= 3
     assert 0 <= waiting <= 3  # the running worker may have sent some already
     assert metric(after, 'coopclub_transactional_waiting{status="queued"}') == 0
     assert metric(after, "coopclub_consent_log_size") == 3

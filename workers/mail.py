@@ -1,4 +1,4 @@
-"""Transactional mail delivery: claim, send outside the transaction, record."""
+"""Transactional mail delivery: claim a batch, send it outside the transaction, record."""
 
 import dramatiq
 
@@ -17,17 +17,22 @@ from app.mailing.transport import thread_transport
     max_retries=0,
     time_limit=300_000,
 )
-def deliver_transactional(email_id: int) -> None:
+def deliver_transactional(email_ids: list[int] | int) -> None:
+    # A single id: a message enqueued before deliveries were batched.
+    ids = [email_ids] if isinstance(email_ids, int) else email_ids
     with session_scope() as session:
-        claimed = mail.claim(session, email_id)
-    if claimed is None:
-        return  # sent already, not due, paused, or another worker holds it
-    outcome = mail.send_claimed(claimed.email, thread_transport(get_settings()))
+        claimed = mail.claim_many(session, ids)
+    if not claimed:
+        return  # sent already, not due, paused, or another worker holds them
+    tried, untried = mail.deliver(claimed, thread_transport(get_settings()))
     with session_scope() as session:
-        outcome = mail.record_outcome(session, claimed, outcome)
-    if outcome.retry_in is not None:
-        send_now(
-            mail.DELIVER_TRANSACTIONAL,
-            email_id,
-            delay_ms=int(outcome.retry_in.total_seconds() * 1000),
-        )
+        recorded = mail.record_outcomes(session, tried, untried)
+    for item, outcome in recorded:
+        if outcome.retry_in is not None:
+            send_now(
+                mail.DELIVER_TRANSACTIONAL,
+                [item.email.id],
+                delay_ms=int(outcome.retry_in.total_seconds() * 1000),
+            )
+    if untried and not any(outcome.unreachable for _, outcome in recorded):
+        send_now(mail.DELIVER_TRANSACTIONAL, [item.email.id for item in untried])

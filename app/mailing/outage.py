@@ -9,7 +9,7 @@ which then calls `resume`.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,14 +44,12 @@ def pause(session: Session, reason: str) -> None:
 
 def resume(session: Session) -> int:
     """Lift the pause and send every queued message now; returns how many."""
-    from app.mailing.service import DELIVER_TRANSACTIONAL
-
     session.execute(delete(MailPause).where(col(MailPause.channel) == CHANNEL))
-    return _send_again(session, DELIVER_TRANSACTIONAL, due_before=None)
+    return _send_again(session, due_before=None)
 
 
-def _send_again(session: Session, job, *, due_before) -> int:  # type: ignore[no-untyped-def]
-    from app.jobs import enqueue
+def _send_again(session: Session, *, due_before: datetime | None) -> int:
+    from app.mailing.service import enqueue_delivery
 
     now = utcnow()
     queued = col(TransactionalEmail.status) == TransactionalStatus.queued
@@ -75,8 +73,7 @@ def _send_again(session: Session, job, *, due_before) -> int:  # type: ignore[no
             .where(col(TransactionalEmail.id).in_(ids), queued)
             .values(next_attempt_at=now)
         )
-    for email_id in ids:
-        enqueue(session, job, email_id)
+    enqueue_delivery(session, ids)
     return len(ids)
 
 
@@ -127,7 +124,7 @@ def sweep_transactional(session: Session) -> None:
         grace = timedelta(seconds=settings.transactional_retry_after_seconds)
         # Rows whose jobs still wait behind a backlog are not lost (app.jobs).
         due_before = lost_before(DELIVER_TRANSACTIONAL.queue, now - grace)
-        _send_again(session, DELIVER_TRANSACTIONAL, due_before=due_before)
+        _send_again(session, due_before=due_before)
     keep = timedelta(days=settings.transactional_retention_days)
     session.execute(
         delete(TransactionalEmail).where(

@@ -3,17 +3,24 @@
 Nothing is ever sent inline in a request. `queue_transactional` stores the rendered
 message and enqueues delivery after commit on the `transactional` queue, which has
 worker threads of its own, so a long newsletter send never delays a login link.
-`deliver_transactional` claims the row with a fresh token, sends it outside any
-transaction and records the outcome only if it still holds that claim. A failed try
+`deliver_transactional` claims its rows with a fresh token, sends them outside any
+transaction and records each outcome only if it still holds that claim. A failed try
 waits `next_attempt_at` (exponential backoff); an unreachable server pauses
 transactional delivery without spending tries (app/mailing/outage.py), and the sweep
 resumes it once the server answers.
+
+Messages stored together are delivered by one job (at most `DELIVERY_BATCH`): one
+claim, one connection to the server and one "sent" for the lot. Each job's Dramatiq
+message, claim and record were over half of a confirmation's cost in the worker. A
+worker that dies mid-batch leaves its rows claimed until `CLAIM_LEASE` runs out, and
+the sweep then sends them again: a message sent just before the crash can arrive twice.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -54,6 +61,11 @@ DELIVER_TRANSACTIONAL = Job("deliver_transactional", TRANSACTIONAL_QUEUE)
 # A claimed row not marked within this time is presumed lost with its worker.
 CLAIM_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+# Messages one delivery job takes at most, and the time after which it sends no more
+# (the rest are released and sent again by a job of their own): a batch stays far
+# inside `CLAIM_LEASE` and the job's time limit, even against a slow server.
+DELIVERY_BATCH = 20
+DELIVERY_SECONDS = 60
 FIRST_BACKOFF = timedelta(seconds=30)  # then doubling: 30 s, 1 min, 2 min, … 32 min
 MAX_BACKOFF = timedelta(hours=1)
 ADMIN_ALERT = "admin-alert"
@@ -88,17 +100,23 @@ def transactional_row(
 
 
 def queue_rows(session: Session, emails: list[TransactionalEmail]) -> list[TransactionalEmail]:
-    """Store rendered messages (one INSERT for many) and enqueue each one's delivery
-    after commit."""
+    """Store rendered messages (one INSERT for many) and enqueue their delivery after
+    commit (`enqueue_delivery`)."""
     stored = list(
         session.scalars(
             insert(TransactionalEmail).returning(TransactionalEmail),
             [email.model_dump(exclude={"id"}) for email in emails],
         )
     )
-    for email in stored:
-        enqueue(session, DELIVER_TRANSACTIONAL, email.id)
+    enqueue_delivery(session, [email.id for email in stored if email.id is not None])
     return stored
+
+
+def enqueue_delivery(session: Session, email_ids: list[int]) -> None:
+    """Enqueue, once `session` commits, the delivery of these messages: one job for
+    every `DELIVERY_BATCH` of them."""
+    for start in range(0, len(email_ids), DELIVERY_BATCH):
+        enqueue(session, DELIVER_TRANSACTIONAL, email_ids[start : start + DELIVERY_BATCH])
 
 
 def queue_prepared(
@@ -135,12 +153,19 @@ class Claimed:
 def claim(session: Session, email_id: int) -> Claimed | None:
     """Take the row for sending; None when it is gone, sent, not yet due, held by
     another worker, or transactional delivery is paused (the server is down)."""
+    claimed = claim_many(session, [email_id])
+    return claimed[0] if claimed else None
+
+
+def claim_many(session: Session, email_ids: list[int]) -> list[Claimed]:
+    """Take the rows that can be sent now, in one statement and with one token, in id
+    order; `claim` says which cannot."""
     now = utcnow()
     token = secrets.token_hex(16)
     result = session.execute(
         update(TransactionalEmail)
         .where(
-            col(TransactionalEmail.id) == email_id,
+            col(TransactionalEmail.id).in_(email_ids),
             # Not paused, in the same statement (a read of its own was a tenth of the
             # worker's time per signup).
             ~exists().where(col(MailPause.channel) == outage.CHANNEL),
@@ -155,15 +180,15 @@ def claim(session: Session, email_id: int) -> Claimed | None:
             ),
         )
         .values(status=TransactionalStatus.sending, claimed_at=now, claim_token=token)
-        # The claimed row itself, in the same statement (a second read cost a third of
-        # a claim after a burst of signups).
+        # The claimed rows themselves, in the same statement (a second read cost a third
+        # of a claim after a burst of signups).
         .returning(TransactionalEmail)
         # Nothing in this new session to bring up to date (the default compiles the
-        # WHERE clause into Python to look for the row among loaded objects).
+        # WHERE clause into Python to look for the rows among loaded objects).
         .execution_options(synchronize_session=False)
     )
-    email = result.scalar_one_or_none()
-    return Claimed(email, token) if email is not None else None
+    emails = sorted(result.scalars(), key=lambda email: email.id or 0)
+    return [Claimed(email, token) for email in emails]
 
 
 @dataclass(frozen=True)
@@ -229,28 +254,84 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
 
+def deliver(
+    claimed: list[Claimed], transport: MailTransport
+) -> tuple[list[tuple[Claimed, Outcome]], list[Claimed]]:
+    """Send claimed messages one after another over `transport`, outside any
+    transaction; (what was tried with its outcome, what was left untried). It stops
+    early when the server cannot be reached (the rest would fail alike and delivery is
+    about to be paused) or after `DELIVERY_SECONDS`."""
+    started = time.monotonic()
+    tried: list[tuple[Claimed, Outcome]] = []
+    for n, item in enumerate(claimed):
+        if tried and (tried[-1][1].unreachable or time.monotonic() - started > DELIVERY_SECONDS):
+            return tried, claimed[n:]
+        tried.append((item, send_claimed(item.email, transport)))
+    return tried, []
+
+
+def record_outcomes(
+    session: Session, tried: list[tuple[Claimed, Outcome]], untried: list[Claimed]
+) -> list[tuple[Claimed, Outcome]]:
+    """`record_outcome` for each message tried (the sent ones in one statement), and
+    the untried ones given back, due now, with no try counted; returns what was
+    recorded for each message tried."""
+    sent = [item for item, outcome in tried if outcome.sent]
+    stored = _mark_sent(session, sent) if sent else set()
+    recorded = [
+        (item, outcome if item.email.id in stored else Outcome(sent=False))
+        if outcome.sent
+        else (item, record_outcome(session, item, outcome))
+        for item, outcome in tried
+    ]
+    for item in untried:
+        session.execute(
+            update(TransactionalEmail)
+            .where(
+                col(TransactionalEmail.id) == item.email.id,
+                col(TransactionalEmail.claim_token) == item.token,
+            )
+            .values(claim_token=None, status=TransactionalStatus.queued, next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return recorded
+
+
+def _mark_sent(session: Session, sent: list[Claimed]) -> set[int]:
+    """Mark these messages sent where their claim still holds; the ids marked."""
+    by_token: dict[str, list[int]] = {}
+    for item in sent:
+        by_token.setdefault(item.token, []).append(item.email.id or 0)
+    stored: set[int] = set()
+    for token, ids in by_token.items():
+        stored.update(
+            session.execute(
+                update(TransactionalEmail)
+                .where(
+                    col(TransactionalEmail.id).in_(ids),
+                    col(TransactionalEmail.claim_token) == token,
+                )
+                .values(
+                    claim_token=None,
+                    status=TransactionalStatus.sent,
+                    sent_at=utcnow(),
+                    last_error=None,
+                    html="",  # its links worked once; nobody needs them again
+                    text="",
+                    raw=None,
+                )
+                .returning(col(TransactionalEmail.id))
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+    return stored
+
+
 def record_outcome(session: Session, claimed: Claimed, outcome: Outcome) -> Outcome:
     """Store what happened, if this claim still holds the row (a job whose claim lapsed
     and was taken by another changes nothing). A sent message keeps no working link."""
-    if outcome.sent:  # the common case, in one statement
-        stored = session.execute(
-            update(TransactionalEmail)
-            .where(
-                col(TransactionalEmail.id) == claimed.email.id,
-                col(TransactionalEmail.claim_token) == claimed.token,
-            )
-            .values(
-                claim_token=None,
-                status=TransactionalStatus.sent,
-                sent_at=utcnow(),
-                last_error=None,
-                html="",  # its links worked once; nobody needs them again
-                text="",
-                raw=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return outcome if stored.rowcount else Outcome(sent=False)  # type: ignore[attr-defined]
+    if outcome.sent:
+        return outcome if _mark_sent(session, [claimed]) else Outcome(sent=False)
     email = session.get(TransactionalEmail, claimed.email.id, with_for_update=True)
     if email is None or email.claim_token != claimed.token:
         return Outcome(sent=False)
