@@ -26,6 +26,16 @@ fails, the whole batch rolls back, the job does its own request alone as before 
 try was counted), and the others are left to their own jobs, where every failure is
 counted and retried as for a request done alone: a request that cannot be done never
 makes another fail, and only first tries are batched.
+
+Done marks: once a batch has committed, it marks the requests it did as done (in Redis,
+in-process when embedded), so that their own jobs, which then have nothing left to do,
+end without touching the database. Each had taken a connection, waited for the batch's
+locks and counted a try on a row that was gone: after a burst that was most of the
+worker's database traffic. A mark names the request by id and creation time, as its
+job's message does (ids can come again: SQLite reuses the highest, tests empty the
+tables); a mark is only ever written after the row's deletion committed, so a job that
+finds one is right to end. A job without a mark (it came first, the mark expired, or
+the sweep sent it, whose messages carry no time) asks the database as before.
 """
 
 from __future__ import annotations
@@ -43,7 +53,14 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from app import ratelimit
 from app.db import session_scope, utcnow
 from app.i18n import lazy_gettext
-from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue, lost_before, register_sweep
+from app.jobs import (
+    TRANSACTIONAL_QUEUE,
+    Job,
+    enqueue,
+    lost_before,
+    redis_client,
+    register_sweep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +80,10 @@ MAX_ATTEMPTS = 8
 # took wait for it. On a busy machine a batch is one or two requests.
 BATCH_SIZE = 20
 BATCH_SECONDS = 0.1
+
+# How long a done mark is kept: past the backlog of a long burst; a job that comes
+# later asks the database.
+DONE_MARKS_FOR = timedelta(minutes=10)
 
 
 class IntakeRequest(SQLModel, table=True):
@@ -133,12 +154,15 @@ def accept(session: Session, kind: str, payload: dict[str, Any]) -> None:
             "attempts": 0,
         },
     ).scalar_one()
-    enqueue(session, PROCESS_INTAKE, request_id)
+    enqueue(session, PROCESS_INTAKE, request_id, created_key(now))
 
 
-def run(request_id: int) -> None:
+def run(request_id: int, created: str | None = None) -> None:
     """The job: count the try, do the work (`process`, with others in a batch on a first
-    try), or give up past the limit."""
+    try), or give up past the limit; nothing when a batch has marked the request done
+    (`created`, the request's creation time as its message carries it, names it)."""
+    if created is not None and done_marks.seen(request_id, created):
+        return
     with session_scope() as session:
         # Waits for a batch that holds the row (app.intake.process_batch): once it
         # commits the row is gone; if it rolled back, this job does its request.
@@ -176,10 +200,12 @@ def _run_batch(request_id: int) -> bool:
     waited for the batch's locks)."""
     try:
         with session_scope() as session:
-            process_batch(session, request_id)
+            done = process_batch(session, request_id)
     except Exception as exc:
         log.info("a batch of intake requests failed (%s); doing each alone", type(exc).__name__)
         return False
+    if done:
+        done_marks.add(done)  # committed: their jobs can end at once
     return True
 
 
@@ -235,17 +261,20 @@ def _locked(session: Session, request_id: int) -> IntakeRequest | None:
     ).first()
 
 
-def process_batch(session: Session, request_id: int, size: int | None = None) -> bool:
+def process_batch(
+    session: Session, request_id: int, size: int | None = None
+) -> list[tuple[int, str]] | None:
     """Do `request_id` and up to `size - 1` requests no job has tried yet (rows no other
-    transaction holds), and delete them, in `session`'s transaction; False when
-    `request_id` is gone. Its own request first, then the others address by address (so
-    two batches lock people in the same order; one address's requests in the order they
-    came), until `BATCH_SECONDS` have passed. Requests next to each other whose kind has
-    a many-handler are done by it together, in a few statements for all of them."""
+    transaction holds), and delete them, in `session`'s transaction; the requests done
+    (id and creation time), or None when `request_id` is gone. Its own request first,
+    then the others address by address (so two batches lock people in the same order;
+    one address's requests in the order they came), until `BATCH_SECONDS` have passed.
+    Requests next to each other whose kind has a many-handler are done by it together,
+    in a few statements for all of them."""
     size = BATCH_SIZE if size is None else size
     own = _locked(session, request_id)
     if own is None:
-        return False
+        return None
     others = session.exec(
         select(IntakeRequest)
         .where(col(IntakeRequest.attempts) == 0, col(IntakeRequest.id) != request_id)
@@ -274,7 +303,66 @@ def process_batch(session: Session, request_id: int, size: int | None = None) ->
     )
     for request in done:
         session.expunge(request)
-    return True
+    return [(request.id or 0, created_key(request.created_at)) for request in done]
+
+
+def created_key(at: datetime) -> str:
+    """A request's creation time as its job's message and its done mark carry it."""
+    return at.isoformat(timespec="microseconds")
+
+
+class DoneMarks:
+    """Requests a committed batch did, by id and creation time, kept `DONE_MARKS_FOR`:
+    in Redis, shared by every worker process, or in this process when embedded. Marks
+    are grouped by the minute their requests were made, one set per minute, so a check
+    is one lookup and old marks go with their set."""
+
+    def __init__(self) -> None:
+        self._local: dict[str, set[str]] = {}  # by minute, when embedded
+
+    @staticmethod
+    def _redis_key(minute: str) -> str:
+        from app.config import get_settings
+
+        return f"{get_settings().redis_namespace}:app:intake-done:{minute}"
+
+    def add(self, done: list[tuple[int, str]]) -> None:
+        by_minute: dict[str, list[str]] = {}
+        for request_id, created in done:
+            by_minute.setdefault(created[:16], []).append(f"{request_id}@{created}")
+        client = redis_client()
+        if client is None:
+            oldest = created_key(utcnow() - DONE_MARKS_FOR)[:16]
+            for minute in [minute for minute in self._local if minute < oldest]:
+                del self._local[minute]
+            for minute, marks in by_minute.items():
+                self._local.setdefault(minute, set()).update(marks)
+            return
+        try:
+            pipe = client.pipeline(transaction=False)
+            for minute, marks in by_minute.items():
+                pipe.sadd(self._redis_key(minute), *marks)
+                pipe.expire(self._redis_key(minute), int(DONE_MARKS_FOR.total_seconds()))
+            pipe.execute()
+        except Exception as exc:  # their jobs ask the database instead
+            log.warning("could not mark intake requests done (%s)", type(exc).__name__)
+
+    def seen(self, request_id: int, created: str) -> bool:
+        minute, mark = created[:16], f"{request_id}@{created}"
+        client = redis_client()
+        if client is None:
+            return mark in self._local.get(minute, ())
+        try:
+            return bool(client.sismember(self._redis_key(minute), mark))
+        except Exception:
+            return False  # ask the database
+
+    def forget(self) -> None:
+        """Forget the marks kept in this process (tests; Redis's go with the namespace)."""
+        self._local.clear()
+
+
+done_marks = DoneMarks()
 
 
 def _runs(

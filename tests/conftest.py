@@ -129,7 +129,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import workers  # noqa: E402, F401  (declares the actors)
-from app import jobs, ratelimit  # noqa: E402
+from app import intake, jobs, ratelimit  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.consent import logscan  # noqa: E402
 from app.consent.service import forget_known_texts  # noqa: E402
@@ -377,6 +377,7 @@ def reset_transient_state() -> None:
     ratelimit.reset_local()
     forget_known_texts()
     forget_open_topics()
+    intake.done_marks.forget()
     jobs.forget_sweep()
     logscan.forget()
     SMTP_SINK.clear()

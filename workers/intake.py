@@ -20,5 +20,7 @@ from app import intake
     max_backoff=60_000,
     time_limit=120_000,
 )
-def process_intake(request_id: int) -> None:
-    intake.run(request_id)
+def process_intake(request_id: int, created: str | None = None) -> None:
+    # `created`: the request's creation time (app.intake's done marks); the sweep's
+    # messages, and those enqueued before marks existed, carry none.
+    intake.run(request_id, created)

@@ -177,3 +177,74 @@ def test_a_batch_does_its_signups_together_each_as_if_done_alone(
     _confirmation, already = smtp.wait_for("old@example.org", 2)
     assert already.message["Subject"] == "You are already subscribed"
     assert_ledger_verifies(run_jobs)
+
+
+def _requests() -> list[tuple[int, str]]:
+    """Each waiting request as its job's message names it: id and creation time."""
+    with session_scope() as session:
+        rows = session.exec(select(IntakeRequest).order_by(IntakeRequest.id)).all()
+        return [(row.id, intake.created_key(row.created_at)) for row in rows]
+
+
+def _statements(job) -> list[str]:  # type: ignore[no-untyped-def]
+    """The SQL statements `job()` sends."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        job()
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    return statements
+
+
+def test_the_jobs_of_requests_a_batch_did_end_without_asking_the_database(
+    client, smtp, run_jobs, worker
+):
+    make_topics()
+    run_jobs()
+    addresses = [f"b{n}@example.org" for n in range(5)]
+    worker.pause()
+    try:
+        for address in addresses:
+            answer = client.post("/api/v1/subscribe", json={"email": address, "topics": ["food"]})
+            assert answer.status_code == 202
+        jobs.broker.flush_all()  # their jobs are run below, one by one
+        first, *others = _requests()
+        intake.run(*first)  # takes the other four into its batch
+        for request in others:
+            assert _statements(lambda request=request: intake.run(*request)) == []
+        # The same id made at another time (SQLite reuses ids) is not taken for done, nor
+        # is a job sent without the time (the sweep's): both ask the database.
+        request_id, _created = others[0]
+        made_later = intake.created_key(utcnow())
+        assert _statements(lambda: intake.run(request_id, made_later)) != []
+        assert _statements(lambda: intake.run(request_id)) != []
+    finally:
+        worker.resume()
+    run_jobs()
+    for address in addresses:
+        assert len(smtp.wait_for(address)) == 1
+
+
+def test_a_batch_that_failed_marks_nothing_done(client, smtp, run_jobs, worker):
+    make_topics()
+    run_jobs()
+    worker.pause()
+    try:
+        client.post("/api/v1/subscribe", json={"email": "own@example.org", "topics": ["food"]})
+        with session_scope() as session:  # a request its handler cannot read fails the batch
+            session.add(IntakeRequest(kind="subscribe", payload="{}"))
+        client.post("/api/v1/subscribe", json={"email": "next@example.org", "topics": ["food"]})
+        jobs.broker.flush_all()
+        own, _broken, following = _requests()
+        intake.run(*own)  # the batch fails; its own request is done alone
+        assert _statements(lambda: intake.run(*following)) != []  # not marked: its own work
+    finally:
+        worker.resume()
+    run_jobs()
+    assert len(smtp.wait_for("own@example.org")) == 1
+    assert len(smtp.wait_for("next@example.org")) == 1
