@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -319,6 +320,7 @@ class DoneMarks:
 
     def __init__(self) -> None:
         self._local: dict[str, set[str]] = {}  # by minute, when embedded
+        self._lock = threading.Lock()  # the embedded worker's threads share them
 
     @staticmethod
     def _redis_key(minute: str) -> str:
@@ -333,10 +335,11 @@ class DoneMarks:
         client = redis_client()
         if client is None:
             oldest = created_key(utcnow() - DONE_MARKS_FOR)[:16]
-            for minute in [minute for minute in self._local if minute < oldest]:
-                del self._local[minute]
-            for minute, marks in by_minute.items():
-                self._local.setdefault(minute, set()).update(marks)
+            with self._lock:
+                for minute in [minute for minute in self._local if minute < oldest]:
+                    del self._local[minute]
+                for minute, marks in by_minute.items():
+                    self._local.setdefault(minute, set()).update(marks)
             return
         try:
             pipe = client.pipeline(transaction=False)
@@ -351,7 +354,8 @@ class DoneMarks:
         minute, mark = created[:16], f"{request_id}@{created}"
         client = redis_client()
         if client is None:
-            return mark in self._local.get(minute, ())
+            with self._lock:
+                return mark in self._local.get(minute, ())
         try:
             return bool(client.sismember(self._redis_key(minute), mark))
         except Exception:
@@ -359,7 +363,8 @@ class DoneMarks:
 
     def forget(self) -> None:
         """Forget the marks kept in this process (tests; Redis's go with the namespace)."""
-        self._local.clear()
+        with self._lock:
+            self._local.clear()
 
 
 done_marks = DoneMarks()

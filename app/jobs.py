@@ -1,6 +1,7 @@
 """The job queue: the Dramatiq broker, enqueue-after-commit, and the periodic sweep.
 
-The database is the source of truth and the broker only carries ids. A job is handed
+The database is the source of truth and the broker only carries ids (and a request's
+creation time, which names it with its id: app.intake). A job is handed
 to the broker only after the transaction that justifies it commits (and dropped if
 it rolls back), and a periodic sweep re-enqueues whatever the database says is still
 unfinished, so a lost message or a killed worker delays work but never loses it.

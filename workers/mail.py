@@ -25,8 +25,16 @@ def deliver_transactional(email_ids: list[int] | int) -> None:
     if not claimed:
         return  # sent already, not due, paused, or another worker holds them
     tried, untried = mail.deliver(claimed, thread_transport(get_settings()))
+    sent = [item for item, outcome in tried if outcome.sent]
+    if sent:
+        with session_scope() as session:  # on its own: a failure below cannot undo it
+            mail.mark_sent(session, sent)
+    failed = [(item, outcome) for item, outcome in tried if not outcome.sent]
+    if not (failed or untried):
+        return
     with session_scope() as session:
-        recorded = mail.record_outcomes(session, tried, untried)
+        recorded = [(item, mail.record_outcome(session, item, outcome)) for item, outcome in failed]
+        mail.give_back(session, untried)
     for item, outcome in recorded:
         if outcome.retry_in is not None:
             send_now(
@@ -34,5 +42,8 @@ def deliver_transactional(email_ids: list[int] | int) -> None:
                 [item.email.id],
                 delay_ms=int(outcome.retry_in.total_seconds() * 1000),
             )
+    # Given back after the time budget or as the worker stops: sent on by a new job
+    # (should it be lost with an embedded worker, the sweep finds them due). After an
+    # outage, the sweep resumes them once the server answers.
     if untried and not any(outcome.unreachable for _, outcome in recorded):
         send_now(mail.DELIVER_TRANSACTIONAL, [item.email.id for item in untried])

@@ -11,9 +11,11 @@ resumes it once the server answers.
 
 Messages stored together are delivered by one job (at most `DELIVERY_BATCH`): one
 claim, one connection to the server and one "sent" for the lot. Each job's Dramatiq
-message, claim and record were over half of a confirmation's cost in the worker. A
-worker that dies mid-batch leaves its rows claimed until `CLAIM_LEASE` runs out, and
-the sweep then sends them again: a message sent just before the crash can arrive twice.
+message, claim and record were over half of a confirmation's cost in the worker. The
+sent ones are recorded first, in a transaction of their own, so recording a failure
+cannot undo them; a worker asked to stop finishes the message in hand and gives the
+rest back. A worker killed mid-batch leaves its rows claimed until `CLAIM_LEASE` runs
+out, and the sweep then sends them again: what that batch had sent arrives twice.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sqlmodel import Session, col
 from app import i18n
 from app.config import get_settings
 from app.db import utcnow
-from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue
+from app.jobs import TRANSACTIONAL_QUEUE, Job, enqueue, worker_stopping
 from app.mailing import outage
 from app.mailing.body import EncodedBody
 from app.mailing.message import (
@@ -260,45 +262,23 @@ def deliver(
     """Send claimed messages one after another over `transport`, outside any
     transaction; (what was tried with its outcome, what was left untried). It stops
     early when the server cannot be reached (the rest would fail alike and delivery is
-    about to be paused) or after `DELIVERY_SECONDS`."""
+    about to be paused), when the worker is asked to stop, or after `DELIVERY_SECONDS`."""
     started = time.monotonic()
     tried: list[tuple[Claimed, Outcome]] = []
     for n, item in enumerate(claimed):
-        if tried and (tried[-1][1].unreachable or time.monotonic() - started > DELIVERY_SECONDS):
+        if tried and (
+            tried[-1][1].unreachable
+            or worker_stopping()
+            or time.monotonic() - started > DELIVERY_SECONDS
+        ):
             return tried, claimed[n:]
         tried.append((item, send_claimed(item.email, transport)))
     return tried, []
 
 
-def record_outcomes(
-    session: Session, tried: list[tuple[Claimed, Outcome]], untried: list[Claimed]
-) -> list[tuple[Claimed, Outcome]]:
-    """`record_outcome` for each message tried (the sent ones in one statement), and
-    the untried ones given back, due now, with no try counted; returns what was
-    recorded for each message tried."""
-    sent = [item for item, outcome in tried if outcome.sent]
-    stored = _mark_sent(session, sent) if sent else set()
-    recorded = [
-        (item, outcome if item.email.id in stored else Outcome(sent=False))
-        if outcome.sent
-        else (item, record_outcome(session, item, outcome))
-        for item, outcome in tried
-    ]
-    for item in untried:
-        session.execute(
-            update(TransactionalEmail)
-            .where(
-                col(TransactionalEmail.id) == item.email.id,
-                col(TransactionalEmail.claim_token) == item.token,
-            )
-            .values(claim_token=None, status=TransactionalStatus.queued, next_attempt_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-    return recorded
-
-
-def _mark_sent(session: Session, sent: list[Claimed]) -> set[int]:
-    """Mark these messages sent where their claim still holds; the ids marked."""
+def mark_sent(session: Session, sent: list[Claimed]) -> set[int]:
+    """Mark these messages sent where their claim still holds; the ids marked. A sent
+    message keeps no working link."""
     by_token: dict[str, list[int]] = {}
     for item in sent:
         by_token.setdefault(item.token, []).append(item.email.id or 0)
@@ -327,11 +307,27 @@ def _mark_sent(session: Session, sent: list[Claimed]) -> set[int]:
     return stored
 
 
+def give_back(session: Session, untried: list[Claimed]) -> None:
+    """Messages claimed but not tried: queued again and due now, no try counted."""
+    for token in {item.token for item in untried}:
+        session.execute(
+            update(TransactionalEmail)
+            .where(
+                col(TransactionalEmail.id).in_(
+                    [item.email.id for item in untried if item.token == token]
+                ),
+                col(TransactionalEmail.claim_token) == token,
+            )
+            .values(claim_token=None, status=TransactionalStatus.queued, next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
 def record_outcome(session: Session, claimed: Claimed, outcome: Outcome) -> Outcome:
     """Store what happened, if this claim still holds the row (a job whose claim lapsed
     and was taken by another changes nothing). A sent message keeps no working link."""
     if outcome.sent:
-        return outcome if _mark_sent(session, [claimed]) else Outcome(sent=False)
+        return outcome if mark_sent(session, [claimed]) else Outcome(sent=False)
     email = session.get(TransactionalEmail, claimed.email.id, with_for_update=True)
     if email is None or email.claim_token != claimed.token:
         return Outcome(sent=False)
