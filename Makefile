@@ -91,6 +91,7 @@ bench: $(STAMP) $(CATALOGS) bench-tools
 	$(BIN)/python -m bench.send_throughput
 	$(BIN)/python -m bench.assemble
 	$(BIN)/python -m bench.signup_load
+	$(BIN)/python -m bench.signup_cost
 	$(BIN)/python -m bench.timing
 	$(BIN)/python -m bench.admin_scale
 	$(BIN)/python -m bench.directory_search
