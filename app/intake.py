@@ -52,6 +52,7 @@ from sqlalchemy import Text, delete, insert, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from app import ratelimit
+from app.config import get_settings
 from app.db import session_scope, utcnow
 from app.i18n import lazy_gettext
 from app.jobs import (
@@ -324,8 +325,6 @@ class DoneMarks:
 
     @staticmethod
     def _redis_key(minute: str) -> str:
-        from app.config import get_settings
-
         return f"{get_settings().redis_namespace}:app:intake-done:{minute}"
 
     def add(self, done: list[tuple[int, str]]) -> None:

@@ -148,18 +148,13 @@ def test_a_batch_does_its_signups_together_each_as_if_done_alone(
             )
             assert answer.status_code == 202
         jobs.broker.flush_all()  # the requests' own jobs: they would find their rows gone
-        statements: list[str] = []
 
-        def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-            statements.append(statement)
-
-        event.listen(get_engine(), "before_cursor_execute", count)
-        try:
+        def batch() -> None:
             with session_scope() as session:
                 first = min(session.exec(select(IntakeRequest.id)).all())
                 assert intake.process_batch(session, first, size=len(asked))
-        finally:
-            event.remove(get_engine(), "before_cursor_execute", count)
+
+        statements = _statements(batch)
     finally:
         worker.resume()
     assert len(statements) < 2 * len(asked), statements
